@@ -1,0 +1,224 @@
+"""Embedding tracks of any length with ViT-1D, window by window, in bounded memory."""
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .audio import stream_audio
+from .feature_extraction_vit1d import ViT1DFeatureExtractor
+from .modeling_vit1d import ViT1DModel, ViT1DPreTrainedModel
+
+
+@dataclass
+class LongAudioEmbedding:
+    """Embeddings of one track, computed in windows.
+
+    Attributes:
+        class_tokens: `(num_windows, hidden_size)`, or `(num_windows, len(layers), hidden_size)` when layers were
+            asked for: the class token of every window.
+        pooled: `(num_windows, hidden_size)`: `pooler_output` of every window (see `config.pooling`).
+        window_times: `(num_windows, 2)`: start and end of every window in seconds.
+        sequence_tokens: `(num_tokens, hidden_size)` or `(num_tokens, len(layers), hidden_size)`: one token per
+            `1 / config.tokens_per_second` s of the track, stitched from the windows; where windows overlap, each
+            token comes from the window in which it lies farthest from the edges.
+        token_times: `(num_tokens,)`: the time in seconds of every sequence token (frame centres).
+        layers: the hidden-state indices the tokens come from (0 = embeddings, 12 = last layer before the final
+            LayerNorm), or `None` for `last_hidden_state`.
+    """
+
+    class_tokens: torch.Tensor
+    pooled: torch.Tensor
+    window_times: np.ndarray
+    sequence_tokens: torch.Tensor
+    token_times: np.ndarray
+    layers: tuple[int, ...] | None = None
+
+
+@dataclass
+class _WindowPlan:
+    window_samples: int
+    hop_samples: int
+    min_samples: int
+    samples_per_token: int
+
+
+def _plan(feature_extractor: ViT1DFeatureExtractor, frames_per_patch: int, window_seconds, hop_seconds):
+    sampling_rate = feature_extractor.sampling_rate
+    samples_per_token = feature_extractor.hop_length * frames_per_patch
+    window_samples = int(round(window_seconds * sampling_rate))
+    hop_seconds = window_seconds if hop_seconds is None else hop_seconds
+    # Window starts are whole numbers of tokens apart so that every window's tokens fall on one global token grid.
+    hop_tokens = int(round(hop_seconds * sampling_rate / samples_per_token))
+    window_tokens = 1 + window_samples // samples_per_token
+    if hop_tokens < 1 or hop_tokens > window_tokens:
+        raise ValueError(
+            f"hop_seconds={hop_seconds} must lie between one token ({samples_per_token / sampling_rate:.3f} s) and "
+            f"the window length ({window_seconds} s); larger hops would leave parts of the track unembedded."
+        )
+    return _WindowPlan(window_samples, hop_tokens * samples_per_token, feature_extractor.n_fft // 2 + 1, samples_per_token)
+
+
+def _windows_from_array(waveform: np.ndarray, plan: _WindowPlan) -> Iterator[tuple[int, np.ndarray]]:
+    start = 0
+    while True:
+        yield start, waveform[start : start + plan.window_samples]
+        if start + plan.window_samples >= len(waveform):
+            return
+        start += plan.hop_samples
+
+
+def _windows_from_stream(blocks: Iterator[np.ndarray], plan: _WindowPlan) -> Iterator[tuple[int, np.ndarray]]:
+    # Holds at most one window plus one block of samples, whatever the track length.
+    buffer = np.zeros(0, dtype=np.float32)
+    buffer_start = 0
+    start = 0
+    exhausted = False
+    while True:
+        # Read one sample past the window so that "is this the last window?" is known, as for an array.
+        while not exhausted and buffer_start + len(buffer) <= start + plan.window_samples:
+            block = next(blocks, None)
+            if block is None:
+                exhausted = True
+            else:
+                buffer = np.concatenate([buffer, block])
+        if start == 0 and len(buffer) == 0:
+            raise ValueError("embed_long_audio got an audio file without samples.")
+        offset = start - buffer_start
+        yield start, buffer[offset : offset + plan.window_samples]
+        if start + plan.window_samples >= buffer_start + len(buffer):
+            return
+        start += plan.hop_samples
+        drop = start - buffer_start
+        buffer, buffer_start = buffer[drop:], start
+
+
+def _pad_short_window(chunk: np.ndarray, plan: _WindowPlan) -> tuple[np.ndarray, int]:
+    """A tail shorter than the STFT's reflect padding allows is zero-padded; returns it and its real token count."""
+    num_tokens = 1 + len(chunk) // plan.samples_per_token if len(chunk) else 0
+    if 0 < len(chunk) < plan.min_samples:
+        chunk = np.pad(chunk, (0, plan.min_samples - len(chunk)))
+    return chunk, num_tokens
+
+
+def _batched(iterable, batch_size: int):
+    batch = []
+    for item in iterable:
+        batch.append(item)
+        if len(batch) == batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _stitch(window_tokens: list[torch.Tensor], window_starts: list[int], hop_unit: int) -> torch.Tensor:
+    starts = [s // hop_unit for s in window_starts]
+    total = max(s + len(t) for s, t in zip(starts, window_tokens))
+    out = window_tokens[0].new_zeros((total,) + tuple(window_tokens[0].shape[1:]))
+    best = torch.full((total,), -1)
+    for start, tokens in zip(starts, window_tokens):
+        n = len(tokens)
+        index = torch.arange(n)
+        distance = torch.minimum(index, n - 1 - index)
+        better = distance > best[start : start + n]
+        out[start : start + n][better] = tokens[better]
+        best[start : start + n][better] = distance[better]
+    return out
+
+
+@torch.inference_mode()
+def embed_long_audio(
+    model: ViT1DPreTrainedModel,
+    feature_extractor: ViT1DFeatureExtractor,
+    audio,
+    sampling_rate: int | None = None,
+    window_seconds: float = 4.0,
+    hop_seconds: float | None = None,
+    batch_size: int = 16,
+    layers: Sequence[int] | None = None,
+    block_seconds: float = 60.0,
+) -> LongAudioEmbedding:
+    """Embed a track of any length in windows of `window_seconds` (4 s, the training length) every `hop_seconds`
+    (default: the window length, no overlap; rounded to whole tokens).
+
+    Args:
+        model: a ViT-1D model (a head model's encoder is used); it runs on the device it is on.
+        feature_extractor: the model's feature extractor.
+        audio: a mono waveform at `sampling_rate` (numpy or torch, 1-D), or a path / bytes / file object, which is
+            decoded block by block (`vit1d.stream_audio`) and never held whole in memory.
+        sampling_rate: rate of a waveform `audio`; must equal the feature extractor's (use `vit1d.load_audio` or the
+            extractor's `resample=True` to convert). Files are resampled while streaming.
+        batch_size: windows per forward pass; bounds the memory used besides the output.
+        layers: hidden-state indices (0-12) to return instead of `last_hidden_state`, e.g. `(3, 6, 9, 12)`.
+        block_seconds: decoding block of file inputs.
+
+    Returns:
+        A [`LongAudioEmbedding`] on the CPU, float32.
+    """
+    encoder = model if isinstance(model, ViT1DModel) else model.vit1d
+    config = encoder.config
+    if layers is not None:
+        layers = tuple(int(layer) for layer in layers)
+        if not all(0 <= layer <= config.num_hidden_layers for layer in layers):
+            raise ValueError(f"layers must lie in 0..{config.num_hidden_layers}, got {layers}.")
+    plan = _plan(feature_extractor, config.frames_per_patch, window_seconds, hop_seconds)
+    windows = _window_source(audio, sampling_rate, feature_extractor, block_seconds, plan)
+    device = next(encoder.parameters()).device
+
+    class_tokens, pooled, window_times, sequence_tokens, starts = [], [], [], [], []
+    for batch in _batched(windows, batch_size):
+        chunks, counts = zip(*(_pad_short_window(chunk, plan) for _, chunk in batch))
+        features = feature_extractor(
+            list(chunks), sampling_rate=feature_extractor.sampling_rate, return_tensors="pt", device=device
+        )
+        outputs = encoder(
+            features["input_values"].to(device),
+            attention_mask=features["attention_mask"].to(device),
+            output_hidden_states=layers is not None,
+            return_dict=True,
+        )
+        tokens = outputs.last_hidden_state
+        if layers is not None:
+            tokens = torch.stack([outputs.hidden_states[layer] for layer in layers], dim=2)
+        tokens = tokens.float().cpu()
+        pooled.append(outputs.pooler_output.float().cpu())
+        class_tokens.append(tokens[:, 0])
+        for row, ((start, chunk), count) in enumerate(zip(batch, counts)):
+            sequence_tokens.append(tokens[row, 1 : 1 + count].clone())
+            starts.append(start)
+            window_times.append((start, start + len(chunk)))
+
+    token_grid = _stitch(sequence_tokens, starts, plan.samples_per_token)
+    token_times = feature_extractor.frame_times(
+        len(token_grid) * config.frames_per_patch, frames_per_patch=config.frames_per_patch
+    )
+    return LongAudioEmbedding(
+        class_tokens=torch.cat(class_tokens),
+        pooled=torch.cat(pooled),
+        window_times=np.asarray(window_times, dtype=np.float64) / feature_extractor.sampling_rate,
+        sequence_tokens=token_grid,
+        token_times=token_times[: len(token_grid)],
+        layers=layers,
+    )
+
+
+def _window_source(audio, sampling_rate, feature_extractor, block_seconds, plan):
+    if isinstance(audio, (np.ndarray, torch.Tensor)):
+        waveform = audio.detach().cpu().numpy() if isinstance(audio, torch.Tensor) else audio
+        if waveform.ndim != 1:
+            raise ValueError(
+                f"embed_long_audio takes a mono 1-D waveform, got shape {waveform.shape}; mix down first "
+                "(e.g. waveform.mean(axis=0)) or pass the file path."
+            )
+        if sampling_rate is None or sampling_rate != feature_extractor.sampling_rate:
+            raise ValueError(
+                f"A waveform must come with sampling_rate={feature_extractor.sampling_rate} (got {sampling_rate}); "
+                "resample it (vit1d.load_audio(path, sampling_rate=16000)) or pass the file path."
+            )
+        if len(waveform) == 0:
+            raise ValueError("embed_long_audio got an empty waveform.")
+        return _windows_from_array(waveform, plan)
+    blocks = stream_audio(audio, sampling_rate=feature_extractor.sampling_rate, block_seconds=block_seconds)
+    return _windows_from_stream(iter(blocks), plan)
