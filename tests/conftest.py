@@ -4,6 +4,7 @@ import torch
 
 import vit1d
 from vit1d.hub import AUTO_CLASSES
+from vit1d.synthetic import synthetic_music
 
 
 def tiny_config(**overrides):
@@ -36,20 +37,4 @@ def restore_auto_classes():
             cls._auto_class = value
 
 
-def music_like(seconds: float, sampling_rate: int = 16000, seed: int = 0) -> np.ndarray:
-    """Harmonic tones with note changes, percussive noise bursts and a silent gap: a spectrally varied test signal."""
-    rng = np.random.default_rng(seed)
-    n = int(seconds * sampling_rate)
-    t = np.arange(n) / sampling_rate
-    signal = np.zeros(n)
-    note_length = int(0.25 * sampling_rate)
-    for start in range(0, n, note_length):
-        f0 = 110 * 2 ** (rng.integers(0, 36) / 12)
-        segment = slice(start, min(start + note_length, n))
-        envelope = np.exp(-np.arange(segment.stop - segment.start) / (0.1 * sampling_rate))
-        for harmonic in range(1, 6):
-            signal[segment] += envelope * np.sin(2 * np.pi * f0 * harmonic * t[segment]) / harmonic
-        burst = min(400, segment.stop - segment.start)
-        signal[start : start + burst] += 0.3 * rng.standard_normal(burst)
-    signal[n // 2 : n // 2 + sampling_rate // 4] = 0.0
-    return (0.3 * signal / np.abs(signal).max()).astype(np.float32)
+music_like = synthetic_music  # a spectrally varied test signal

@@ -22,7 +22,7 @@ class LongAudioEmbedding:
         window_times: `(num_windows, 2)`: start and end of every window in seconds.
         sequence_tokens: `(num_tokens, hidden_size)` or `(num_tokens, len(layers), hidden_size)`: one token per
             `1 / config.tokens_per_second` s of the track, stitched from the windows; where windows overlap, each
-            token comes from the window in which it lies farthest from the edges.
+            token comes from the window in which it lies farthest from the edges (ties: the earlier window).
         token_times: `(num_tokens,)`: the time in seconds of every sequence token (frame centres).
         layers: the hidden-state indices the tokens come from (0 = embeddings, 12 = last layer before the final
             LayerNorm), or `None` for `last_hidden_state`.

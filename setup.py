@@ -1,0 +1,34 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+
+setup(
+    name="vit1d",
+    version="0.1.0",
+    description="ViT-1D music transformer (Kong et al., ISMIR 2025) as a Hugging Face Transformers model",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    packages=find_packages(include=["vit1d", "vit1d.*"]),
+    python_requires=">=3.10",
+    install_requires=[
+        # torch is not pinned here: install the build for your hardware first (the README's commands do).
+        "torch>=2.4",
+        # The tested range; remote-code folders avoid transformers internals so they also load on other 5.x.
+        "transformers>=5.23,<6",
+        "huggingface_hub>=1.0",
+        "safetensors>=0.4",
+        "numpy>=1.24",
+        "soundfile>=0.12",
+        "soxr>=0.3",
+    ],
+    extras_require={
+        "dev": ["pytest>=8", "librosa>=0.10", "psutil>=5"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Multimedia :: Sound/Audio :: Analysis",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

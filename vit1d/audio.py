@@ -1,0 +1,246 @@
+# Copyright 2026 The vit1d authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Audio loading with soundfile (libsndfile) and resampling with soxr; no torchaudio, torchcodec or ffmpeg.
+
+`load_audio` seeks to `offset` and decodes only `duration` seconds, so a short crop of a long track is cheap.
+`stream_audio` reads a long track block by block with a streaming resampler, so block edges leave no artifacts.
+"""
+
+import io
+import math
+import os
+from collections.abc import Iterator
+
+import numpy as np
+import soundfile as sf
+
+
+__all__ = ["audio_info", "load_audio", "resample", "stream_audio"]
+
+
+def _soxr():
+    try:
+        import soxr
+    except ImportError as err:
+        raise ImportError(
+            "Resampling needs the `soxr` package: `pip install soxr` (or pass `sampling_rate=None` to keep the "
+            "file's own rate)."
+        ) from err
+    return soxr
+
+
+def resample(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """
+    Resamples `x` from `orig_sr` to `target_sr` Hz with soxr (quality "HQ") along its last axis.
+
+    `x` is 1-D `(samples,)` or 2-D `(channels, samples)`, float32 or float64; the result has the same layout and dtype.
+    Returns `x` itself when the rates are equal.
+    """
+    if orig_sr == target_sr:
+        return x
+    if x.ndim == 1:
+        return _soxr().resample(x, orig_sr, target_sr, quality="HQ")
+    if x.ndim == 2:
+        return np.ascontiguousarray(_soxr().resample(np.ascontiguousarray(x.T), orig_sr, target_sr, quality="HQ").T)
+    raise ValueError(f"`resample` takes a 1-D or (channels, samples) array, got shape {x.shape}.")
+
+
+def _source_name(source) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return "<bytes>"
+    return str(getattr(source, "name", "<file object>"))
+
+
+def _as_readable(source):
+    """Returns what `sf.SoundFile` can open: a path, or a binary file-like object for bytes input."""
+    if isinstance(source, (str, os.PathLike)):
+        if not os.path.isfile(source):
+            raise FileNotFoundError(f"No audio file at {os.fspath(source)!r}.")
+        return source
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source))
+    if hasattr(source, "read") and hasattr(source, "seek"):
+        return source
+    raise TypeError(
+        f"Expected a path, bytes or a binary file-like object (with read and seek), got {type(source).__name__}."
+    )
+
+
+def _decode_error(source, err: Exception) -> ValueError:
+    formats = ", ".join(sorted(sf.available_formats()))
+    return ValueError(
+        f"soundfile/libsndfile could not decode {_source_name(source)} ({err}). Supported container formats are: "
+        f"{formats} (WAV, FLAC, OGG Vorbis/Opus and MP3 are the usual ones). Convert other formats, e.g. AAC/M4A, "
+        "first (for example with ffmpeg)."
+    )
+
+
+def _open(source) -> sf.SoundFile:
+    try:
+        return sf.SoundFile(_as_readable(source))
+    except (sf.SoundFileError, RuntimeError) as err:
+        raise _decode_error(source, err) from err
+
+
+def audio_info(path_or_bytes) -> tuple[int, int, int]:
+    """
+    Reads only the header of an audio file.
+
+    Args:
+        path_or_bytes (`str`, `os.PathLike`, `bytes` or binary file-like object): the audio. A file-like object is
+            returned to its position.
+
+    Returns:
+        `(native_sampling_rate, num_frames, channels)`.
+    """
+    is_file_object = not isinstance(path_or_bytes, (str, os.PathLike, bytes, bytearray, memoryview))
+    position = path_or_bytes.tell() if is_file_object and hasattr(path_or_bytes, "tell") else None
+    try:
+        with _open(path_or_bytes) as f:
+            return f.samplerate, f.frames, f.channels
+    finally:
+        if position is not None:
+            path_or_bytes.seek(position)
+
+
+def _read_frames(f: sf.SoundFile, source, start: int, count: int, dtype: str) -> np.ndarray:
+    """Reads `count` frames (-1: to the end) from frame `start` as a `(frames, channels)` array."""
+    try:
+        if start:
+            if f.seekable():
+                f.seek(start)
+            else:
+                f.read(frames=start, dtype=dtype, always_2d=True)
+        return f.read(frames=count, dtype=dtype, always_2d=True)
+    except (sf.SoundFileError, RuntimeError) as err:
+        raise _decode_error(source, err) from err
+
+
+def _check_crop(offset, duration) -> None:
+    if offset is not None and not (math.isfinite(offset) and offset >= 0):
+        raise ValueError(f"`offset` must be a non-negative number of seconds, got {offset}.")
+    if duration is not None and not (math.isfinite(duration) and duration > 0):
+        raise ValueError(f"`duration` must be a positive number of seconds, got {duration}.")
+
+
+def _peak_normalize(x: np.ndarray) -> np.ndarray:
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    return x if peak == 0.0 else x / peak
+
+
+def load_audio(
+    path_or_bytes,
+    sampling_rate: int | None = 16000,
+    offset: float | None = None,
+    duration: float | None = None,
+    mono: bool = True,
+    dtype=np.float32,
+    peak_normalize: bool = False,
+) -> np.ndarray:
+    """
+    Decodes audio with soundfile (libsndfile: WAV, FLAC, OGG Vorbis/Opus, MP3, AIFF, ...) and resamples it with soxr.
+
+    Only the requested crop is decoded: the file is seeked to `offset` and `duration` seconds are read, so a 4 s crop
+    of a long track costs about as much as a 4 s file.
+
+    Args:
+        path_or_bytes (`str`, `os.PathLike`, `bytes` or binary file-like object):
+            The audio file or its encoded bytes. A file-like object must support `read`, `seek` and `tell`.
+        sampling_rate (`int`, *optional*, defaults to 16000):
+            Rate of the returned audio; the audio is resampled with soxr (quality "HQ") when the file's rate differs.
+            `None` keeps the file's own rate.
+        offset (`float`, *optional*):
+            Start of the crop in seconds (rounded to the nearest frame at the file's rate). Must lie inside the file.
+        duration (`float`, *optional*):
+            Length of the crop in seconds; `None` reads to the end. A crop that runs past the end of the file returns
+            the audio that exists (shorter than `duration`).
+        mono (`bool`, *optional*, defaults to `True`):
+            Whether to mix all channels down to one by their mean.
+        dtype (`np.dtype`, *optional*, defaults to `np.float32`):
+            float32 or float64.
+        peak_normalize (`bool`, *optional*, defaults to `False`):
+            Whether to scale the result so that its largest absolute sample is 1 (silence is left as it is).
+
+    Returns:
+        `np.ndarray` of shape `(samples,)` when `mono`, else `(channels, samples)`.
+    """
+    _check_crop(offset, duration)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"`dtype` must be float32 or float64, got {dtype}.")
+    with _open(path_or_bytes) as f:
+        native_sr, total = f.samplerate, f.frames
+        start = int(round(offset * native_sr)) if offset else 0
+        if start and start >= total:
+            raise ValueError(
+                f"`offset`={offset} s is at or beyond the end of {_source_name(path_or_bytes)}, which lasts "
+                f"{total / native_sr:.3f} s ({total} frames at {native_sr} Hz)."
+            )
+        count = int(round(duration * native_sr)) if duration is not None else -1
+        data = _read_frames(f, path_or_bytes, start, count, dtype.name)
+    audio = data.mean(axis=1, dtype=dtype) if mono else np.ascontiguousarray(data.T)
+    if sampling_rate is not None:
+        audio = resample(audio, native_sr, sampling_rate)
+    if peak_normalize:
+        audio = _peak_normalize(audio)
+    return audio.astype(dtype, copy=False)
+
+
+def stream_audio(
+    path_or_bytes,
+    sampling_rate: int | None = 16000,
+    block_seconds: float = 30.0,
+    mono: bool = True,
+) -> Iterator[np.ndarray]:
+    """
+    Reads a long track block by block, resampled with a streaming soxr resampler (quality "HQ").
+
+    The resampler keeps its state across blocks, so the concatenated blocks equal `load_audio` of the whole file (up
+    to float32 rounding) with no artifacts at block edges. Block lengths at the target rate vary slightly (the
+    resampler's delay), and the last block may be shorter.
+
+    Args:
+        path_or_bytes (`str`, `os.PathLike`, `bytes` or binary file-like object): the audio.
+        sampling_rate (`int`, *optional*, defaults to 16000): rate of the blocks; `None` keeps the file's rate.
+        block_seconds (`float`, *optional*, defaults to 30.0): length of each block read from the file, in seconds.
+        mono (`bool`, *optional*, defaults to `True`): whether to mix the channels down by their mean.
+
+    Yields:
+        float32 `np.ndarray` blocks of shape `(samples,)` when `mono`, else `(channels, samples)`.
+    """
+    if not (math.isfinite(block_seconds) and block_seconds > 0):
+        raise ValueError(f"`block_seconds` must be a positive number of seconds, got {block_seconds}.")
+    f = _open(path_or_bytes)  # open now, so that a missing or corrupt file fails at the call, not at iteration
+    return _stream_blocks(f, path_or_bytes, sampling_rate, block_seconds, mono)
+
+
+def _stream_blocks(f: sf.SoundFile, source, sampling_rate, block_seconds, mono) -> Iterator[np.ndarray]:
+    with f:
+        native_sr, channels = f.samplerate, (1 if mono else f.channels)
+        stream = None
+        if sampling_rate is not None and sampling_rate != native_sr:
+            stream = _soxr().ResampleStream(native_sr, sampling_rate, channels, dtype="float32", quality="HQ")
+        block_frames = max(1, int(round(block_seconds * native_sr)))
+        while True:
+            data = _read_frames(f, source, 0, block_frames, "float32")
+            last = len(data) < block_frames  # a short (possibly empty) read ends the file and flushes the resampler
+            block = data.mean(axis=1, dtype=np.float32) if mono else data
+            if stream is not None:
+                block = stream.resample_chunk(np.ascontiguousarray(block), last=last)
+            if len(block):
+                yield block if mono else np.ascontiguousarray(block.T)
+            if last:
+                return

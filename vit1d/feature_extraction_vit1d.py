@@ -1,0 +1,559 @@
+# Copyright 2026 The vit1d authors.
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""Log-mel feature extractor for ViT-1D.
+
+This file is copied next to the weights by `save_pretrained` for `trust_remote_code=True` loading: it may import only
+the standard library, numpy, transformers and (optionally) torch. soxr is imported lazily, only to resample.
+"""
+
+import math
+
+import numpy as np
+from transformers import BatchFeature, SequenceFeatureExtractor
+from transformers.audio_utils import mel_filter_bank, spectrogram, window_function
+from transformers.utils import PaddingStrategy, TensorType, logging
+
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - transformers feature extractors work without torch
+    torch = None
+
+
+logger = logging.get_logger(__name__)
+
+_MULTICHANNEL_HINT = (
+    "ViT-1D takes mono audio: mix it down first, e.g. `x.mean(axis=-1)` for a soundfile array of shape "
+    "(samples, channels), or load it with `vit1d.load_audio(path, mono=True)`. A 2-D input of shape "
+    "(batch_size, samples) is read as a batch of mono clips."
+)
+_ACCEPTED_DTYPES = (
+    "float16, float32 or float64 (samples in [-1, 1]), int16 or int32 (signed PCM, divided by 2**15 or 2**31) and "
+    "uint8 (unsigned 8-bit PCM, (x - 128) / 128)"
+)
+# Frames per STFT chunk on CPU: small chunks keep the float64 FFT, power and mel matmul in cache (2 to 3x faster
+# than one batch-wide FFT on a 2-core machine). Accelerators get one large chunk.
+_CPU_CHUNK_FRAMES = 256
+_ACCELERATOR_CHUNK_FRAMES = 32768
+
+
+def _is_tensor(x) -> bool:
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def _resample(waveform: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    try:
+        import soxr
+    except ImportError as err:
+        raise ImportError(
+            "Resampling (`resample=True`) needs the `soxr` package: `pip install soxr`. Alternatively resample the "
+            f"audio to {target_sr} Hz yourself, e.g. with `vit1d.load_audio(path, sampling_rate={target_sr})`."
+        ) from err
+    return soxr.resample(waveform, orig_sr, target_sr, quality="HQ")
+
+
+class ViT1DFeatureExtractor(SequenceFeatureExtractor):
+    r"""
+    Constructs a ViT-1D feature extractor: log-mel spectrograms in decibels, one row per STFT frame.
+
+    This feature extractor inherits from [`~feature_extraction_sequence_utils.SequenceFeatureExtractor`] which contains
+    most of the main methods. Users should refer to this superclass for more information regarding those methods.
+
+    Each clip of `N` samples gives `1 + N // hop_length` frames of `feature_size` values: a centred STFT (reflect
+    padding of `n_fft // 2` samples on both sides, periodic Hann window), power spectrum, Slaney mel filter bank, then
+    `10 * log10(max(mel, 1e-10))` with the loudest value of the clip clamped to at most `top_db` decibels above the
+    quietest. This equals `librosa.power_to_db(librosa.feature.melspectrogram(y, sr=16000, n_fft=1024,
+    hop_length=512, n_mels=128, fmin=0, fmax=8000, norm="slaney", htk=False), ref=1.0, amin=1e-10, top_db=80)`
+    (transposed) to within 0.01 dB.
+
+    Two backends compute the same features: `"torch"` (batched, runs on any torch device, default when torch is
+    installed) and `"numpy"` (one clip at a time with `transformers.audio_utils.spectrogram`). Both compute the STFT in
+    float64: a float32 STFT errs by up to about 1e-3 dB on low-energy bins.
+
+    Args:
+        feature_size (`int`, *optional*, defaults to 128):
+            Number of mel bins of each frame.
+        sampling_rate (`int`, *optional*, defaults to 16000):
+            The sampling rate, in Hz, that the audio must have (see `resample` in `__call__`).
+        n_fft (`int`, *optional*, defaults to 1024):
+            Size of the Fourier transform and of the Hann window, in samples.
+        hop_length (`int`, *optional*, defaults to 512):
+            Number of samples between successive frames (31.25 frames per second at 16 kHz).
+        f_min (`float`, *optional*, defaults to 0.0):
+            Lowest frequency of the mel filter bank, in Hz.
+        f_max (`float`, *optional*, defaults to 8000.0):
+            Highest frequency of the mel filter bank, in Hz.
+        top_db (`float`, *optional*, defaults to 80.0):
+            Dynamic range of each clip: values more than `top_db` decibels below the clip's maximum are raised to
+            that level. `None` disables the clamp.
+        padding_value (`float`, *optional*, defaults to -100.0):
+            Value of the padded frames; -100 dB is the log floor `10 * log10(1e-10)`.
+        do_peak_normalize (`bool`, *optional*, defaults to `False`):
+            Whether to scale every clip so that its largest absolute sample is 1 (silent clips are left as they are)
+            before computing the features.
+        return_attention_mask (`bool`, *optional*, defaults to `True`):
+            Whether [`~ViT1DFeatureExtractor.__call__`] returns a frame-level `attention_mask` (1 for real frames, 0
+            for padding).
+    """
+
+    model_input_names = ["input_values", "attention_mask"]
+
+    def __init__(
+        self,
+        feature_size=128,
+        sampling_rate=16000,
+        n_fft=1024,
+        hop_length=512,
+        f_min=0.0,
+        f_max=8000.0,
+        top_db=80.0,
+        padding_value=-100.0,
+        do_peak_normalize=False,
+        return_attention_mask=True,
+        **kwargs,
+    ):
+        super().__init__(
+            feature_size=feature_size,
+            sampling_rate=sampling_rate,
+            padding_value=padding_value,
+            return_attention_mask=return_attention_mask,
+            **kwargs,
+        )
+        if top_db is not None and top_db <= 0:
+            raise ValueError(f"`top_db` must be positive or None (no clamp), got {top_db}.")
+        if hop_length <= 0 or n_fft <= 0 or n_fft % 2:
+            raise ValueError(f"`n_fft` must be even and positive and `hop_length` positive, got {n_fft}, {hop_length}.")
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.f_min = f_min
+        self.f_max = f_max
+        self.top_db = top_db
+        self.do_peak_normalize = do_peak_normalize
+        # `mel_filters` and `window` are left out of preprocessor_config.json by `FeatureExtractionMixin.to_dict`.
+        self.mel_filters = mel_filter_bank(
+            num_frequency_bins=n_fft // 2 + 1,
+            num_mel_filters=feature_size,
+            min_frequency=f_min,
+            max_frequency=f_max,
+            sampling_rate=sampling_rate,
+            norm="slaney",
+            mel_scale="slaney",
+        )
+        self.window = window_function(n_fft, "hann", periodic=True)
+
+    @property
+    def tokens_per_second(self) -> float:
+        """Frames (sequence tokens with one frame per token) per second of audio: `sampling_rate / hop_length`."""
+        return self.sampling_rate / self.hop_length
+
+    def num_frames(self, num_samples: int) -> int:
+        """Number of frames of a clip of `num_samples` samples: `1 + num_samples // hop_length`."""
+        return 1 + int(num_samples) // self.hop_length
+
+    def frame_times(self, num_frames: int, frames_per_patch: int = 1) -> np.ndarray:
+        """
+        Time, in seconds, of every sequence token of an input of `num_frames` frames.
+
+        Frame `t` is centred on sample `t * hop_length` (centred STFT). A token that holds the `k = frames_per_patch`
+        frames `i * k, ..., i * k + k - 1` is placed at their centre, `(i * k + (k - 1) / 2) * hop_length /
+        sampling_rate`, for `i` in `range(ceil(num_frames / k))`.
+
+        Returns:
+            `np.ndarray` of float64 of shape `(ceil(num_frames / frames_per_patch),)`.
+        """
+        k = int(frames_per_patch)
+        if k < 1:
+            raise ValueError(f"`frames_per_patch` must be a positive integer, got {frames_per_patch}.")
+        num_tokens = math.ceil(int(num_frames) / k)
+        return (np.arange(num_tokens, dtype=np.float64) * k + (k - 1) / 2) * self.hop_length / self.sampling_rate
+
+    # ------------------------------------------------------------------------------------------------------------
+    # input checks
+    # ------------------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _to_numpy(clip, index: int) -> np.ndarray:
+        if _is_tensor(clip):
+            clip = clip.detach()
+            if clip.dtype == torch.bfloat16:
+                clip = clip.float()
+            return clip.cpu().numpy()
+        if isinstance(clip, np.ndarray):
+            return clip
+        if isinstance(clip, (list, tuple)):
+            # Python numbers carry no PCM width: read them as float sample values.
+            try:
+                return np.asarray(clip, dtype=np.float64)
+            except (TypeError, ValueError) as err:
+                raise ValueError(
+                    f"Clip {index} is a list that is not a flat list of numbers ({err}). Pass a 1-D numpy array, a "
+                    "list of floats, or a list of 1-D arrays."
+                ) from err
+        raise ValueError(
+            f"Clip {index} has unsupported type {type(clip).__name__}. Pass a 1-D numpy array, a torch tensor or a "
+            "list of floats (or a list of those for a batch)."
+        )
+
+    @staticmethod
+    def _to_float32(clip: np.ndarray, index: int) -> np.ndarray:
+        kind, size = clip.dtype.kind, clip.dtype.itemsize  # kind and size also accept non-native byte orders
+        if kind == "f" and size in (2, 4, 8):
+            return clip.astype(np.float32, copy=False)
+        if kind == "i" and size == 2:
+            return (clip.astype(np.float32) / 2**15).astype(np.float32)
+        if kind == "i" and size == 4:
+            return (clip.astype(np.float64) / 2**31).astype(np.float32)
+        if kind == "u" and size == 1:
+            return ((clip.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
+        raise ValueError(
+            f"Clip {index} has dtype {clip.dtype}, which is not audio this feature extractor reads. Accepted dtypes: "
+            f"{_ACCEPTED_DTYPES}. Convert it, e.g. `x.astype(np.float32) / scale`."
+        )
+
+    @staticmethod
+    def _split_clips(raw_speech) -> list:
+        """Splits the input into a list of per-clip objects (arrays, tensors or lists), rejecting multichannel layouts."""
+        if isinstance(raw_speech, np.ndarray) or _is_tensor(raw_speech):
+            if raw_speech.ndim == 0:
+                raise ValueError("Got a scalar as audio input: pass a 1-D array of samples.")
+            if raw_speech.ndim == 1:
+                return [raw_speech]
+            if raw_speech.ndim == 2:
+                num_rows, num_cols = raw_speech.shape
+                if num_cols <= 8 < num_rows:
+                    raise ValueError(
+                        f"Got a 2-D input of shape {tuple(raw_speech.shape)}, which looks like one multichannel clip "
+                        f"of shape (samples, channels). {_MULTICHANNEL_HINT}"
+                    )
+                return list(raw_speech)
+            raise ValueError(
+                f"Got a {raw_speech.ndim}-D input of shape {tuple(raw_speech.shape)}, which looks like multichannel "
+                f"audio. {_MULTICHANNEL_HINT}"
+            )
+        if isinstance(raw_speech, (list, tuple)):
+            if len(raw_speech) == 0:
+                raise ValueError("Got an empty list as audio input: pass at least one clip.")
+            if any(isinstance(clip, (np.ndarray, list, tuple)) or _is_tensor(clip) for clip in raw_speech):
+                return list(raw_speech)
+            return [raw_speech]
+        raise ValueError(
+            f"Unsupported audio input of type {type(raw_speech).__name__}: pass a 1-D numpy array, a torch tensor, a "
+            "list of floats, or a list of those (a batch)."
+        )
+
+    def _prepare_clips(self, raw_speech) -> tuple[list[np.ndarray], "torch.device | None"]:
+        """Validates the input and returns a list of 1-D float32 clips and the common device of torch inputs."""
+        clips = self._split_clips(raw_speech)
+        devices = {clip.device for clip in clips if _is_tensor(clip)}
+        source_device = devices.pop() if len(devices) == 1 else None
+
+        prepared = []
+        for index, clip in enumerate(clips):
+            clip = self._to_numpy(clip, index)
+            if clip.ndim >= 2:
+                raise ValueError(
+                    f"Clip {index} has shape {clip.shape}, which looks like multichannel audio. {_MULTICHANNEL_HINT}"
+                )
+            if clip.ndim == 0:
+                raise ValueError(f"Clip {index} is a scalar: every clip must be a 1-D array of samples.")
+            clip = self._to_float32(clip, index)
+            if clip.size == 0:
+                raise ValueError(f"Clip {index} is empty (0 samples).")
+            if not np.isfinite(clip).all():
+                raise ValueError(
+                    f"Clip {index} contains NaN or infinite values; clean it first, e.g. `np.nan_to_num(x)`."
+                )
+            prepared.append(clip)
+        return prepared, source_device
+
+    def _check_lengths(self, clips: list[np.ndarray], resampled: bool) -> None:
+        min_samples = self.n_fft // 2 + 1
+        for index, clip in enumerate(clips):
+            if len(clip) < min_samples:
+                after = f" after resampling to {self.sampling_rate} Hz" if resampled else ""
+                raise ValueError(
+                    f"Clip {index} has {len(clip)} samples{after}, fewer than the minimum of {min_samples} "
+                    f"(n_fft // 2 + 1) that the centred STFT needs for its reflect padding. Zero-pad it, e.g. "
+                    f"`np.pad(x, (0, {min_samples} - len(x)))`."
+                )
+
+    @staticmethod
+    def _peak_normalize(clip: np.ndarray) -> np.ndarray:
+        peak = float(np.max(np.abs(clip)))
+        return clip if peak == 0.0 else (clip / peak).astype(np.float32)
+
+    # ------------------------------------------------------------------------------------------------------------
+    # log-mel computation
+    # ------------------------------------------------------------------------------------------------------------
+
+    def _np_extract_fbank_features(self, clips: list[np.ndarray]) -> list[np.ndarray]:
+        """Log-mel features of every clip, one at a time with numpy (float64 STFT). Returns (frames, mels) arrays."""
+        features = []
+        for clip in clips:
+            log_mel = spectrogram(
+                clip,
+                self.window,
+                frame_length=self.n_fft,
+                hop_length=self.hop_length,
+                power=2.0,
+                center=True,
+                pad_mode="reflect",
+                mel_filters=self.mel_filters,
+                mel_floor=1e-10,
+                log_mel="dB",
+                reference=1.0,
+                min_value=1e-10,
+                db_range=self.top_db,
+            )
+            features.append(np.ascontiguousarray(log_mel.T, dtype=np.float32))
+        return features
+
+    def _mel_bands(self, device) -> list[tuple[int, int, int, int, "torch.Tensor"]]:
+        """
+        Splits the mel filter bank into groups of 16 bands with the range of frequency bins each group touches, as
+        `(first_band, last_band, first_bin, last_bin, filters)`. The filters are triangles, so a group needs a small
+        slice of the spectrum: the banded matmul skips about 85 % of the dense one's zero products.
+        """
+        bands = []
+        nonzero = self.mel_filters != 0
+        for first in range(0, self.feature_size, 16):
+            last = min(self.feature_size, first + 16)
+            bins = np.flatnonzero(nonzero[:, first:last].any(axis=1))
+            lo, hi = (int(bins[0]), int(bins[-1]) + 1) if len(bins) else (0, 1)
+            filters = torch.from_numpy(np.ascontiguousarray(self.mel_filters[lo:hi, first:last]))
+            bands.append((first, last, lo, hi, filters.to(device=device, dtype=torch.float32)))
+        return bands
+
+    def _torch_extract_fbank_features(self, clips: list[np.ndarray], device) -> list[np.ndarray]:
+        """
+        Log-mel features of a batch with torch, exact per clip even in a padded batch: each clip is reflect-padded on
+        its own length and right-padded with zeros to the longest, then framed (as `torch.stft(center=False)` does),
+        windowed and transformed with `torch.fft.rfft` in float64 (float32 on MPS, which has no float64; a float32 FFT
+        errs by up to ~1e-3 dB on low-energy bins, float64 stays within ~1e-5 dB of the numpy backend and librosa).
+        The power spectrum is cast to float32 for the banded mel matmul and the log (< 1e-5 dB). On the CPU the batch
+        is processed in chunks of about 256 frames, which keeps the work in cache; no Python loop runs over frames.
+        """
+        device = torch.device(device)
+        fft_dtype = torch.float32 if device.type == "mps" else torch.float64
+        pad = self.n_fft // 2
+        num_frames = [self.num_frames(len(clip)) for clip in clips]
+        max_frames = max(num_frames)
+        batch_size = len(clips)
+
+        padded = np.empty((batch_size, max(len(clip) for clip in clips) + 2 * pad), dtype=np.float32)
+        for index, clip in enumerate(clips):  # reflect padding, as np.pad(clip, (pad, pad), mode="reflect")
+            length = len(clip)
+            padded[index, :pad] = clip[pad:0:-1]
+            padded[index, pad : pad + length] = clip
+            padded[index, pad + length : 2 * pad + length] = clip[-2 : -pad - 2 : -1]
+            padded[index, 2 * pad + length :] = 0.0
+        waveforms = torch.from_numpy(padded).to(device)
+        window = torch.from_numpy(self.window).to(device=device, dtype=fft_dtype)
+        bands = self._mel_bands(device)
+
+        chunk = _CPU_CHUNK_FRAMES if device.type == "cpu" else _ACCELERATOR_CHUNK_FRAMES
+        clips_per_chunk = max(1, min(batch_size, chunk // max_frames))
+        frames_per_chunk = max_frames if clips_per_chunk > 1 else chunk
+        # One output per band group, so that every chunk's matmul writes a contiguous block in place.
+        band_outputs = [
+            torch.empty((batch_size, max_frames, last - first), dtype=torch.float32, device=device)
+            for first, last, _, _, _ in bands
+        ]
+        for start in range(0, batch_size, clips_per_chunk):
+            stop = min(batch_size, start + clips_per_chunk)
+            for first in range(0, max_frames, frames_per_chunk):
+                last = min(max_frames, first + frames_per_chunk)
+                segment = waveforms[start:stop, first * self.hop_length : (last - 1) * self.hop_length + self.n_fft]
+                frames = segment.unfold(-1, self.n_fft, self.hop_length)  # (clips, frames, n_fft) float32 view
+                spectrum = torch.fft.rfft(frames * window, dim=-1)  # the float64 window promotes the product
+                squares = torch.view_as_real(spectrum).to(torch.float32).square_()
+                power = squares[..., 0] + squares[..., 1]
+                for (_, _, lo, hi, filters), output in zip(bands, band_outputs):
+                    torch.matmul(power[..., lo:hi], filters, out=output[start:stop, first:last])
+        log_mel = torch.cat(band_outputs, dim=-1).clamp_min_(1e-10).log10_().mul_(10.0)
+
+        valid = torch.arange(max_frames, device=device)[None, :] < torch.tensor(num_frames, device=device)[:, None]
+        if self.top_db is not None:
+            peak = log_mel.masked_fill(~valid[..., None], -torch.inf).amax(dim=(1, 2))
+            log_mel = torch.maximum(log_mel, (peak - self.top_db)[:, None, None])
+        log_mel = log_mel.cpu().numpy()
+        return [log_mel[index, :frames] for index, frames in enumerate(num_frames)]
+
+    # ------------------------------------------------------------------------------------------------------------
+    # padding
+    # ------------------------------------------------------------------------------------------------------------
+
+    def _pad_frames(self, features, padding, max_length, truncation, pad_to_multiple_of, return_attention_mask):
+        if padding is True:
+            strategy = PaddingStrategy.LONGEST
+        elif padding is False or padding is None:
+            strategy = PaddingStrategy.DO_NOT_PAD
+        else:
+            strategy = PaddingStrategy(padding)  # "longest", "max_length" or "do_not_pad"
+        if strategy == PaddingStrategy.MAX_LENGTH and max_length is None:
+            raise ValueError("`padding='max_length'` needs `max_length` (in frames).")
+
+        def round_up(length):
+            if pad_to_multiple_of is None or length % pad_to_multiple_of == 0:
+                return length
+            return (length // pad_to_multiple_of + 1) * pad_to_multiple_of
+
+        if truncation:
+            if max_length is None:
+                raise ValueError("`truncation=True` needs `max_length` (in frames).")
+            features = [feature[: round_up(max_length)] for feature in features]
+        lengths = [len(feature) for feature in features]
+
+        if strategy == PaddingStrategy.DO_NOT_PAD:
+            target = lengths[0] if len(set(lengths)) == 1 else None
+        elif strategy == PaddingStrategy.LONGEST:
+            target = round_up(max(lengths))
+        else:
+            target = round_up(max_length)
+            too_long = [index for index, length in enumerate(lengths) if length > target]
+            if too_long:
+                raise ValueError(
+                    f"Clip {too_long[0]} has {lengths[too_long[0]]} frames, more than max_length={target} frames: "
+                    "pass `truncation=True` to cut it, or a larger `max_length`."
+                )
+
+        outputs = {}
+        if target is None:  # ragged batch without padding
+            outputs["input_values"] = features
+            if return_attention_mask:
+                outputs["attention_mask"] = [np.ones(length, dtype=np.int32) for length in lengths]
+            return outputs
+
+        input_values = np.full((len(features), target, self.feature_size), self.padding_value, dtype=np.float32)
+        attention_mask = np.zeros((len(features), target), dtype=np.int32)
+        for index, feature in enumerate(features):
+            input_values[index, : len(feature)] = feature
+            attention_mask[index, : len(feature)] = 1
+        outputs["input_values"] = input_values
+        if return_attention_mask:
+            outputs["attention_mask"] = attention_mask
+        return outputs
+
+    # ------------------------------------------------------------------------------------------------------------
+
+    def __call__(
+        self,
+        raw_speech,
+        sampling_rate: int | None = None,
+        padding: bool | str | PaddingStrategy = "longest",
+        max_length: int | None = None,
+        truncation: bool = False,
+        pad_to_multiple_of: int | None = None,
+        return_tensors: str | TensorType | None = None,
+        return_attention_mask: bool | None = None,
+        backend: str | None = None,
+        device=None,
+        resample: bool = False,
+        do_peak_normalize: bool | None = None,
+        **kwargs,
+    ) -> BatchFeature:
+        """
+        Computes the log-mel features of one clip or a batch of mono clips.
+
+        Args:
+            raw_speech (`np.ndarray`, `torch.Tensor`, `list[float]`, `list[np.ndarray]` or `list[torch.Tensor]`):
+                One mono clip (1-D) or a batch of mono clips (a list of 1-D clips, or a 2-D array or tensor of shape
+                `(batch_size, samples)`). float16/32/64 samples are read as values in [-1, 1]; int16 and int32 as
+                signed PCM (divided by 2**15 and 2**31) and uint8 as unsigned 8-bit PCM (`(x - 128) / 128`). Other
+                dtypes and multichannel layouts (a `(samples, channels)` array) are rejected.
+            sampling_rate (`int`, *optional*):
+                Sampling rate of `raw_speech`. Strongly recommended: a mismatch with `self.sampling_rate` raises an
+                error (or is resampled with `resample=True`), while `None` assumes the right rate with a warning.
+            padding (`bool`, `str` or [`~utils.PaddingStrategy`], *optional*, defaults to `"longest"`):
+                `"longest"`/`True` pads to the longest clip of the batch, `"max_length"` to `max_length` frames,
+                `"do_not_pad"`/`False` returns a list of arrays when the clips have different lengths. Padded frames
+                hold `padding_value`.
+            max_length (`int`, *optional*):
+                Length in frames for `padding="max_length"` and `truncation=True`.
+            truncation (`bool`, *optional*, defaults to `False`):
+                Whether to cut the features to `max_length` frames. The features of a truncated clip are the first
+                frames of its full features (the dB clamp uses the whole clip).
+            pad_to_multiple_of (`int`, *optional*):
+                Round the padded length in frames up to a multiple of this value.
+            return_tensors (`str` or [`~utils.TensorType`], *optional*):
+                `"pt"` for torch tensors, `"np"` for numpy arrays; `None` gives numpy arrays.
+            return_attention_mask (`bool`, *optional*):
+                Whether to return the frame-level `attention_mask`; defaults to `self.return_attention_mask`.
+            backend (`str`, *optional*):
+                `"torch"` (batched, default when torch is installed) or `"numpy"`.
+            device (`str` or `torch.device`, *optional*):
+                Device of the torch backend, e.g. `"cuda"`. Defaults to the device of torch tensor inputs, else the
+                CPU. The features are returned on the CPU (move them with `.to(device)`).
+            resample (`bool`, *optional*, defaults to `False`):
+                Whether to resample clips from `sampling_rate` to `self.sampling_rate` with soxr (HQ) first.
+            do_peak_normalize (`bool`, *optional*):
+                Whether to scale each clip to a peak of 1; defaults to `self.do_peak_normalize`.
+
+        Returns:
+            [`BatchFeature`] with `input_values` of shape `(batch_size, frames, feature_size)` (float32) and, when
+            requested, `attention_mask` of shape `(batch_size, frames)` (int32, 1 for real frames).
+        """
+        if kwargs:
+            logger.warning(f"Ignoring unknown arguments of {self.__class__.__name__}.__call__: {sorted(kwargs)}.")
+        if sampling_rate is None:
+            if resample:
+                raise ValueError("`resample=True` needs the `sampling_rate` of the input.")
+            logger.warning(
+                f"It is strongly recommended to pass the `sampling_rate` argument to `{self.__class__.__name__}()`. "
+                "Failing to do so can result in silent errors that might be hard to debug."
+            )
+        elif sampling_rate != self.sampling_rate and not resample:
+            raise ValueError(
+                f"The audio has a sampling rate of {sampling_rate} Hz but {self.__class__.__name__} expects "
+                f"{self.sampling_rate} Hz. Pass `resample=True` to resample it with soxr, or load it at the right rate "
+                f"with `vit1d.load_audio(path, sampling_rate={self.sampling_rate})`."
+            )
+
+        if backend is None:
+            backend = "torch" if torch is not None else "numpy"
+        if backend not in ("torch", "numpy"):
+            raise ValueError(f"`backend` must be 'torch' or 'numpy', got {backend!r}.")
+        if backend == "torch" and torch is None:
+            raise ValueError("`backend='torch'` needs torch, which is not installed: use `backend='numpy'`.")
+        if backend == "numpy" and device is not None and str(device) != "cpu":
+            raise ValueError(f"The numpy backend runs on the CPU only; use `backend='torch'` for device={device!r}.")
+
+        clips, source_device = self._prepare_clips(raw_speech)
+        needs_resampling = resample and sampling_rate != self.sampling_rate
+        if needs_resampling:
+            clips = [_resample(clip, sampling_rate, self.sampling_rate).astype(np.float32) for clip in clips]
+        self._check_lengths(clips, resampled=needs_resampling)
+        if do_peak_normalize if do_peak_normalize is not None else self.do_peak_normalize:
+            clips = [self._peak_normalize(clip) for clip in clips]
+
+        if backend == "torch":
+            features = self._torch_extract_fbank_features(clips, device or source_device or "cpu")
+        else:
+            features = self._np_extract_fbank_features(clips)
+
+        return_attention_mask = (
+            return_attention_mask if return_attention_mask is not None else self.return_attention_mask
+        )
+        outputs = self._pad_frames(
+            features, padding, max_length, truncation, pad_to_multiple_of, return_attention_mask
+        )
+        if return_tensors is not None and isinstance(outputs["input_values"], list):
+            raise ValueError(
+                "The clips have different numbers of frames and `padding` is off, so they cannot be returned as "
+                "tensors: use `padding='longest'` or `return_tensors=None`."
+            )
+        return BatchFeature(outputs, tensor_type=return_tensors)
+
+
+__all__ = ["ViT1DFeatureExtractor"]
