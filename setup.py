@@ -24,7 +24,7 @@ setup(
         "soxr>=0.3",
     ],
     extras_require={
-        "dev": ["pytest>=8", "librosa>=0.10", "psutil>=5"],
+        "dev": ["pytest>=8", "librosa>=0.10"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

@@ -5,7 +5,7 @@ import argparse
 import librosa
 import numpy as np
 import torch
-from common import interleaved_median_seconds, report
+from common import blocked_median_seconds, report
 
 import vit1d
 from vit1d.synthetic import synthetic_music
@@ -35,7 +35,9 @@ def main(argv=None):
     def with_numpy():
         extractor(clips, sampling_rate=16000, return_tensors="np", backend="numpy")
 
-    seconds = interleaved_median_seconds(
+    # Blocks, not interleaving: librosa's numpy calls leave OpenBLAS threads spinning for a while after each call,
+    # which would take a core away from the torch path measured right after it.
+    seconds = blocked_median_seconds(
         {"torch": with_torch, "librosa": with_librosa, "numpy": with_numpy}, repeats=args.repeats
     )
     audio = 4.0 * args.clips

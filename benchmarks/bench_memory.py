@@ -1,4 +1,4 @@
-"""Peak memory (max RSS of a fresh process) while embedding a track streamed from a FLAC file with
+"""Peak memory (VmHWM of a fresh process) while embedding a track streamed from a FLAC file with
 `vit1d.embed_long_audio`: 1 minute vs 10 minutes, so that growth with track length shows. Target: <= 1 GB for 10 min."""
 
 import argparse
@@ -14,14 +14,21 @@ from common import report
 from vit1d.synthetic import synthetic_music
 
 
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork + exec, so it would report the parent's peak.
 CHILD = """
-import json, resource, sys, torch, vit1d
+import json, sys, torch, vit1d
+
+def peak_kb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+
 torch.manual_seed(0)
 model = vit1d.ViT1DModel(vit1d.ViT1DConfig()).eval()
 extractor = vit1d.ViT1DFeatureExtractor()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak_kb()
 result = vit1d.embed_long_audio(model, extractor, sys.argv[1], batch_size=int(sys.argv[2]))
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+after = peak_kb()
 output = sum(t.numel() * t.element_size() for t in (result.sequence_tokens, result.class_tokens, result.pooled))
 print(json.dumps({"before_kb": before, "peak_kb": after, "output_bytes": output, "tokens": len(result.sequence_tokens)}))
 """

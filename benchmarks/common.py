@@ -12,10 +12,25 @@ def interleaved_median_seconds(functions: dict, repeats: int = 5, warmup: int = 
     times = {name: [] for name in functions}
     for _ in range(repeats):
         for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(_seconds(function))
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def blocked_median_seconds(functions: dict, repeats: int = 5, warmup: int = 1) -> dict[str, float]:
+    """Time each function in its own block (warm-up, then `repeats` runs). For code whose libraries leave threads
+    spinning after a call (numpy's OpenBLAS does), which would steal cores from whatever runs next."""
+    seconds = {}
+    for name, function in functions.items():
+        for _ in range(warmup):
+            function()
+        seconds[name] = statistics.median(_seconds(function) for _ in range(repeats))
+    return seconds
+
+
+def _seconds(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
 
 
 def report(title: str, rows: list[tuple[str, str]]) -> None:

@@ -1,12 +1,13 @@
 """Embedding tracks of any length with ViT-1D, window by window, in bounded memory."""
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .audio import stream_audio
+from .audio import audio_info, stream_audio
 from .feature_extraction_vit1d import ViT1DFeatureExtractor
 from .modeling_vit1d import ViT1DModel, ViT1DPreTrainedModel
 
@@ -113,19 +114,48 @@ def _batched(iterable, batch_size: int):
         yield batch
 
 
-def _stitch(window_tokens: list[torch.Tensor], window_starts: list[int], hop_unit: int) -> torch.Tensor:
-    starts = [s // hop_unit for s in window_starts]
-    total = max(s + len(t) for s, t in zip(starts, window_tokens))
-    out = window_tokens[0].new_zeros((total,) + tuple(window_tokens[0].shape[1:]))
-    best = torch.full((total,), -1)
-    for start, tokens in zip(starts, window_tokens):
-        n = len(tokens)
-        index = torch.arange(n)
-        distance = torch.minimum(index, n - 1 - index)
-        better = distance > best[start : start + n]
-        out[start : start + n][better] = tokens[better]
-        best[start : start + n][better] = distance[better]
-    return out
+class _TokenStitcher:
+    """Places each window's sequence tokens on the track's token grid as windows arrive in order. A token goes to the
+    window in which it lies farthest from the edges (ties: the earlier window). Settled tokens are written straight
+    into one preallocated grid, so memory stays at the output plus one window."""
+
+    def __init__(self, expected_tokens: int):
+        self.expected_tokens = max(1, expected_tokens)
+        self.grid: torch.Tensor | None = None
+        self.settled = 0
+        self.pending: torch.Tensor | None = None
+        self.pending_distance: torch.Tensor | None = None
+
+    def _write(self, tokens: torch.Tensor) -> None:
+        if self.grid is None:
+            self.grid = tokens.new_empty((self.expected_tokens, *tokens.shape[1:]))
+        end = self.settled + len(tokens)
+        if end > len(self.grid):  # the estimate from a file's header was short: grow (rare)
+            self.grid = torch.cat([self.grid, self.grid.new_empty((max(end, 2 * len(self.grid)) - len(self.grid),
+                                                                   *self.grid.shape[1:]))])
+        self.grid[self.settled : end] = tokens
+        self.settled = end
+
+    def add(self, start: int, tokens: torch.Tensor) -> None:
+        index = torch.arange(len(tokens))
+        distance = torch.minimum(index, len(tokens) - 1 - index)
+        if self.pending is None:
+            self.pending, self.pending_distance = tokens, distance
+            return
+        settled = start - self.settled  # no window starting at `start` or later reaches these tokens
+        if settled > 0:
+            self._write(self.pending[:settled])
+            self.pending, self.pending_distance = self.pending[settled:], self.pending_distance[settled:]
+        overlap = min(len(self.pending), len(tokens))
+        better = distance[:overlap] > self.pending_distance[:overlap]
+        merged = torch.where(better[:, *([None] * (tokens.ndim - 1))], tokens[:overlap], self.pending[:overlap])
+        merged_distance = torch.where(better, distance[:overlap], self.pending_distance[:overlap])
+        self.pending = torch.cat([merged, self.pending[overlap:], tokens[overlap:]])
+        self.pending_distance = torch.cat([merged_distance, self.pending_distance[overlap:], distance[overlap:]])
+
+    def result(self) -> torch.Tensor:
+        self._write(self.pending)
+        return self.grid[: self.settled]
 
 
 @torch.inference_mode()
@@ -164,10 +194,11 @@ def embed_long_audio(
         if not all(0 <= layer <= config.num_hidden_layers for layer in layers):
             raise ValueError(f"layers must lie in 0..{config.num_hidden_layers}, got {layers}.")
     plan = _plan(feature_extractor, config.frames_per_patch, window_seconds, hop_seconds)
-    windows = _window_source(audio, sampling_rate, feature_extractor, block_seconds, plan)
+    windows, num_samples = _window_source(audio, sampling_rate, feature_extractor, block_seconds, plan)
     device = next(encoder.parameters()).device
 
-    class_tokens, pooled, window_times, sequence_tokens, starts = [], [], [], [], []
+    class_tokens, pooled, window_times = [], [], []
+    stitcher = _TokenStitcher(expected_tokens=1 + num_samples // plan.samples_per_token)
     for batch in _batched(windows, batch_size):
         chunks, counts = zip(*(_pad_short_window(chunk, plan) for _, chunk in batch))
         features = feature_extractor(
@@ -183,14 +214,14 @@ def embed_long_audio(
         if layers is not None:
             tokens = torch.stack([outputs.hidden_states[layer] for layer in layers], dim=2)
         tokens = tokens.float().cpu()
-        pooled.append(outputs.pooler_output.float().cpu())
-        class_tokens.append(tokens[:, 0])
+        # Copies, not views: a view would keep the whole batch of hidden states alive until the end.
+        pooled.append(outputs.pooler_output.float().cpu().clone())
+        class_tokens.append(tokens[:, 0].clone())
         for row, ((start, chunk), count) in enumerate(zip(batch, counts)):
-            sequence_tokens.append(tokens[row, 1 : 1 + count].clone())
-            starts.append(start)
+            stitcher.add(start // plan.samples_per_token, tokens[row, 1 : 1 + count])
             window_times.append((start, start + len(chunk)))
 
-    token_grid = _stitch(sequence_tokens, starts, plan.samples_per_token)
+    token_grid = stitcher.result()
     token_times = feature_extractor.frame_times(
         len(token_grid) * config.frames_per_patch, frames_per_patch=config.frames_per_patch
     )
@@ -219,6 +250,8 @@ def _window_source(audio, sampling_rate, feature_extractor, block_seconds, plan)
             )
         if len(waveform) == 0:
             raise ValueError("embed_long_audio got an empty waveform.")
-        return _windows_from_array(waveform, plan)
+        return _windows_from_array(waveform, plan), len(waveform)
+    native_rate, native_frames, _ = audio_info(audio)  # header only; sizes the token grid
     blocks = stream_audio(audio, sampling_rate=feature_extractor.sampling_rate, block_seconds=block_seconds)
-    return _windows_from_stream(iter(blocks), plan)
+    expected_samples = math.ceil(native_frames * feature_extractor.sampling_rate / native_rate)
+    return _windows_from_stream(iter(blocks), plan), expected_samples

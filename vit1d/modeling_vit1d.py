@@ -163,24 +163,19 @@ class ViT1DAttention(nn.Module):
         self.v_proj = nn.Linear(config.hidden_size, config.hidden_size, bias=config.qkv_bias)
         self.o_proj = nn.Linear(config.hidden_size, config.hidden_size)
 
-    def _fused_qkv(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        # One matmul instead of three is markedly faster for a model this narrow; the weights stay separate so that
-        # checkpoints keep transformers' q/k/v naming.
-        weight = torch.cat([self.q_proj.weight, self.k_proj.weight, self.v_proj.weight])
-        bias = None
-        if self.q_proj.bias is not None:
-            bias = torch.cat([self.q_proj.bias, self.k_proj.bias, self.v_proj.bias])
-        return F.linear(hidden_states, weight, bias)
-
     def forward(
         self,
         hidden_states: torch.Tensor,
         attention_mask: torch.Tensor | None = None,
         output_attentions: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        # Separate projections, as in transformers' ViT: a fused QKV matmul is faster forward, but on CPU its
+        # backward has to assemble the three SDPA gradients into one tensor and ends up slower overall.
         batch_size, length, _ = hidden_states.shape
-        qkv = self._fused_qkv(hidden_states).view(batch_size, length, 3, self.num_heads, self.head_dim)
-        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        head_shape = (batch_size, length, self.num_heads, self.head_dim)
+        query = self.q_proj(hidden_states).view(head_shape).transpose(1, 2)
+        key = self.k_proj(hidden_states).view(head_shape).transpose(1, 2)
+        value = self.v_proj(hidden_states).view(head_shape).transpose(1, 2)
         dropout = self.config.attention_probs_dropout_prob if self.training else 0.0
 
         # SDPA returns no weights, so a call that asks for them runs the eager path instead.
