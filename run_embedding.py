@@ -19,7 +19,6 @@ from transformers import HfArgumentParser
 import vit1d
 from vit1d.synthetic import synthetic_music
 
-
 logger = logging.getLogger("run_embedding")
 
 
@@ -37,7 +36,9 @@ class EmbeddingArguments:
     batch_size: int = field(default=16, metadata={"help": "Windows per forward pass."})
     layers: list[int] | None = field(default=None, metadata={"help": "Hidden-state indices instead of the output."})
     device: str = field(default="cuda" if torch.cuda.is_available() else "cpu")
-    demo_seconds: float = field(default=180.0, metadata={"help": "Length of the synthetic track used without --audio."})
+    demo_seconds: float = field(
+        default=180.0, metadata={"help": "Length of the synthetic track used without --audio."}
+    )
 
 
 def load_encoder(args: EmbeddingArguments):

@@ -3,7 +3,6 @@
 import argparse
 
 import librosa
-import numpy as np
 import torch
 from common import blocked_median_seconds, report
 

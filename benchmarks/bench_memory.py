@@ -1,5 +1,6 @@
 """Peak memory (VmHWM of a fresh process) while embedding a track streamed from a FLAC file with
-`vit1d.embed_long_audio`: 1 minute vs 10 minutes, so that growth with track length shows. Target: <= 1 GB for 10 min."""
+`vit1d.embed_long_audio`: 1 minute vs 10 minutes, so that growth with track length shows.
+Target: <= 1 GB for 10 min."""
 
 import argparse
 import json
@@ -12,7 +13,6 @@ import soundfile as sf
 from common import report
 
 from vit1d.synthetic import synthetic_music
-
 
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork + exec, so it would report the parent's peak.
 CHILD = """
@@ -30,7 +30,8 @@ before = peak_kb()
 result = vit1d.embed_long_audio(model, extractor, sys.argv[1], batch_size=int(sys.argv[2]))
 after = peak_kb()
 output = sum(t.numel() * t.element_size() for t in (result.sequence_tokens, result.class_tokens, result.pooled))
-print(json.dumps({"before_kb": before, "peak_kb": after, "output_bytes": output, "tokens": len(result.sequence_tokens)}))
+tokens = len(result.sequence_tokens)
+print(json.dumps({"before_kb": before, "peak_kb": after, "output_bytes": output, "tokens": tokens}))
 """
 
 
@@ -54,7 +55,8 @@ def main(argv=None):
             rows.append(
                 (
                     f"{minutes:>2} min track",
-                    f"peak RSS {result['peak_kb'] / 1024:.0f} MB (after model load {result['before_kb'] / 1024:.0f} MB,"
+                    f"peak RSS {result['peak_kb'] / 1024:.0f} MB"
+                    f" (after model load {result['before_kb'] / 1024:.0f} MB,"
                     f" output {result['output_bytes'] / 2**20:.1f} MB, {result['tokens']} tokens)",
                 )
             )

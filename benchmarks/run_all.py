@@ -10,7 +10,6 @@ import bench_features  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_train_step  # noqa: E402
 
-
 if __name__ == "__main__":
     for module in (bench_train_step, bench_features, bench_embedding, bench_memory):
         module.main([])

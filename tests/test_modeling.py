@@ -16,7 +16,6 @@ from transformers import (
 import vit1d
 from vit1d.modeling_vit1d import nt_xent_loss, sincos_position_embedding
 
-
 PAPER_PARAMETERS = 5_363_712  # 12 x 444,864 (layers) + 24,768 (frame projection) + 192 (class token) + 384 (LN)
 
 
@@ -234,7 +233,8 @@ def test_gradient_checkpointing_gives_the_same_gradients():
     model(x, labels=labels).loss.backward()
     reference = {n: p.grad.clone() for n, p in model.named_parameters()}
     model.zero_grad()
-    (getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable)()  # renamed in transformers 5.x
+    # `gradient_checkpointing_enable` was renamed in transformers 5.x.
+    (getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable)()
     assert model.vit1d.encoder.gradient_checkpointing
     model(x, labels=labels).loss.backward()
     for name, param in model.named_parameters():
@@ -311,7 +311,7 @@ def test_contrastive_pretraining_model(projection_dim):
     model = vit1d.ViT1DForContrastivePretraining(tiny_config(projection_dim=projection_dim, nt_xent_temperature=0.2))
     views, positives = torch.randn(4, 30, 16), torch.randn(4, 30, 16)
     out = model(views, positives)
-    class_tokens = torch.cat([model.vit1d(views).last_hidden_state[:, 0], model.vit1d(positives).last_hidden_state[:, 0]])
+    class_tokens = torch.cat([model.vit1d(v).last_hidden_state[:, 0] for v in (views, positives)])
     torch.testing.assert_close(out.class_tokens, class_tokens, atol=1e-5, rtol=0)
     embeddings = model.projection_head(class_tokens) if projection_dim else class_tokens
     torch.testing.assert_close(out.loss, _nt_xent_by_hand(embeddings[:4], embeddings[4:], 0.2), atol=1e-5, rtol=0)

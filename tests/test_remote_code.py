@@ -16,7 +16,6 @@ from transformers import AutoFeatureExtractor, AutoModel, pipeline
 
 import vit1d
 
-
 PACKAGE_DIR = Path(vit1d.__file__).parent
 REMOTE_FILES = ("configuration_vit1d.py", "modeling_vit1d.py", "feature_extraction_vit1d.py")
 
@@ -159,7 +158,8 @@ def test_audio_classification_pipeline_end_to_end(hub_folder):
     assert {p["label"] for p in predictions} == {"rock", "jazz", "folk"}
     assert sum(p["score"] for p in predictions) == pytest.approx(1.0, abs=1e-5)
     with torch.no_grad():
-        probabilities = model(**feature_extractor(waveform, sampling_rate=16000, return_tensors="pt")).logits.softmax(-1)
+        inputs = feature_extractor(waveform, sampling_rate=16000, return_tensors="pt")
+        probabilities = model(**inputs).logits.softmax(-1)
     expected = {model.config.id2label[i]: p.item() for i, p in enumerate(probabilities[0])}
     for prediction in predictions:
         assert prediction["score"] == pytest.approx(expected[prediction["label"]], abs=1e-5)

@@ -27,7 +27,6 @@ from .modeling_vit1d import (
     nt_xent_loss,
 )
 
-
 __version__ = "0.1.0"
 
 AutoConfig.register(ViT1DConfig.model_type, ViT1DConfig, exist_ok=True)

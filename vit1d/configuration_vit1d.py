@@ -19,7 +19,6 @@ only the standard library and transformers.
 
 from transformers import PretrainedConfig
 
-
 POSITION_EMBEDDING_TYPES = ("sincos_2d", "sincos_1d", "learned")
 CLASS_TOKEN_TYPES = ("learnable_plus_mean", "learnable")
 POOLING_TYPES = ("cls", "mean", "cls_and_mean")

@@ -58,7 +58,8 @@ def _plan(feature_extractor: ViT1DFeatureExtractor, frames_per_patch: int, windo
             f"hop_seconds={hop_seconds} must lie between one token ({samples_per_token / sampling_rate:.3f} s) and "
             f"the window length ({window_seconds} s); larger hops would leave parts of the track unembedded."
         )
-    return _WindowPlan(window_samples, hop_tokens * samples_per_token, feature_extractor.n_fft // 2 + 1, samples_per_token)
+    min_samples = feature_extractor.n_fft // 2 + 1
+    return _WindowPlan(window_samples, hop_tokens * samples_per_token, min_samples, samples_per_token)
 
 
 def _windows_from_array(waveform: np.ndarray, plan: _WindowPlan) -> Iterator[tuple[int, np.ndarray]]:
@@ -131,8 +132,8 @@ class _TokenStitcher:
             self.grid = tokens.new_empty((self.expected_tokens, *tokens.shape[1:]))
         end = self.settled + len(tokens)
         if end > len(self.grid):  # the estimate from a file's header was short: grow (rare)
-            self.grid = torch.cat([self.grid, self.grid.new_empty((max(end, 2 * len(self.grid)) - len(self.grid),
-                                                                   *self.grid.shape[1:]))])
+            extra = self.grid.new_empty((max(end, 2 * len(self.grid)) - len(self.grid), *self.grid.shape[1:]))
+            self.grid = torch.cat([self.grid, extra])
         self.grid[self.settled : end] = tokens
         self.settled = end
 
@@ -148,7 +149,8 @@ class _TokenStitcher:
             self.pending, self.pending_distance = self.pending[settled:], self.pending_distance[settled:]
         overlap = min(len(self.pending), len(tokens))
         better = distance[:overlap] > self.pending_distance[:overlap]
-        merged = torch.where(better[:, *([None] * (tokens.ndim - 1))], tokens[:overlap], self.pending[:overlap])
+        choose = better.view(-1, *([1] * (tokens.ndim - 1)))
+        merged = torch.where(choose, tokens[:overlap], self.pending[:overlap])
         merged_distance = torch.where(better, distance[:overlap], self.pending_distance[:overlap])
         self.pending = torch.cat([merged, self.pending[overlap:], tokens[overlap:]])
         self.pending_distance = torch.cat([merged_distance, self.pending_distance[overlap:], distance[overlap:]])

@@ -10,7 +10,6 @@ from .modeling_vit1d import (
     ViT1DPreTrainedModel,
 )
 
-
 # Every Auto class a ViT-1D folder can be opened with, whatever head was saved: a bare encoder loads into a head
 # model with a freshly initialised head, as users of AutoModelForAudioClassification expect.
 AUTO_CLASSES = {

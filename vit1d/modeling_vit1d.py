@@ -17,7 +17,6 @@ This file is copied next to the weights by `save_pretrained` for `trust_remote_c
 torch, transformers' public surface and its sibling configuration file.
 """
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -85,7 +84,8 @@ class ViT1DPatchEmbeddings(nn.Module):
     def forward(self, input_values: torch.Tensor) -> torch.Tensor:
         if input_values.shape[-1] != self.num_mel_bins:
             raise ValueError(
-                f"Expected input_values of shape (batch, frames, {self.num_mel_bins}), got {tuple(input_values.shape)}."
+                f"Expected input_values of shape (batch, frames, {self.num_mel_bins}), got "
+                f"{tuple(input_values.shape)}."
                 " Compute them with ViT1DFeatureExtractor (frames on dim 1, mel bins last)."
             )
         pad = -input_values.shape[1] % self.frames_per_patch
@@ -468,8 +468,8 @@ class ViT1DProjectionHead(nn.Module):
 class ViT1DForContrastivePretraining(ViT1DPreTrainedModel):
     r"""
     ViT-1D with the paper's contrastive objective: two views (e.g. two 4 s crops of the same track) go in, the NT-Xent
-    loss over their last-layer class tokens comes out (temperature `config.nt_xent_temperature`, other pairs of the batch as
-    negatives). Save `model.vit1d` to share the encoder alone.
+    loss over their last-layer class tokens comes out (temperature `config.nt_xent_temperature`, other pairs of the
+    batch as negatives). Save `model.vit1d` to share the encoder alone.
     """
 
     def __init__(self, config: ViT1DConfig):
@@ -498,12 +498,15 @@ class ViT1DForContrastivePretraining(ViT1DPreTrainedModel):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if input_values.shape[0] != positive_input_values.shape[0]:
             raise ValueError(
-                f"Both views need the same batch size, got {input_values.shape[0]} and {positive_input_values.shape[0]}."
+                f"Both views need the same batch size, got {input_values.shape[0]} and "
+                f"{positive_input_values.shape[0]}."
             )
         class_tokens = self._encode_views(input_values, positive_input_values, attention_mask, positive_attention_mask)
         projected = self.projection_head(class_tokens) if self.projection_head is not None else class_tokens
         embeddings, positive_embeddings = projected.chunk(2)
-        loss, logits = nt_xent_loss(embeddings, positive_embeddings, self.config.nt_xent_temperature, gather_across_processes)
+        loss, logits = nt_xent_loss(
+            embeddings, positive_embeddings, self.config.nt_xent_temperature, gather_across_processes
+        )
         if not return_dict:
             return loss, logits, embeddings, positive_embeddings, class_tokens
         return ViT1DContrastiveOutput(
