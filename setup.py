@@ -15,8 +15,8 @@ setup(
     install_requires=[
         # torch is not pinned here: install the build for your hardware first (the README's commands do).
         "torch>=2.4",
-        # The tested range; remote-code folders avoid transformers internals so they also load on other 5.x.
-        "transformers>=5.23,<6",
+        # Tested on 5.0.0 and 5.23.0; the remote-code files use only transformers' public API.
+        "transformers>=5.0,<6",
         "huggingface_hub>=1.0",
         "safetensors>=0.4",
         "numpy>=1.24",
