@@ -3,8 +3,10 @@ resampling, serialization and token times. Every test makes its own audio."""
 
 import json
 
+import librosa
 import numpy as np
 import pytest
+import soxr
 import torch
 from transformers.testing_utils import CaptureLogger
 
@@ -41,7 +43,6 @@ def white_noise(seconds, seed=0):
 
 
 def librosa_log_mel(y):
-    librosa = pytest.importorskip("librosa")
     mel = librosa.feature.melspectrogram(
         y=y, sr=SR, n_fft=1024, hop_length=512, n_mels=128, fmin=0, fmax=8000, htk=False, norm="slaney",
         center=True, pad_mode="reflect", power=2.0,
@@ -124,6 +125,86 @@ def test_return_tensors_and_attention_mask_flag(fe):
     assert out["input_values"].shape == (2, 63, 128) and out["attention_mask"].shape == (2, 63)
     out = fe(music(1.0), sampling_rate=SR, return_attention_mask=False)
     assert "attention_mask" not in out
+
+
+RAGGED_PADDING_CASES = [
+    {},  # padding="longest"
+    {"padding": True},
+    {"padding": "max_length", "max_length": 100},
+    {"padding": "max_length", "max_length": 40, "truncation": True},
+    {"padding": "longest", "max_length": 40, "truncation": True},
+    {"padding": "max_length", "max_length": 40, "truncation": True, "pad_to_multiple_of": 16},
+    {"pad_to_multiple_of": 16},
+    {"pad_to_multiple_of": 7, "return_attention_mask": False},
+    {"padding": False, "max_length": 15, "truncation": True},  # every clip cut to 15 frames: no padding needed
+]
+
+
+@pytest.mark.parametrize("kwargs", RAGGED_PADDING_CASES)
+def test_torch_side_padding_equals_numpy_side_padding(fe, kwargs):
+    # return_tensors="pt" pads and masks in torch, on the device of the features; "np" pads with numpy on the CPU.
+    clips = [music(1.0), music(2.0, 1), white_noise(0.5), music(1.31, 2)]  # 32, 63, 16 and 41 frames
+    torch_side = fe(clips, sampling_rate=SR, return_tensors="pt", **kwargs)
+    numpy_side = fe(clips, sampling_rate=SR, return_tensors="np", **kwargs)
+    assert set(torch_side) == set(numpy_side)
+    for key in numpy_side:
+        assert isinstance(torch_side[key], torch.Tensor) and torch_side[key].device.type == "cpu"
+        assert torch_side[key].is_contiguous()
+        assert torch_side[key].numpy().dtype == numpy_side[key].dtype
+        np.testing.assert_array_equal(torch_side[key].numpy(), numpy_side[key])
+    reference = fe(clips, sampling_rate=SR, return_tensors="np", backend="numpy", **kwargs)
+    np.testing.assert_allclose(torch_side["input_values"].numpy(), reference["input_values"], rtol=0, atol=1e-4)
+    if "attention_mask" in reference:
+        np.testing.assert_array_equal(torch_side["attention_mask"].numpy(), reference["attention_mask"])
+
+
+def test_torch_tensor_inputs_give_torch_outputs_equal_to_the_numpy_path(fe):
+    clips = [music(2.0, 0), music(1.5, 1, silence=(0.5, 1.0)), white_noise(0.7)]
+    expected = fe(clips, sampling_rate=SR, return_tensors="np")
+    for inputs in ([torch.from_numpy(clip) for clip in clips], [torch.from_numpy(clip).double() for clip in clips]):
+        out = fe(inputs, sampling_rate=SR, return_tensors="pt")
+        assert out["input_values"].device.type == "cpu" and out["input_values"].dtype == torch.float32
+        assert out["attention_mask"].dtype == torch.int32
+        np.testing.assert_array_equal(out["input_values"].numpy(), expected["input_values"])
+        np.testing.assert_array_equal(out["attention_mask"].numpy(), expected["attention_mask"])
+    batch = torch.from_numpy(np.stack([music(1.0, 0), music(1.0, 1)]))
+    out = fe(batch, sampling_rate=SR, return_tensors="pt")
+    np.testing.assert_array_equal(out["input_values"].numpy(), features(fe, batch.numpy(), return_tensors="np"))
+    numpy_backend = fe(inputs, sampling_rate=SR, return_tensors="pt", backend="numpy")["input_values"]
+    torch_backend = fe(inputs, sampling_rate=SR, return_tensors="pt")["input_values"]
+    torch.testing.assert_close(torch_backend, numpy_backend, rtol=0, atol=1e-4)
+
+
+def test_accelerator_plan_matches_cpu_plan(fe, monkeypatch):
+    # Accelerators take another route (the whole batch padded on the host and moved at once, one large chunk): run it
+    # on the CPU to check its values.
+    clips = [music(4.0, 0), music(1.9, 1), white_noise(0.5), music(12.0, 2, silence=(3, 5))]
+    cpu_plan = fe(clips, sampling_rate=SR, return_tensors="pt")
+    monkeypatch.setattr(fe_module, "_uses_cpu_plan", lambda device: False)
+    accelerator_plan = fe(clips, sampling_rate=SR, return_tensors="pt")
+    torch.testing.assert_close(accelerator_plan["input_values"], cpu_plan["input_values"], rtol=0, atol=1e-5)
+    torch.testing.assert_close(accelerator_plan["attention_mask"], cpu_plan["attention_mask"], rtol=0, atol=0)
+
+
+def test_long_clips_in_cpu_chunks_match_numpy(fe):
+    # A clip longer than a CPU chunk is framed in pieces, each reflect-padded from the clip on its own.
+    clips = [music(30.0, 8), music(9.0, 9)]
+    out = features(fe, clips)
+    for row, clip in zip(out, clips):
+        expected = features(fe, clip, backend="numpy")[0]
+        np.testing.assert_allclose(row[: len(expected)], expected, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"padding": "max_length", "max_length": 200, "pad_to_multiple_of": 16}])
+def test_features_stay_on_the_device_they_were_computed_on(fe, kwargs):
+    # The meta device has no data: any copy to the CPU on the way would raise, so this checks that padding and masking
+    # run on the device and that the outputs are returned there, on any machine. Values are checked on the CPU above.
+    clips = [music(2.0, 0), music(1.0, 1), white_noise(0.3)]
+    out = fe(clips, sampling_rate=SR, device="meta", return_tensors="pt", **kwargs)
+    cpu = fe(clips, sampling_rate=SR, return_tensors="pt", **kwargs)
+    for key in ("input_values", "attention_mask"):
+        assert out[key].device.type == "meta"
+        assert out[key].shape == cpu[key].shape and out[key].dtype == cpu[key].dtype
 
 
 # ---------------------------------------------------------------------------------------------------------------------
@@ -284,7 +365,6 @@ def test_bad_backend_and_device(fe):
 
 
 def test_resample_equals_resampling_first(fe):
-    soxr = pytest.importorskip("soxr")
     x44 = music(3.0, 0, sampling_rate=44100)
     expected = features(fe, soxr.resample(x44, 44100, SR, quality="HQ"))
     np.testing.assert_array_equal(features(fe, x44, sampling_rate=44100, resample=True), expected)
@@ -350,3 +430,14 @@ def test_cuda_matches_cpu(fe):
     cpu = features(fe, clips)
     np.testing.assert_allclose(features(fe, clips, device="cuda"), cpu, atol=1e-3)
     np.testing.assert_allclose(features(fe, [torch.from_numpy(c).cuda() for c in clips]), cpu, atol=1e-3)
+    cpu_pt = fe(clips, sampling_rate=SR, return_tensors="pt", padding="max_length", max_length=150)
+    for out in (
+        fe(clips, sampling_rate=SR, return_tensors="pt", device="cuda", padding="max_length", max_length=150),
+        fe([torch.from_numpy(c).cuda() for c in clips], sampling_rate=SR, return_tensors="pt", padding="max_length",
+           max_length=150),
+    ):
+        assert out["input_values"].device.type == "cuda" and out["attention_mask"].device.type == "cuda"
+        torch.testing.assert_close(out["input_values"].cpu(), cpu_pt["input_values"], rtol=0, atol=1e-3)
+        torch.testing.assert_close(out["attention_mask"].cpu(), cpu_pt["attention_mask"], rtol=0, atol=0)
+    numpy_out = fe(clips, sampling_rate=SR, return_tensors="np", device="cuda")
+    assert isinstance(numpy_out["input_values"], np.ndarray) and isinstance(numpy_out["attention_mask"], np.ndarray)

@@ -42,10 +42,18 @@ _ACCEPTED_DTYPES = (
     "float16, float32 or float64 (samples in [-1, 1]), int16 or int32 (signed PCM, divided by 2**15 or 2**31) and "
     "uint8 (unsigned 8-bit PCM, (x - 128) / 128)"
 )
-# Frames per STFT chunk on CPU: small chunks keep the float64 FFT, power and mel matmul in cache (2 to 3x faster
-# than one batch-wide FFT on a 2-core machine). Accelerators get one large chunk.
+# Frames per STFT chunk on CPU: small chunks keep the float64 frames, the FFT and the power spectrum in cache (2 to 3x
+# faster than one batch-wide FFT on a 2-core machine). The power spectra of several chunks then go through the banded
+# mel matmul and the log together, in blocks of up to `_CPU_MEL_BLOCK_FRAMES` frames: 8 matmuls per block instead of
+# 8 per chunk. Accelerators get one large chunk.
 _CPU_CHUNK_FRAMES = 256
+_CPU_MEL_BLOCK_FRAMES = 4096
 _ACCELERATOR_CHUNK_FRAMES = 32768
+
+
+def _uses_cpu_plan(device) -> bool:
+    """Whether the torch backend computes on `device` the CPU way: small cache-sized chunks padded on the host."""
+    return device.type == "cpu"
 
 
 def _is_tensor(x) -> bool:
@@ -151,6 +159,11 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
             mel_scale="slaney",
         )
         self.window = window_function(n_fft, "hann", periodic=True)
+
+    def to_dict(self) -> dict:
+        output = super().to_dict()
+        output.pop("_mel_bands_cache", None)
+        return output
 
     @property
     def tokens_per_second(self) -> float:
@@ -323,8 +336,16 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
         """
         Splits the mel filter bank into groups of 16 bands with the range of frequency bins each group touches, as
         `(first_band, last_band, first_bin, last_bin, filters)`. The filters are triangles, so a group needs a small
-        slice of the spectrum: the banded matmul skips about 85 % of the dense one's zero products.
+        slice of the spectrum: the banded matmul skips about 85 % of the dense one's zero products. Cached per device
+        until `mel_filters` is replaced (the cache is left out of `to_dict`).
         """
+        cache = self.__dict__.setdefault("_mel_bands_cache", {})
+        key = str(device)
+        if key not in cache or cache[key][0] is not self.mel_filters:
+            cache[key] = (self.mel_filters, self._make_mel_bands(device))
+        return cache[key][1]
+
+    def _make_mel_bands(self, device) -> list[tuple[int, int, int, int, "torch.Tensor"]]:
         bands = []
         nonzero = self.mel_filters != 0
         for first in range(0, self.feature_size, 16):
@@ -335,66 +356,134 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
             bands.append((first, last, lo, hi, filters.to(device=device, dtype=torch.float32)))
         return bands
 
-    def _torch_extract_fbank_features(self, clips: list[np.ndarray], device) -> list[np.ndarray]:
+    def _reflect_pad_into(self, out: np.ndarray, clip: np.ndarray, start: int) -> None:
+        """
+        Writes samples `start, ..., start + len(out) - 1` of the centred STFT's input into `out`: the clip
+        reflect-padded by `n_fft // 2` samples on both sides (as `np.pad(clip, n_fft // 2, mode="reflect")`), then
+        zeros.
+        """
+        pad, length = self.n_fft // 2, len(clip)
+        stop = start + len(out)
+        # padded index p holds clip[pad - p] before the clip, clip[p - pad] inside and clip[2 * length + pad - 2 - p]
+        # after it, up to p = length + 2 * pad
+        lo, hi = start, min(stop, pad)
+        if lo < hi:
+            out[: hi - lo] = clip[pad - hi + 1 : pad - lo + 1][::-1]
+        lo, hi = max(start, pad), min(stop, pad + length)
+        if lo < hi:
+            out[lo - start : hi - start] = clip[lo - pad : hi - pad]
+        lo, hi = max(start, pad + length), min(stop, 2 * pad + length)
+        if lo < hi:
+            out[lo - start : hi - start] = clip[2 * length + pad - 1 - hi : 2 * length + pad - 1 - lo][::-1]
+        lo = max(start, 2 * pad + length)
+        if lo < stop:
+            out[lo - start :] = 0.0
+
+    def _torch_log_mel(self, clips: list[np.ndarray], device) -> tuple["torch.Tensor", list[int]]:
         """
         Log-mel features of a batch with torch, exact per clip even in a padded batch: each clip is reflect-padded on
         its own length and right-padded with zeros to the longest, then framed (as `torch.stft(center=False)` does),
         windowed and transformed with `torch.fft.rfft` in float64 (float32 on MPS, which has no float64; a float32 FFT
         errs by up to ~1e-3 dB on low-energy bins, float64 stays within ~1e-5 dB of the numpy backend and librosa).
         The power spectrum is cast to float32 for the banded mel matmul and the log (< 1e-5 dB). On the CPU the batch
-        is processed in chunks of about 256 frames, which keeps the work in cache; no Python loop runs over frames.
+        is framed and transformed in chunks of about 256 frames, which keeps the work in cache, and the mel matmul
+        and the log run on blocks of several chunks; no Python loop runs over frames.
+
+        Returns:
+            `(log_mel, num_frames)`: a float32 tensor of shape `(batch_size, max(num_frames), feature_size)` on
+            `device` and the number of frames of every clip. The frames past a clip's own `num_frames` hold
+            unspecified values.
         """
         device = torch.device(device)
+        on_cpu = _uses_cpu_plan(device)
         fft_dtype = torch.float32 if device.type == "mps" else torch.float64
-        pad = self.n_fft // 2
+        n_fft, hop, pad = self.n_fft, self.hop_length, self.n_fft // 2
+        num_bins = n_fft // 2 + 1
         num_frames = [self.num_frames(len(clip)) for clip in clips]
         max_frames = max(num_frames)
         batch_size = len(clips)
+        padded_length = max(len(clip) for clip in clips) + 2 * pad
 
-        padded = np.empty((batch_size, max(len(clip) for clip in clips) + 2 * pad), dtype=np.float32)
-        for index, clip in enumerate(clips):  # reflect padding, as np.pad(clip, (pad, pad), mode="reflect")
-            length = len(clip)
-            padded[index, :pad] = clip[pad:0:-1]
-            padded[index, pad : pad + length] = clip
-            padded[index, pad + length : 2 * pad + length] = clip[-2 : -pad - 2 : -1]
-            padded[index, 2 * pad + length :] = 0.0
-        waveforms = torch.from_numpy(padded).to(device)
-        window = torch.from_numpy(self.window).to(device=device, dtype=fft_dtype)
-        bands = self._mel_bands(device)
-
-        chunk = _CPU_CHUNK_FRAMES if device.type == "cpu" else _ACCELERATOR_CHUNK_FRAMES
+        chunk = _CPU_CHUNK_FRAMES if on_cpu else _ACCELERATOR_CHUNK_FRAMES
         clips_per_chunk = max(1, min(batch_size, chunk // max_frames))
         frames_per_chunk = max_frames if clips_per_chunk > 1 else chunk
-        # One output per band group, so that every chunk's matmul writes a contiguous block in place.
-        band_outputs = [
-            torch.empty((batch_size, max_frames, last - first), dtype=torch.float32, device=device)
-            for first, last, _, _, _ in bands
+        chunk_rows = clips_per_chunk * min(max_frames, frames_per_chunk)
+        block_rows = min(max(chunk_rows, _CPU_MEL_BLOCK_FRAMES), batch_size * max_frames) if on_cpu else chunk_rows
+
+        window = torch.from_numpy(self.window).to(device=device, dtype=fft_dtype)
+        bands = self._mel_bands(device)
+        if on_cpu:
+            # Each chunk's clips are reflect-padded straight into a float64 buffer (the window product needs float64
+            # anyway): no padded copy of the whole batch.
+            waveform_buffer = np.empty((clips_per_chunk, min(padded_length, (frames_per_chunk - 1) * hop + n_fft)))
+            waveforms = torch.from_numpy(waveform_buffer)
+        else:
+            padded = np.empty((batch_size, padded_length), dtype=np.float32)
+            for index, clip in enumerate(clips):
+                self._reflect_pad_into(padded[index], clip, 0)
+            waveforms = torch.from_numpy(padded).to(device)
+        frames_buffer = torch.empty((chunk_rows, n_fft), dtype=fft_dtype, device=device)
+        squares_buffer = torch.empty((chunk_rows, num_bins, 2), dtype=torch.float32, device=device)
+        power_buffer = torch.empty((block_rows, num_bins), dtype=torch.float32, device=device)
+        band_buffers = [
+            torch.empty((block_rows, last - first), dtype=torch.float32, device=device) for first, last, *_ in bands
         ]
+        log_mel = torch.empty((batch_size * max_frames, self.feature_size), dtype=torch.float32, device=device)
+
+        def flush(first_row, num_rows):  # mel matmul and log of the first `num_rows` rows of `power_buffer`
+            for (_, _, lo, hi, filters), output in zip(bands, band_buffers):
+                torch.mm(power_buffer[:num_rows, lo:hi], filters, out=output[:num_rows])
+            block = log_mel[first_row : first_row + num_rows]
+            torch.cat([output[:num_rows] for output in band_buffers], dim=1, out=block)
+            block.clamp_min_(1e-10).log10_().mul_(10.0)
+
+        # Rows of `log_mel` are (clip, frame) pairs in order; the chunks below visit them in order, without gaps.
+        block_start = pending = 0
         for start in range(0, batch_size, clips_per_chunk):
             stop = min(batch_size, start + clips_per_chunk)
             for first in range(0, max_frames, frames_per_chunk):
                 last = min(max_frames, first + frames_per_chunk)
-                segment = waveforms[start:stop, first * self.hop_length : (last - 1) * self.hop_length + self.n_fft]
-                frames = segment.unfold(-1, self.n_fft, self.hop_length)  # (clips, frames, n_fft) float32 view
-                spectrum = torch.fft.rfft(frames * window, dim=-1)  # the float64 window promotes the product
-                squares = torch.view_as_real(spectrum).to(torch.float32).square_()
-                power = squares[..., 0] + squares[..., 1]
-                for (_, _, lo, hi, filters), output in zip(bands, band_outputs):
-                    torch.matmul(power[..., lo:hi], filters, out=output[start:stop, first:last])
-        log_mel = torch.cat(band_outputs, dim=-1).clamp_min_(1e-10).log10_().mul_(10.0)
+                num_clips, num_chunk_frames = stop - start, last - first
+                rows = num_clips * num_chunk_frames
+                span = (num_chunk_frames - 1) * hop + n_fft
+                if on_cpu:
+                    for offset in range(num_clips):
+                        self._reflect_pad_into(waveform_buffer[offset, :span], clips[start + offset], first * hop)
+                    segment = waveforms[:num_clips, :span]
+                else:
+                    segment = waveforms[start:stop, first * hop : first * hop + span]
+                frames = frames_buffer[:rows]
+                torch.mul(segment.unfold(-1, n_fft, hop), window, out=frames.view(num_clips, num_chunk_frames, n_fft))
+                spectrum = torch.fft.rfft(frames, dim=-1)
+                if pending + rows > block_rows:
+                    flush(block_start, pending)
+                    block_start, pending = block_start + pending, 0
+                squares = squares_buffer[:rows]
+                squares.copy_(torch.view_as_real(spectrum)).square_()
+                torch.add(squares[..., 0], squares[..., 1], out=power_buffer[pending : pending + rows])
+                pending += rows
+        flush(block_start, pending)
 
-        valid = torch.arange(max_frames, device=device)[None, :] < torch.tensor(num_frames, device=device)[:, None]
+        log_mel = log_mel.view(batch_size, max_frames, self.feature_size)
         if self.top_db is not None:
-            peak = log_mel.masked_fill(~valid[..., None], -torch.inf).amax(dim=(1, 2))
-            log_mel = torch.maximum(log_mel, (peak - self.top_db)[:, None, None])
-        log_mel = log_mel.cpu().numpy()
-        return [log_mel[index, :frames] for index, frames in enumerate(num_frames)]
+            frame_peak = log_mel.amax(dim=-1)
+            if min(num_frames) < max_frames:
+                lengths = torch.tensor(num_frames, device=device)
+                padded_frames = torch.arange(max_frames, device=device)[None, :] >= lengths[:, None]
+                frame_peak.masked_fill_(padded_frames, -torch.inf)
+            floor = frame_peak.amax(dim=1).sub_(self.top_db)
+            torch.maximum(log_mel, floor[:, None, None], out=log_mel)
+        return log_mel, num_frames
 
     # ------------------------------------------------------------------------------------------------------------
     # padding
     # ------------------------------------------------------------------------------------------------------------
 
-    def _pad_frames(self, features, padding, max_length, truncation, pad_to_multiple_of, return_attention_mask):
+    def _padding_plan(self, num_frames, padding, max_length, truncation, pad_to_multiple_of):
+        """
+        Returns `(lengths, target)`: the number of frames of every clip after truncation, and the padded length in
+        frames, or `None` for a batch of clips of different lengths that is not padded.
+        """
         if padding is True:
             strategy = PaddingStrategy.LONGEST
         elif padding is False or padding is None:
@@ -409,11 +498,11 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
                 return length
             return (length // pad_to_multiple_of + 1) * pad_to_multiple_of
 
+        lengths = list(num_frames)
         if truncation:
             if max_length is None:
                 raise ValueError("`truncation=True` needs `max_length` (in frames).")
-            features = [feature[: round_up(max_length)] for feature in features]
-        lengths = [len(feature) for feature in features]
+            lengths = [min(length, round_up(max_length)) for length in lengths]
 
         if strategy == PaddingStrategy.DO_NOT_PAD:
             target = lengths[0] if len(set(lengths)) == 1 else None
@@ -427,7 +516,11 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
                     f"Clip {too_long[0]} has {lengths[too_long[0]]} frames, more than max_length={target} frames: "
                     "pass `truncation=True` to cut it, or a larger `max_length`."
                 )
+        return lengths, target
 
+    def _pad_frames(self, features, lengths, target, return_attention_mask):
+        """Cuts every (frames, mels) array to its length and pads the batch to `target` frames, with numpy."""
+        features = [feature[:length] for feature, length in zip(features, lengths)]
         outputs = {}
         if target is None:  # ragged batch without padding
             outputs["input_values"] = features
@@ -441,6 +534,31 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
             input_values[index, : len(feature)] = feature
             attention_mask[index, : len(feature)] = 1
         outputs["input_values"] = input_values
+        if return_attention_mask:
+            outputs["attention_mask"] = attention_mask
+        return outputs
+
+    def _pad_frames_torch(self, log_mel, lengths, target, return_attention_mask):
+        """
+        `_pad_frames` in torch, on the device of `log_mel` (a `(batch_size, frames, mels)` tensor whose rows past a
+        clip's length are ignored): the same values and mask, without a copy to the CPU.
+        """
+        batch_size, num_frames, _ = log_mel.shape
+        device = log_mel.device
+        if target <= num_frames:
+            input_values = log_mel[:, :target]
+        else:
+            extra = log_mel.new_full((batch_size, target - num_frames, self.feature_size), self.padding_value)
+            input_values = torch.cat([log_mel, extra], dim=1)
+        if min(lengths) < target:
+            positions = torch.arange(target, device=device)
+            valid = positions[None, :] < torch.tensor(lengths, device=device)[:, None]
+            input_values = input_values.masked_fill(~valid[..., None], self.padding_value)
+            attention_mask = valid.to(torch.int32)
+        else:
+            input_values = input_values.contiguous()
+            attention_mask = torch.ones((batch_size, target), dtype=torch.int32, device=device)
+        outputs = {"input_values": input_values}
         if return_attention_mask:
             outputs["attention_mask"] = attention_mask
         return outputs
@@ -494,7 +612,9 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
                 `"torch"` (batched, default when torch is installed) or `"numpy"`.
             device (`str` or `torch.device`, *optional*):
                 Device of the torch backend, e.g. `"cuda"`. Defaults to the device of torch tensor inputs, else the
-                CPU. The features are returned on the CPU (move them with `.to(device)`).
+                CPU. With `return_tensors="pt"`, `input_values` and `attention_mask` are returned on this device
+                (padded and masked there, without a copy to the CPU); with `return_tensors="np"` or `None` they are
+                numpy arrays, on the CPU.
             resample (`bool`, *optional*, defaults to `False`):
                 Whether to resample clips from `sampling_rate` to `self.sampling_rate` with soxr (HQ) first.
             do_peak_normalize (`bool`, *optional*):
@@ -537,22 +657,27 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
         if do_peak_normalize if do_peak_normalize is not None else self.do_peak_normalize:
             clips = [self._peak_normalize(clip) for clip in clips]
 
-        if backend == "torch":
-            features = self._torch_extract_fbank_features(clips, device or source_device or "cpu")
-        else:
-            features = self._np_extract_fbank_features(clips)
-
         return_attention_mask = (
             return_attention_mask if return_attention_mask is not None else self.return_attention_mask
         )
-        outputs = self._pad_frames(
-            features, padding, max_length, truncation, pad_to_multiple_of, return_attention_mask
-        )
-        if return_tensors is not None and isinstance(outputs["input_values"], list):
+        num_frames = [self.num_frames(len(clip)) for clip in clips]
+        lengths, target = self._padding_plan(num_frames, padding, max_length, truncation, pad_to_multiple_of)
+        if return_tensors is not None and target is None:
             raise ValueError(
                 "The clips have different numbers of frames and `padding` is off, so they cannot be returned as "
                 "tensors: use `padding='longest'` or `return_tensors=None`."
             )
+
+        if backend == "torch":
+            log_mel, _ = self._torch_log_mel(clips, device or source_device or "cpu")
+            if return_tensors is not None and TensorType(return_tensors) == TensorType.PYTORCH:
+                outputs = self._pad_frames_torch(log_mel, lengths, target, return_attention_mask)
+                return BatchFeature(outputs, tensor_type=return_tensors)
+            log_mel = log_mel.cpu().numpy()
+            features = [log_mel[index, :frames] for index, frames in enumerate(num_frames)]
+        else:
+            features = self._np_extract_fbank_features(clips)
+        outputs = self._pad_frames(features, lengths, target, return_attention_mask)
         return BatchFeature(outputs, tensor_type=return_tensors)
 
 
