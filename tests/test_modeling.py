@@ -56,6 +56,9 @@ def test_output_shapes_and_attention_rows_sum_to_one():
     assert plain.hidden_states is None and plain.attentions is None
     as_tuple = model(x, return_dict=False)
     torch.testing.assert_close(as_tuple[0], out.last_hidden_state)
+    head = vit1d.ViT1DForAudioClassification(vit1d.ViT1DConfig(num_labels=2)).eval()
+    loss, logits, hidden_states = head(x, labels=torch.tensor([0, 1]), output_hidden_states=True, return_dict=False)
+    assert loss.ndim == 0 and logits.shape == (2, 2) and len(hidden_states) == 13
 
 
 @pytest.mark.parametrize("num_frames", [1, 7, 126, 1000])
@@ -191,6 +194,8 @@ def test_bad_input_shapes_raise_clear_errors():
         model(torch.randn(20, 16))
     with pytest.raises(ValueError, match="ViT1DFeatureExtractor"):
         model(torch.randn(1, 16, 20))
+    with pytest.raises(ValueError, match="the mask the feature extractor returned"):
+        model(torch.randn(2, 20, 16), attention_mask=torch.ones(2, 19, dtype=torch.long))
 
 
 @pytest.mark.parametrize(

@@ -366,12 +366,17 @@ class ViT1DModel(ViT1DPreTrainedModel):
                 f"Expected input_values of shape (batch, frames, {self.config.num_mel_bins}), got "
                 f"{tuple(input_values.shape)}. Batch a single clip with input_values[None]."
             )
+        if attention_mask is not None and attention_mask.shape != input_values.shape[:2]:
+            raise ValueError(
+                f"attention_mask has shape {tuple(attention_mask.shape)} but input_values has "
+                f"{tuple(input_values.shape[:2])} (batch, frames): pass the mask the feature extractor returned."
+            )
         token_mask = self.get_token_mask(attention_mask)
         if token_mask is not None and bool(token_mask.all()):
             token_mask = None  # nothing is padded: take SDPA's unmasked fast path
         if token_mask is not None and self.config.frames_per_patch > 1:
             # A partly padded last patch must not depend on what the padding frames hold.
-            input_values = input_values * attention_mask[:, : input_values.shape[1], None].to(input_values.dtype)
+            input_values = input_values * attention_mask[..., None].to(input_values.dtype)
 
         embedding_output = self.embeddings(input_values, token_mask)
         attn_mask = None
@@ -536,6 +541,12 @@ def _full_mask_if_none(mask: torch.Tensor | None, values: torch.Tensor) -> torch
     return torch.ones(values.shape[:2], dtype=torch.long, device=values.device)
 
 
+def _head_tuple(loss, logits, outputs: BaseModelOutputWithPooling) -> tuple:
+    """The `return_dict=False` output of a head model: (loss,) logits, then whichever optional outputs were asked."""
+    output = (logits,) + tuple(v for v in (outputs.hidden_states, outputs.attentions) if v is not None)
+    return ((loss,) + output) if loss is not None else output
+
+
 def _infer_problem_type(config: ViT1DConfig, labels: torch.Tensor) -> str:
     if config.problem_type is not None:
         return config.problem_type
@@ -588,8 +599,7 @@ class ViT1DForAudioClassification(ViT1DPreTrainedModel):
         if labels is not None:
             loss = self._loss(logits, labels.to(logits.device))
         if not return_dict:
-            output = (logits,) + tuple(v for v in (outputs.hidden_states, outputs.attentions) if v is not None)
-            return ((loss,) + output) if loss is not None else output
+            return _head_tuple(loss, logits, outputs)
         return SequenceClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
@@ -649,8 +659,7 @@ class ViT1DForAudioFrameClassification(ViT1DPreTrainedModel):
             token_mask = self.vit1d.get_token_mask(attention_mask)
             loss = self._loss(logits, labels.to(logits.device), token_mask)
         if not return_dict:
-            output = (logits,) + tuple(v for v in (outputs.hidden_states, outputs.attentions) if v is not None)
-            return ((loss,) + output) if loss is not None else output
+            return _head_tuple(loss, logits, outputs)
         return TokenClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
