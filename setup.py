@@ -22,6 +22,11 @@ setup(
         "numpy>=1.24",
         "soundfile>=0.12",
         "soxr>=0.3",
+        "datasets>=3",
+        # Ships the default General MIDI SoundFont (TimGM6mb.sf2) of the built-in corpus. The synthesiser,
+        # tinysoundfont, is installed with --no-deps by the Makefile: it declares pyaudio, which does not build
+        # everywhere and is only needed for live playback.
+        "pretty_midi>=0.2.10",
     ],
     extras_require={
         "dev": ["pytest>=8", "librosa>=0.10"],
