@@ -45,15 +45,19 @@ class PairSampling:
             raise ValueError(f"short_tracks must be 'widest' or 'skip', got {self.short_tracks!r}.")
 
 
+def holds_pairs(duration: float, rules: PairSampling) -> bool:
+    """Whether a track of `duration` seconds can give pairs under `rules.short_tracks`."""
+    span = duration - rules.crop_seconds  # the range the first crop's start can take
+    return span >= (rules.min_distance_seconds if rules.short_tracks == "skip" else 0.0)
+
+
 def draw_pair_starts(duration: float, rng: np.random.Generator, rules: PairSampling) -> tuple[float, float] | None:
     """Start times (s) of two crops whose centres are `min..max_distance_seconds` apart, in random order, or None
     when the track cannot hold them under `rules.short_tracks`."""
-    span = duration - rules.crop_seconds  # the range the first crop's start can take
-    if span < 0:
+    if not holds_pairs(duration, rules):
         return None
+    span = duration - rules.crop_seconds
     if span < rules.min_distance_seconds:
-        if rules.short_tracks == "skip":
-            return None
         distance = span
     else:
         distance = rng.uniform(rules.min_distance_seconds, min(rules.max_distance_seconds, span))
@@ -86,7 +90,7 @@ def sample_pairs(
     decode: Callable[[float, float], np.ndarray], duration: float, rng: np.random.Generator, rules: PairSampling
 ) -> TrackPairs:
     """Draw up to `rules.pairs_per_track` positive pairs from one track, rejecting pairs with a silent crop."""
-    if draw_pair_starts(duration, np.random.default_rng(0), rules) is None:
+    if not holds_pairs(duration, rules):
         return TrackPairs([], 0, skipped_short=True)
     threshold = reference_db(decode, duration, rules) - rules.silence_db
     pairs, silent = [], 0
