@@ -11,6 +11,8 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     packages=find_packages(include=["vit1d", "vit1d.*"]),
+    # The model-card template (the repository's model_card.md links to it).
+    package_data={"vit1d": ["model_card.md"]},
     python_requires=">=3.10",
     install_requires=[
         # torch is not pinned here: install the build for your hardware first (the README's commands do).
@@ -27,9 +29,17 @@ setup(
         # tinysoundfont, is installed with --no-deps by the Makefile: it declares pyaudio, which does not build
         # everywhere and is only needed for live playback.
         "pretty_midi>=0.2.10",
+        # Bach chorales and other scores of the built-in corpus.
+        "music21>=9",
+        # Pretraining: run_pretraining.py is an Accelerate loop; its config file may be YAML.
+        "accelerate>=1.0",
+        "pyyaml>=6",
+        "tqdm>=4.60",
     ],
     extras_require={
         "dev": ["pytest>=8", "librosa>=0.10"],
+        # Optional experiment trackers for run_pretraining.py (`--report_to tensorboard`).
+        "tensorboard": ["tensorboard>=2.10"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",

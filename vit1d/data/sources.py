@@ -1,0 +1,161 @@
+"""Where the tracks of a pretraining run come from.
+
+Every input a user has ends up as one `datasets.IterableDataset` of rows plus the name of the column that holds each
+row's audio, so the pair stream has one code path for all of them:
+
+- a local folder of audio files (wav, flac, ogg, opus, mp3, aiff), listed recursively, one row per file;
+- a local folder that `datasets.load_dataset` understands (a dataset card with `configs`, parquet, arrow, json or csv
+  files; the built-in corpus is one), streamed;
+- parquet / arrow / json(l) / csv files or glob patterns, streamed;
+- a Hub dataset id, streamed.
+
+The audio column may hold paths (absolute, or relative to the local folder) or `Audio` cells. `Audio` columns are
+cast to `Audio(decode=False)`: datasets 5 decodes audio through torchcodec, which has no CPU build here, so we read
+the undecoded bytes or path and decode crops ourselves with soundfile (which seeks).
+"""
+
+import glob
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")
+DATA_FILE_BUILDERS = {".parquet": "parquet", ".arrow": "arrow", ".jsonl": "json", ".json": "json", ".csv": "csv"}
+AUDIO_COLUMN_CANDIDATES = ("audio", "audio_path", "audio_file", "path", "file_name", "file")
+# A plain audio folder is cut into this many shards at most, so that processes x DataLoader workers can take whole
+# shards (see `vit1d.data.streaming`).
+MAX_FOLDER_SHARDS = 1024
+
+
+@dataclass
+class TrackSource:
+    """A stream of track rows and how to find each row's audio.
+
+    Args:
+        tracks: the rows (`datasets.IterableDataset`).
+        audio_column: the column holding a path or an `Audio(decode=False)` cell (`{"bytes", "path"}`).
+        root: local folder that relative paths are resolved against (None for remote data).
+        description: a short human-readable name of the source, for logs and model cards.
+    """
+
+    tracks: "datasets.IterableDataset"  # noqa: F821
+    audio_column: str
+    root: Path | None
+    description: str
+
+    def audio_of(self, row: dict) -> str | bytes:
+        """A path or the encoded bytes of a row's audio: what `vit1d.load_audio` takes."""
+        value = row.get(self.audio_column)
+        if isinstance(value, dict):
+            if value.get("bytes"):
+                return value["bytes"]
+            value = value.get("path")
+        if not isinstance(value, str) or not value:
+            raise ValueError(f"column {self.audio_column!r} holds no path or audio bytes ({type(value).__name__})")
+        path = Path(value)
+        if not path.is_absolute() and self.root is not None:
+            path = self.root / path
+        return str(path)
+
+    def name_of(self, row: dict) -> str:
+        """How warnings refer to a row."""
+        value = row.get(self.audio_column)
+        if isinstance(value, dict):
+            value = value.get("path") or "<audio bytes>"
+        return str(value)
+
+
+def _datasets():
+    try:
+        import datasets
+    except ImportError as err:
+        raise ImportError("Streaming tracks needs the `datasets` package: `pip install datasets`.") from err
+    return datasets
+
+
+def list_audio_files(folder: str | os.PathLike) -> list[str]:
+    """Audio files under `folder` (recursively), sorted so that every process lists them in the same order."""
+    folder = Path(folder)
+    return sorted(
+        str(path) for path in folder.rglob("*") if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file()
+    )
+
+
+def _is_dataset_folder(folder: Path) -> bool:
+    """Whether `load_dataset(folder)` should read it: it has a dataset card or data files, not just audio."""
+    if (folder / "README.md").is_file():
+        return True
+    return any(path.suffix.lower() in DATA_FILE_BUILDERS for path in folder.rglob("*") if path.is_file())
+
+
+def _pick_audio_column(features, column_names, requested: str | None) -> str:
+    names = list(column_names or [])
+    if requested is not None:
+        if names and requested not in names:
+            raise ValueError(f"No column {requested!r} in the dataset; its columns are {names}. Pass --audio_column.")
+        return requested
+    if features is not None:
+        for name, feature in features.items():
+            if type(feature).__name__ == "Audio":
+                return name
+    for name in AUDIO_COLUMN_CANDIDATES:
+        if name in names:
+            return name
+    raise ValueError(
+        f"Cannot tell which column holds the audio among {names}: pass --audio_column (a column of paths or of "
+        "`Audio` cells)."
+    )
+
+
+def _undecoded(dataset, audio_column: str):
+    features = dataset.features
+    if features is not None and type(features.get(audio_column)).__name__ == "Audio":
+        dataset = dataset.cast_column(audio_column, _datasets().Audio(decode=False))
+    return dataset
+
+
+def _folder_of_audio(folder: Path) -> "datasets.IterableDataset":  # noqa: F821
+    files = list_audio_files(folder)
+    if not files:
+        raise ValueError(
+            f"{folder} holds no audio files ({', '.join(AUDIO_EXTENSIONS)}) and no dataset files: point --data at a "
+            "folder of audio, a dataset folder, parquet/arrow files or a Hub dataset id."
+        )
+    table = _datasets().Dataset.from_dict({"audio": [os.path.relpath(path, folder) for path in files]})
+    return table.to_iterable_dataset(num_shards=min(len(files), MAX_FOLDER_SHARDS))
+
+
+def open_tracks(
+    data: str | os.PathLike,
+    split: str = "train",
+    audio_column: str | None = None,
+    dataset_config: str | None = None,
+    revision: str | None = None,
+) -> TrackSource:
+    """Open any supported input as a stream of track rows (see the module docstring)."""
+    datasets = _datasets()
+    data = os.fspath(data)
+    path = Path(data)
+    root = None
+    if path.is_dir():
+        root = path.resolve()
+        if _is_dataset_folder(path):
+            tracks = datasets.load_dataset(str(root), dataset_config, split=split, streaming=True)
+            description = f"dataset folder {data} ({split})"
+        else:
+            tracks, audio_column = _folder_of_audio(root), audio_column or "audio"
+            description = f"audio folder {data}"
+    elif Path(data).suffix.lower() in DATA_FILE_BUILDERS:
+        files = sorted(glob.glob(data)) or [data]
+        missing = [f for f in files if not Path(f).is_file()]
+        if missing:
+            raise FileNotFoundError(f"No data file at {missing[0]!r}.")
+        root = Path(files[0]).resolve().parent
+        builder = DATA_FILE_BUILDERS[Path(data).suffix.lower()]
+        tracks = datasets.load_dataset(builder, data_files=files, split="train", streaming=True)
+        description = f"{builder} files {data}"
+    else:
+        tracks = datasets.load_dataset(data, dataset_config, split=split, streaming=True, revision=revision)
+        description = f"Hub dataset {data} ({split})"
+    audio_column = _pick_audio_column(tracks.features, tracks.column_names, audio_column)
+    return TrackSource(_undecoded(tracks, audio_column), audio_column, root, description)

@@ -1,0 +1,179 @@
+"""Arguments of `run_pretraining.py`: three `HfArgumentParser` dataclasses, also readable from a YAML or JSON file.
+
+Defaults follow the paper's group (see `../shared/notes/paper.md`): 4 s crops whose centres lie 5-90 s apart, up to
+10 pairs per track, batch 128 pairs, AdamW betas (0.9, 0.98), weight decay 0.04 -> 0.01, cosine schedule with
+warm-up, gradient clipping 3.0, NT-Xent temperature 0.1 (in the model config). The peak learning rate is not published;
+1e-3 is the value of the group's key-estimation code.
+"""
+
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+@dataclass
+class ModelArguments:
+    model_name_or_path: str | None = field(
+        default=None,
+        metadata={"help": "Start from these weights (a ViT-1D folder or Hub id); none: a fresh model from the config."},
+    )
+    config_name: str | None = field(
+        default=None, metadata={"help": "Config folder or Hub id; none: the paper's ViT-1D (ViT1DConfig defaults)."}
+    )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={"help": "Comma-separated config fields, e.g. 'num_hidden_layers=4,projection_dim=128'."},
+    )
+    revision: str | None = field(default=None, metadata={"help": "Hub revision of model_name_or_path / config_name."})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Allow a Hub folder's own code to run."})
+
+
+@dataclass
+class DataArguments:
+    data: str | None = field(
+        default=None,
+        metadata={
+            "help": "A folder of audio files, a dataset folder, parquet/arrow/json/csv files (globs allowed) or a Hub "
+            "dataset id. None: the built-in rendered corpus (rendered into corpus_dir on first use) and a short "
+            "demo run."
+        },
+    )
+    split: str = field(default="train")
+    dataset_config: str | None = field(default=None, metadata={"help": "Config name of a Hub dataset."})
+    audio_column: str | None = field(
+        default=None, metadata={"help": "Column with paths or Audio cells; default: the Audio column, or 'audio'."}
+    )
+    corpus_dir: str = field(default="data/corpus", metadata={"help": "Where the built-in corpus is rendered."})
+    corpus_pieces: int = field(default=40, metadata={"help": "Pieces of the built-in corpus."})
+    corpus_seconds: float = field(default=30.0, metadata={"help": "Length of each built-in piece."})
+    crop_seconds: float = field(default=4.0, metadata={"help": "Length of each view (4 s = 126 frames)."})
+    min_distance_seconds: float = field(default=5.0, metadata={"help": "Smallest distance between crop centres."})
+    max_distance_seconds: float = field(default=90.0, metadata={"help": "Largest distance between crop centres."})
+    pairs_per_track: int = field(default=10)
+    silence_db: float = field(default=7.5, metadata={"help": "A crop this many dB below its track's level is silent."})
+    short_tracks: str = field(
+        default="widest", metadata={"help": "Tracks too short for min_distance: 'widest' (crops as far apart as "
+                                            "possible) or 'skip'."}
+    )
+    shuffle_buffer: int = field(default=1000, metadata={"help": "Tracks in the shuffle buffer (0: no shuffle)."})
+    mix_tracks: int = field(default=64, metadata={"help": "Tracks whose pairs are interleaved before batching."})
+    peak_normalize: bool = field(default=False, metadata={"help": "Scale every crop to a peak of 1."})
+    gain_db: float = field(default=0.0, metadata={"help": "Augmentation (off by default): random gain in +-gain_db."})
+    num_workers: int = field(default=1, metadata={"help": "DataLoader workers per process (0: decode in the loop)."})
+
+
+@dataclass
+class PretrainingArguments:
+    output_dir: str = field(default="outputs/pretraining", metadata={"help": "Encoder, logs and checkpoints."})
+    seed: int = field(default=0)
+    per_device_train_batch_size: int = field(default=128, metadata={"help": "Pairs per process per micro-batch."})
+    gradient_accumulation_steps: int = field(
+        default=1,
+        metadata={"help": "Micro-batches per optimizer step. It does not add negatives: NT-Xent sees one micro-batch."},
+    )
+    max_steps: int = field(default=25600, metadata={"help": "Optimizer steps (50 of the paper's 512-step epochs)."})
+    learning_rate: float = field(default=1e-3, metadata={"help": "Peak learning rate."})
+    warmup_steps: int = field(default=2560, metadata={"help": "Linear warm-up steps before the cosine decay."})
+    min_learning_rate_ratio: float = field(default=0.0, metadata={"help": "Final lr as a fraction of the peak."})
+    weight_decay: float = field(default=0.04, metadata={"help": "Weight decay at the start (cosine to the end value)."})
+    weight_decay_end: float = field(default=0.01)
+    adam_beta1: float = field(default=0.9)
+    adam_beta2: float = field(default=0.98)
+    adam_epsilon: float = field(default=1e-8)
+    max_grad_norm: float = field(default=3.0, metadata={"help": "Gradient clipping; 0 disables it."})
+    mixed_precision: str = field(default="no", metadata={"help": "'no', 'bf16' or 'fp16' (fp16 needs a GPU)."})
+    gradient_checkpointing: bool = field(default=False)
+    logging_steps: int = field(default=10)
+    save_steps: int = field(default=500, metadata={"help": "Checkpoint every N steps (0: only at the end)."})
+    save_total_limit: int = field(default=3, metadata={"help": "Checkpoints kept (the newest)."})
+    save_encoder_at_checkpoints: bool = field(
+        default=False, metadata={"help": "Also write a loadable encoder folder inside every checkpoint."}
+    )
+    resume_from_checkpoint: str | None = field(
+        default=None, metadata={"help": "'latest' (in output_dir/checkpoints) or a checkpoint folder."}
+    )
+    report_to: str = field(
+        default="auto",
+        metadata={"help": "Accelerate trackers, comma-separated ('tensorboard', 'wandb', ...), 'none', or 'auto' "
+                          "(TensorBoard when installed). logs.jsonl is always written."},
+    )
+    push_to_hub: bool = field(default=False, metadata={"help": "Upload the final encoder folder (main process)."})
+    hub_model_id: str | None = field(default=None, metadata={"help": "'org/name' for --push_to_hub."})
+    hub_private_repo: bool = field(default=False)
+    hub_token: str | None = field(default=None, metadata={"help": "Default: the logged-in token or HF_TOKEN."})
+
+    def __post_init__(self):
+        if self.mixed_precision not in ("no", "bf16", "fp16"):
+            raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}.")
+        if self.push_to_hub and not self.hub_model_id:
+            raise ValueError("--push_to_hub needs --hub_model_id org/name.")
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1, got {self.max_steps}.")
+
+
+ARGUMENT_CLASSES = (ModelArguments, DataArguments, PretrainingArguments)
+
+# The demo run used when no --data is given: the built-in corpus and a run of a few minutes on 2 CPU cores. Each
+# value applies only where the user kept the default.
+DEMO_OVERRIDES = {
+    "per_device_train_batch_size": 16,
+    "max_steps": 120,
+    "warmup_steps": 12,
+    "learning_rate": 5e-4,
+    "logging_steps": 10,
+    "save_steps": 60,
+    "pairs_per_track": 4,
+    "mix_tracks": 16,
+    "shuffle_buffer": 64,
+}
+
+
+def read_config_file(path: str | Path) -> dict:
+    """Arguments from a YAML (.yaml/.yml) or JSON file, as one flat mapping of field names."""
+    path = Path(path)
+    text = path.read_text()
+    if path.suffix.lower() in (".yaml", ".yml"):
+        import yaml
+
+        values = yaml.safe_load(text) or {}
+    elif path.suffix.lower() == ".json":
+        values = json.loads(text)
+    else:
+        raise ValueError(f"Config files are .yaml, .yml or .json, got {path}.")
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} must hold a mapping of argument names to values.")
+    known = {f.name for cls in ARGUMENT_CLASSES for f in fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(f"Unknown arguments in {path}: {unknown}. Known: {sorted(known)}.")
+    return values
+
+
+def parse_arguments(argv: list[str] | None = None):
+    """`(model_args, data_args, training_args)` from `--config FILE` (YAML/JSON) and the command line, which wins.
+
+    Without `--data`, the demo settings of `DEMO_OVERRIDES` replace the defaults the user did not set.
+    """
+    import argparse
+    import sys
+
+    from transformers import HfArgumentParser
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", default=None)
+    known, rest = pre.parse_known_args(argv)
+    parser = HfArgumentParser(ARGUMENT_CLASSES)
+    parser.add_argument("--config", default=None, help="A YAML or JSON file of arguments; the command line wins.")
+    file_values = read_config_file(known.config) if known.config else {}
+    parser.set_defaults(**file_values)
+    namespace = parser.parse_args(rest)
+    flags = {token[2:].split("=")[0].replace("-", "_") for token in rest if token.startswith("--")}
+    given = set(file_values) | flags
+    if namespace.data is None:
+        for name, value in DEMO_OVERRIDES.items():
+            if name not in given:
+                setattr(namespace, name, value)
+    values = vars(namespace)
+    values.pop("config", None)
+    return tuple(cls(**{f.name: values[f.name] for f in fields(cls) if f.init}) for cls in ARGUMENT_CLASSES)

@@ -1,0 +1,105 @@
+"""Atomic checkpoints: Accelerate's `save_state` writes into a hidden temporary folder, which is renamed to
+`checkpoints/step-NNNNNNNN` only once every process has written its part. A crash or `kill -9` during a save leaves
+the temporary folder, which is ignored and removed by the next run, and the previous checkpoints intact. Old
+checkpoints are pruned only after the new one is in place.
+
+A checkpoint holds the model (safetensors), the optimizer, scheduler and RNG states (pickled by Accelerate: resume
+only your own checkpoints; share the final encoder folder, which is safetensors only), `trainer_state.json` and one
+`data_state_rank{R}.json` per process (the readers' positions in the stream).
+"""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+PREFIX = "step-"
+TEMPORARY_PREFIX = ".tmp-"
+
+
+def checkpoint_root(output_dir: str | Path) -> Path:
+    return Path(output_dir) / "checkpoints"
+
+
+def list_checkpoints(output_dir: str | Path) -> list[Path]:
+    """Complete checkpoints, oldest first."""
+    root = checkpoint_root(output_dir)
+    if not root.is_dir():
+        return []
+    found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and p.name[len(PREFIX):].isdigit()]
+    return sorted(found, key=lambda p: int(p.name[len(PREFIX):]))
+
+
+def resolve_checkpoint(output_dir: str | Path, which: str) -> Path | None:
+    """`which` = 'latest' (None when there is none yet: a fresh start) or a checkpoint folder."""
+    if which == "latest":
+        checkpoints = list_checkpoints(output_dir)
+        return checkpoints[-1] if checkpoints else None
+    path = Path(which)
+    if not (path / "trainer_state.json").is_file():
+        raise FileNotFoundError(f"{path} is not a complete checkpoint (no trainer_state.json).")
+    return path
+
+
+def remove_partial_checkpoints(output_dir: str | Path) -> list[Path]:
+    root = checkpoint_root(output_dir)
+    partial = [p for p in root.iterdir() if p.name.startswith(TEMPORARY_PREFIX)] if root.is_dir() else []
+    for path in partial:
+        shutil.rmtree(path, ignore_errors=True)
+    return partial
+
+
+def write_json(path: Path, value) -> None:
+    """Write then fsync, so the rename that publishes a checkpoint never exposes a half-written file."""
+    with open(path, "w") as handle:
+        json.dump(value, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def save_checkpoint(accelerator, output_dir: str | Path, step: int, trainer_state: dict, data_state: dict,
+                    save_total_limit: int, before_publish=None) -> Path:
+    """Every process calls this. Returns the published folder.
+
+    `before_publish(folder)` runs on the main process after everything is written and before the rename (e.g. to
+    add an encoder folder).
+    """
+    root = checkpoint_root(output_dir)
+    final = root / f"{PREFIX}{step:08d}"
+    temporary = root / f"{TEMPORARY_PREFIX}{PREFIX}{step:08d}"
+    if accelerator.is_main_process:
+        shutil.rmtree(temporary, ignore_errors=True)
+        temporary.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    write_state(accelerator, temporary)
+    write_json(temporary / f"data_state_rank{accelerator.process_index}.json", data_state)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        if before_publish is not None:
+            before_publish(temporary)
+        write_json(temporary / "trainer_state.json", trainer_state)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(temporary, final)
+        for old in list_checkpoints(output_dir)[: -max(1, save_total_limit)]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def write_state(accelerator, folder: Path) -> None:
+    """Accelerate's part of a checkpoint (a module-level function so that tests can interrupt a save here)."""
+    accelerator.save_state(str(folder), safe_serialization=True)
+
+
+def load_checkpoint(accelerator, folder: Path) -> tuple[dict, dict]:
+    """Restore Accelerate's state; returns `trainer_state.json` and this process's data state."""
+    accelerator.load_state(str(folder))
+    trainer_state = json.loads((folder / "trainer_state.json").read_text())
+    data_file = folder / f"data_state_rank{accelerator.process_index}.json"
+    if not data_file.is_file():
+        raise ValueError(
+            f"{folder} was written by {trainer_state.get('num_processes')} process(es) and has no data state for "
+            f"process {accelerator.process_index}: resume with the same number of processes."
+        )
+    return trainer_state, json.loads(data_file.read_text())

@@ -1,0 +1,369 @@
+"""Contrastive pretraining of ViT-1D with Accelerate: the loop behind `run_pretraining.py`.
+
+It reads like Accelerate's `examples/by_feature` scripts: `Accelerator(mixed_precision, gradient_accumulation_steps,
+log_with)`, `prepare` on the model, optimizer and scheduler, `accumulate`, `backward`, `clip_grad_norm_` when the
+gradients sync, `save_state` / `load_state`, training by steps. The data loader is deliberately not prepared: the
+pair stream shards itself over processes and DataLoader workers (see `vit1d.data.streaming`).
+
+NT-Xent spans the global batch: every process gathers the class tokens of all processes with a differentiable
+all_gather, so each process computes the same global loss and DDP's gradient average equals the single-process
+gradient. Gradient accumulation averages gradients over micro-batches but does not add negatives.
+"""
+
+import json
+import logging
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from ..configuration_vit1d import ViT1DConfig
+from ..data.pairs import PairSampling
+from ..data.sources import open_tracks
+from ..data.streaming import PairStream, StreamOptions, total_skipped
+from ..feature_extraction_vit1d import ViT1DFeatureExtractor
+from ..hub import model_card, prepare_for_hub, push_folder_to_hub
+from ..modeling_vit1d import ViT1DForContrastivePretraining
+from . import checkpointing
+from .arguments import DataArguments, ModelArguments, PretrainingArguments
+from .metrics import embedding_metrics
+from .optimization import parameter_groups, set_weight_decay, warmup_cosine_schedule
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PretrainingResult:
+    output_dir: Path
+    steps: int
+    final_loss: float | None
+    log_file: Path
+
+
+# -- set-up ---------------------------------------------------------------------------------------------------------
+
+
+def build_model(args: ModelArguments) -> ViT1DForContrastivePretraining:
+    hub = dict(revision=args.revision, trust_remote_code=args.trust_remote_code)
+    if args.model_name_or_path:
+        model = ViT1DForContrastivePretraining.from_pretrained(args.model_name_or_path, **hub)
+        if args.config_overrides:
+            raise ValueError("--config_overrides applies to a fresh model; it cannot change loaded weights' shapes.")
+        return model
+    config = ViT1DConfig.from_pretrained(args.config_name, **hub) if args.config_name else ViT1DConfig()
+    if args.config_overrides:
+        config.update_from_string(args.config_overrides)
+    return ViT1DForContrastivePretraining(config)
+
+
+def build_feature_extractor(args: ModelArguments, config: ViT1DConfig) -> ViT1DFeatureExtractor:
+    source = args.model_name_or_path or args.config_name
+    if source:
+        try:
+            return ViT1DFeatureExtractor.from_pretrained(source, revision=args.revision)
+        except OSError:
+            logger.warning(f"{source} has no preprocessor_config.json: using the default feature extractor.")
+    extractor = ViT1DFeatureExtractor(sampling_rate=config.sampling_rate, hop_length=config.hop_length,
+                                      feature_size=config.num_mel_bins)
+    return extractor
+
+
+def ensure_corpus(data_args: DataArguments, accelerator) -> str:
+    """The built-in corpus folder, rendered on the main process the first time."""
+    from ..data.render import write_corpus
+
+    folder = Path(data_args.corpus_dir)
+    if accelerator.is_main_process and not (folder / "corpus.json").is_file():
+        logger.info(f"Rendering the built-in corpus into {folder} ({data_args.corpus_pieces} pieces).")
+        summary = write_corpus(folder, data_args.corpus_pieces, data_args.corpus_seconds, seed=0)
+        logger.info(f"Rendered in {summary['render_seconds']} s ({summary['real_time_factor']}x real time).")
+    accelerator.wait_for_everyone()
+    return str(folder)
+
+
+def pair_rules(args: DataArguments) -> PairSampling:
+    return PairSampling(
+        crop_seconds=args.crop_seconds,
+        min_distance_seconds=args.min_distance_seconds,
+        max_distance_seconds=args.max_distance_seconds,
+        pairs_per_track=args.pairs_per_track,
+        silence_db=args.silence_db,
+        short_tracks=args.short_tracks,
+    )
+
+
+def trackers(report_to: str) -> list[str]:
+    if report_to == "none":
+        return []
+    if report_to == "auto":
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            return []
+        return ["tensorboard"]
+    return [name.strip() for name in report_to.split(",") if name.strip()]
+
+
+class JsonlLog:
+    """`logs.jsonl` of the main process: one JSON object per logging step, appended (a resumed run continues it)."""
+
+    def __init__(self, path: Path, enabled: bool):
+        self.path, self.enabled = path, enabled
+
+    def write(self, record: dict) -> None:
+        if self.enabled:
+            with open(self.path, "a") as handle:
+                handle.write(json.dumps(record) + "\n")
+
+
+# -- the loop -------------------------------------------------------------------------------------------------------
+
+
+def pretrain(model_args: ModelArguments, data_args: DataArguments, args: PretrainingArguments) -> PretrainingResult:
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration, set_seed
+    from tqdm.auto import tqdm
+
+    output_dir = Path(args.output_dir)
+    accelerator = Accelerator(
+        mixed_precision=args.mixed_precision,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        log_with=trackers(args.report_to) or None,
+        project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "runs")),
+        step_scheduler_with_optimizer=False,  # the schedule counts optimizer steps, whatever the number of processes
+    )
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        removed = checkpointing.remove_partial_checkpoints(output_dir)
+        if removed:
+            logger.warning(f"Removed {len(removed)} partial checkpoint(s) left by an interrupted save: {removed}")
+    set_seed(args.seed)
+
+    model = build_model(model_args)
+    if args.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    extractor = build_feature_extractor(model_args, model.config)
+    optimizer = torch.optim.AdamW(
+        parameter_groups(model, args.weight_decay),
+        lr=args.learning_rate,
+        betas=(args.adam_beta1, args.adam_beta2),
+        eps=args.adam_epsilon,
+    )
+    scheduler = warmup_cosine_schedule(optimizer, args.warmup_steps, args.max_steps, args.min_learning_rate_ratio)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+
+    step, data_state = 0, {"positions": {}, "first_reader": 0}
+    resume = checkpointing.resolve_checkpoint(output_dir, args.resume_from_checkpoint) if (
+        args.resume_from_checkpoint) else None
+    if resume is not None:
+        trainer_state, data_state = checkpointing.load_checkpoint(accelerator, resume)
+        step = trainer_state["step"]
+        logger.info(f"Resumed from {resume} at step {step}.")
+    elif args.resume_from_checkpoint:
+        logger.info(f"No checkpoint in {output_dir} yet: starting from step 0.")
+
+    data = data_args.data or ensure_corpus(data_args, accelerator)
+    source = open_tracks(data, data_args.split, data_args.audio_column, data_args.dataset_config)
+    rules = pair_rules(data_args)
+    options = StreamOptions(
+        batch_size=args.per_device_train_batch_size, seed=args.seed, shuffle_buffer=data_args.shuffle_buffer,
+        mix_tracks=data_args.mix_tracks, sampling_rate=extractor.sampling_rate,
+        peak_normalize=data_args.peak_normalize, gain_db=data_args.gain_db,
+    )
+    stream = PairStream(source, rules, options, accelerator.process_index, accelerator.num_processes,
+                        data_args.num_workers, data_state["positions"], data_state["first_reader"])
+    loader = torch.utils.data.DataLoader(
+        stream, batch_size=None, num_workers=data_args.num_workers, pin_memory=accelerator.device.type == "cuda"
+    )
+    positions = {int(k): v for k, v in data_state["positions"].items()}
+    first_reader = data_state["first_reader"]
+
+    recipe = training_recipe(model_args, data_args, args, accelerator, source.description, model)
+    accelerator.init_trackers("vit1d-pretraining", config=flat_hparams(model_args, data_args, args))
+    log = JsonlLog(output_dir / "logs.jsonl", accelerator.is_main_process)
+    progress = tqdm(total=args.max_steps, initial=step, disable=not accelerator.is_local_main_process,
+                    desc="pretraining", unit="step")
+
+    batches, consumed = iter(loader), 0
+    window, window_start, last_loss = [], time.perf_counter(), None
+    start_time = time.perf_counter()
+    model.train()
+    while step < args.max_steps:
+        weight_decay = set_weight_decay(optimizer, step, args.max_steps, args.weight_decay, args.weight_decay_end)
+        for _ in range(args.gradient_accumulation_steps):
+            batch = next(batches)
+            consumed += 1
+            positions[batch["reader"]] = batch["position"]
+            with accelerator.accumulate(model):
+                outputs = contrastive_step(model, extractor, batch, accelerator)
+                accelerator.backward(outputs.loss)
+                grad_norm = None
+                if accelerator.sync_gradients:
+                    grad_norm = clip_gradients(accelerator, model, args.max_grad_norm)
+                optimizer.step()
+                if accelerator.sync_gradients:
+                    scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+            window.append(record_of(outputs, model_config(model).nt_xent_temperature))
+        step += 1
+        progress.update(1)
+        window[-1]["grad_norm"] = grad_norm
+        if step % args.logging_steps == 0 or step == args.max_steps:
+            elapsed = time.perf_counter() - window_start
+            record = summarize(window, step, scheduler.get_last_lr()[0], weight_decay, elapsed,
+                               args.per_device_train_batch_size * accelerator.num_processes,
+                               skipped_counts(accelerator, positions))
+            last_loss = record["loss"]
+            log.write(record)
+            accelerator.log({k: v for k, v in record.items() if isinstance(v, (int, float))}, step=step)
+            progress.set_postfix(loss=f"{record['loss']:.4f}", top1=f"{record['retrieval_top1']:.2f}")
+            window, window_start = [], time.perf_counter()
+        if args.save_steps and step % args.save_steps == 0 and step < args.max_steps:
+            data_state = {"positions": positions, "first_reader": (first_reader + consumed) % stream.readers_per_process}
+            save(accelerator, model, extractor, args, step, data_state, recipe)
+    progress.close()
+
+    recipe["wall_clock_seconds"] = round(time.perf_counter() - start_time, 1)
+    recipe["final_loss"] = None if last_loss is None else round(last_loss, 4)
+    save_encoder(accelerator, model, extractor, output_dir, recipe, args.hub_model_id)
+    if args.push_to_hub and accelerator.is_main_process:
+        push_folder_to_hub(output_dir, args.hub_model_id, private=args.hub_private_repo, token=args.hub_token)
+        logger.info(f"Pushed {output_dir} to https://huggingface.co/{args.hub_model_id}")
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return PretrainingResult(output_dir, step, last_loss, output_dir / "logs.jsonl")
+
+
+def model_config(model) -> ViT1DConfig:
+    return getattr(model, "module", model).config
+
+
+def contrastive_step(model, extractor: ViT1DFeatureExtractor, batch: dict, accelerator):
+    """Log-mel of both views on the accelerator (the extractor's torch path), then the model's NT-Xent."""
+    views = torch.cat([batch["input_values"], batch["positive_input_values"]]).to(accelerator.device, non_blocking=True)
+    features = extractor(views, sampling_rate=extractor.sampling_rate, return_tensors="pt",
+                         device=accelerator.device)["input_values"]
+    first, second = features.chunk(2)
+    return model(input_values=first, positive_input_values=second,
+                 gather_across_processes=accelerator.num_processes > 1)
+
+
+def clip_gradients(accelerator, model, max_norm: float) -> float:
+    """Clip to `max_norm` (0: never) and return the norm before clipping."""
+    limit = max_norm if max_norm > 0 else math.inf
+    return float(accelerator.clip_grad_norm_(model.parameters(), limit))
+
+
+def record_of(outputs, temperature: float) -> dict:
+    return {"loss": outputs.loss.item(), **embedding_metrics(outputs.logits.detach(), temperature)}
+
+
+def skipped_counts(accelerator, positions: dict) -> dict[str, int]:
+    """Skipped tracks by reason, summed over this process's readers, then over processes."""
+    from ..data.streaming import SKIP_REASONS
+
+    local = total_skipped(positions)
+    counts = torch.tensor([local.get(reason, 0) for reason in SKIP_REASONS], device=accelerator.device)
+    counts = accelerator.reduce(counts, reduction="sum") if accelerator.num_processes > 1 else counts
+    return {reason: int(n) for reason, n in zip(SKIP_REASONS, counts.tolist()) if n}
+
+
+def summarize(window: list[dict], step: int, lr: float, weight_decay: float, elapsed: float, pairs_per_micro_batch: int,
+              skipped: dict) -> dict:
+    mean = {key: sum(r[key] for r in window) / len(window) for key in ("loss", "retrieval_top1", "alignment",
+                                                                       "uniformity")}
+    norms = [r["grad_norm"] for r in window if r.get("grad_norm") is not None]
+    return {
+        "step": step,
+        **mean,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "grad_norm": sum(norms) / len(norms) if norms else None,
+        "pairs_per_second": len(window) * pairs_per_micro_batch / max(elapsed, 1e-9),
+        "skipped_tracks": sum(skipped.values()),
+        "skipped": skipped,
+    }
+
+
+# -- saving ---------------------------------------------------------------------------------------------------------
+
+
+def save(accelerator, model, extractor, args: PretrainingArguments, step: int, data_state: dict, recipe: dict):
+    trainer_state = {"step": step, "num_processes": accelerator.num_processes, "max_steps": args.max_steps}
+
+    def add_encoder(folder: Path):
+        if args.save_encoder_at_checkpoints:
+            write_encoder_folder(accelerator.unwrap_model(model), extractor, folder / "encoder",
+                                 {**recipe, "steps": step}, args.hub_model_id)
+
+    checkpointing.save_checkpoint(accelerator, args.output_dir, step, trainer_state, data_state,
+                                  args.save_total_limit, before_publish=add_encoder)
+
+
+def save_encoder(accelerator, model, extractor, output_dir: Path, recipe: dict, repo_id: str | None):
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        write_encoder_folder(accelerator.unwrap_model(model), extractor, output_dir, recipe, repo_id)
+
+
+def write_encoder_folder(pretraining_model: ViT1DForContrastivePretraining, extractor, folder: Path, recipe: dict,
+                         repo_id: str | None) -> None:
+    """The encoder alone, as a `ViT1DModel` folder that loads with `import vit1d` or `trust_remote_code=True`: weights
+    (safetensors), config with `auto_map`, feature extractor, the three code files, a model card and the recipe."""
+    encoder = pretraining_model.vit1d
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    prepare_for_hub(encoder, extractor)
+    encoder.save_pretrained(folder)
+    extractor.save_pretrained(folder)
+    checkpointing.write_json(folder / "training_recipe.json", recipe)
+    model_card(encoder, extractor, repo_id=repo_id, training_recipe=recipe).save(folder / "README.md")
+
+
+def training_recipe(model_args, data_args, args, accelerator, data_description: str, model) -> dict:
+    """What the model card states about how this encoder was trained: the values actually used."""
+    config = model_config(model)
+    device = accelerator.device
+    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'CPU'}"
+    return {
+        "objective": f"NT-Xent on last-layer class tokens, temperature {config.nt_xent_temperature}",
+        "data": data_description,
+        "views": f"{data_args.crop_seconds:g} s crops, centres {data_args.min_distance_seconds:g}-"
+                 f"{data_args.max_distance_seconds:g} s apart, up to {data_args.pairs_per_track} pairs per track, "
+                 f"silence threshold {data_args.silence_db:g} dB, augmentation "
+                 f"{'gain +-%g dB' % data_args.gain_db if data_args.gain_db else 'none'}",
+        "global_batch_pairs": args.per_device_train_batch_size * accelerator.num_processes,
+        "gradient_accumulation_steps": args.gradient_accumulation_steps,
+        "steps": args.max_steps,
+        "optimizer": f"AdamW lr {args.learning_rate:g}, betas ({args.adam_beta1}, {args.adam_beta2}), eps "
+                     f"{args.adam_epsilon:g}, weight decay {args.weight_decay:g} -> {args.weight_decay_end:g} "
+                     "(not on biases, norms, class token, positions)",
+        "schedule": f"linear warm-up {args.warmup_steps} steps, cosine to {args.min_learning_rate_ratio:g} x peak",
+        "gradient_clipping": args.max_grad_norm,
+        "precision": args.mixed_precision,
+        "processes": accelerator.num_processes,
+        "hardware": f"{accelerator.num_processes} x {hardware} ({device.type})",
+        "seed": args.seed,
+        "versions": versions(),
+    }
+
+
+def versions() -> str:
+    import accelerate
+    import transformers
+
+    from .. import __version__
+
+    return (f"vit1d {__version__}, torch {torch.__version__}, transformers {transformers.__version__}, "
+            f"accelerate {accelerate.__version__}")
+
+
+def flat_hparams(*argument_sets) -> dict:
+    """Scalars of every argument dataclass, for the trackers' hyperparameter tables."""
+    flat = {}
+    for values in argument_sets:
+        flat.update({k: v for k, v in asdict(values).items() if isinstance(v, (int, float, str, bool))})
+    return flat
