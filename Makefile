@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU wheel of torch 2.13.0 is available locally; other versions pull GBs of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo embed test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -17,8 +17,12 @@ $(VENV)/.installed: setup.py Makefile
 	$(BIN)/python -m pip install -q --no-deps "tinysoundfont>=0.3"
 	touch $@
 
+# The main job: render the built-in corpus (once) and pretrain ViT-1D on it for a few minutes.
 demo: install
-	$(BIN)/python run_embedding.py --output_dir outputs/demo
+	$(BIN)/python run_pretraining.py --output_dir outputs/pretraining
+
+embed: install
+	$(BIN)/python run_embedding.py --output_dir outputs/embedding
 
 test: install
 	$(BIN)/python -m pytest -q tests
@@ -30,4 +34,4 @@ bench: install
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) outputs *.egg-info
+	rm -rf $(VENV) outputs data *.egg-info

@@ -2,7 +2,6 @@ from pathlib import Path
 
 from setuptools import find_packages, setup
 
-
 setup(
     name="vit1d",
     version="0.1.0",

@@ -11,7 +11,6 @@ import soxr
 
 from vit1d.audio import audio_info, load_audio, resample, stream_audio
 
-
 SR = 44100
 
 

@@ -13,7 +13,6 @@ from transformers.testing_utils import CaptureLogger
 import vit1d.feature_extraction_vit1d as fe_module
 from vit1d.feature_extraction_vit1d import ViT1DFeatureExtractor
 
-
 SR = 16000
 
 

@@ -25,7 +25,6 @@ from collections.abc import Iterator
 import numpy as np
 import soundfile as sf
 
-
 __all__ = ["audio_info", "load_audio", "resample", "stream_audio"]
 
 

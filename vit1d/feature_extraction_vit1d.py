@@ -24,7 +24,6 @@ from transformers import BatchFeature, SequenceFeatureExtractor
 from transformers.audio_utils import mel_filter_bank, spectrogram, window_function
 from transformers.utils import PaddingStrategy, TensorType, logging
 
-
 try:
     import torch
 except ImportError:  # pragma: no cover - transformers feature extractors work without torch

@@ -1,0 +1,237 @@
+"""The pretraining loop's parts (arguments, optimisation, metrics, checkpoints) and a short end-to-end run."""
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from huggingface_hub import ModelCard
+
+import vit1d
+from vit1d.data.render import write_corpus
+from vit1d.training import checkpointing
+from vit1d.training.arguments import DEMO_OVERRIDES, parse_arguments, read_config_file
+from vit1d.training.metrics import embedding_metrics
+from vit1d.training.optimization import parameter_groups, set_weight_decay, warmup_cosine_factor
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = "num_hidden_layers=2,hidden_size=64,intermediate_size=128,num_attention_heads=2"
+
+
+# -- arguments ------------------------------------------------------------------------------------------------------
+
+
+def test_config_file_then_command_line(tmp_path):
+    (tmp_path / "run.yaml").write_text("data: some/folder\nmax_steps: 7\nlearning_rate: 0.002\nsave_steps: 3\n")
+    model_args, data_args, args = parse_arguments(["--config", str(tmp_path / "run.yaml"), "--max_steps", "9"])
+    assert data_args.data == "some/folder" and args.learning_rate == 0.002 and args.save_steps == 3
+    assert args.max_steps == 9  # the command line wins
+    assert args.per_device_train_batch_size == 128  # paper default: a --data run gets no demo settings
+    (tmp_path / "run.json").write_text(json.dumps({"data": "x", "pairs_per_track": 3}))
+    assert parse_arguments(["--config", str(tmp_path / "run.json")])[1].pairs_per_track == 3
+
+
+def test_config_file_errors(tmp_path):
+    (tmp_path / "bad.yaml").write_text("max_stepz: 7\n")
+    with pytest.raises(ValueError, match="Unknown arguments.*max_stepz"):
+        read_config_file(tmp_path / "bad.yaml")
+    (tmp_path / "bad.toml").write_text("")
+    with pytest.raises(ValueError, match=".yaml, .yml or .json"):
+        read_config_file(tmp_path / "bad.toml")
+    with pytest.raises(ValueError, match="hub_model_id"):
+        parse_arguments(["--data", "x", "--push_to_hub"])
+
+
+def test_demo_settings_apply_only_without_data_and_where_not_given():
+    _, data_args, args = parse_arguments(["--max_steps=5"])
+    assert data_args.data is None and args.max_steps == 5
+    assert args.per_device_train_batch_size == DEMO_OVERRIDES["per_device_train_batch_size"]
+    assert data_args.pairs_per_track == DEMO_OVERRIDES["pairs_per_track"]
+
+
+# -- optimisation and metrics ---------------------------------------------------------------------------------------
+
+
+def test_no_weight_decay_on_biases_norms_class_token_and_positions():
+    config = vit1d.ViT1DConfig(num_hidden_layers=1, hidden_size=32, intermediate_size=64, num_attention_heads=2,
+                               position_embedding_type="learned", max_frames=16)
+    model = vit1d.ViT1DForContrastivePretraining(config)
+    decay, no_decay = parameter_groups(model, 0.04)
+    names = {id(p): n for n, p in model.named_parameters()}
+    exempt = {names[id(p)] for p in no_decay["params"]}
+    decayed = {names[id(p)] for p in decay["params"]}
+    assert "vit1d.embeddings.cls_token" in exempt and "vit1d.embeddings.position_embeddings" in exempt
+    assert all(n.endswith(".bias") or "norm" in n or n.startswith("vit1d.embeddings.") for n in exempt)
+    assert all(n.endswith(".weight") and "norm" not in n for n in decayed)
+    assert decayed | exempt == set(names.values()) and no_decay["weight_decay"] == 0.0
+
+
+def test_warmup_cosine_and_weight_decay_schedules():
+    factors = [warmup_cosine_factor(step, 10, 110) for step in range(110)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0) and factors[10] == pytest.approx(1.0)
+    assert factors[60] == pytest.approx(0.5) and factors[-1] < 0.001
+    assert all(a >= b for a, b in zip(factors[10:], factors[11:]))
+    optimizer = torch.optim.AdamW(parameter_groups(torch.nn.Linear(2, 2), 0.04))
+    assert set_weight_decay(optimizer, 0, 100, 0.04, 0.01) == pytest.approx(0.04)
+    assert set_weight_decay(optimizer, 99, 100, 0.04, 0.01) == pytest.approx(0.01)
+    assert optimizer.param_groups[0]["weight_decay"] == pytest.approx(0.01)
+    assert optimizer.param_groups[1]["weight_decay"] == 0.0
+
+
+def test_embedding_metrics_against_direct_formulas():
+    torch.manual_seed(0)
+    a, b = torch.randn(6, 5), torch.randn(6, 5)
+    a[0] = b[0] * 3  # one pair is perfectly aligned
+    loss, logits = vit1d.nt_xent_loss(a, b, temperature=0.1)
+    metrics = embedding_metrics(logits, 0.1)
+    z = F.normalize(torch.cat([a, b]), dim=1)
+    partner = torch.arange(12).roll(6)
+    sims = z @ z.T
+    sims.fill_diagonal_(-2)
+    assert metrics["retrieval_top1"] == pytest.approx((sims.argmax(1) == partner).float().mean().item())
+    za, zb = F.normalize(a, dim=1), F.normalize(b, dim=1)
+    assert metrics["alignment"] == pytest.approx((za - zb).pow(2).sum(1).mean().item(), abs=1e-5)
+    distances = torch.cdist(z, z).pow(2)
+    off = ~torch.eye(12, dtype=torch.bool)
+    assert metrics["uniformity"] == pytest.approx(distances[off].mul(-2).exp().mean().log().item(), abs=1e-5)
+
+
+# -- checkpoints ----------------------------------------------------------------------------------------------------
+
+
+def test_checkpoint_listing_ignores_and_removes_partial_saves(tmp_path):
+    root = checkpointing.checkpoint_root(tmp_path)
+    for step in (5, 10, 20):
+        (root / f"step-{step:08d}").mkdir(parents=True)
+        (root / f"step-{step:08d}" / "trainer_state.json").write_text(json.dumps({"step": step}))
+    (root / ".tmp-step-00000030").mkdir()
+    assert [p.name for p in checkpointing.list_checkpoints(tmp_path)] == [f"step-{s:08d}" for s in (5, 10, 20)]
+    assert checkpointing.resolve_checkpoint(tmp_path, "latest").name == "step-00000020"
+    assert checkpointing.resolve_checkpoint(tmp_path / "nothing", "latest") is None
+    with pytest.raises(FileNotFoundError, match="not a complete checkpoint"):
+        checkpointing.resolve_checkpoint(tmp_path, str(root / ".tmp-step-00000030"))
+    assert checkpointing.remove_partial_checkpoints(tmp_path) == [root / ".tmp-step-00000030"]
+    assert not (root / ".tmp-step-00000030").exists()
+
+
+# -- end to end -----------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    write_corpus(folder, pieces=16, seconds=20, seed=1)
+    return folder
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    """Accelerate's state is process-global; each in-process run must start from a clean one."""
+    yield
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
+
+
+def run(corpus, output_dir, *extra):
+    from run_pretraining import main
+
+    argv = ["--data", str(corpus), "--output_dir", str(output_dir), "--config_overrides", TINY,
+            "--per_device_train_batch_size", "16", "--warmup_steps", "3", "--logging_steps", "1",
+            "--pairs_per_track", "4", "--mix_tracks", "16", "--shuffle_buffer", "16", "--num_workers", "0",
+            "--report_to", "none", *extra]
+    return main(argv)
+
+
+def read_log(output_dir) -> list[dict]:
+    return [json.loads(line) for line in (Path(output_dir) / "logs.jsonl").read_text().splitlines()]
+
+
+def test_short_run_learns_and_writes_a_loadable_encoder(corpus, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    result = run(corpus, tmp_path / "out", "--max_steps", "24", "--save_steps", "12")
+    log = read_log(tmp_path / "out")
+    assert [r["step"] for r in log] == list(range(1, 25)) and result.steps == 24
+    expected = {"loss", "lr", "weight_decay", "grad_norm", "pairs_per_second", "skipped_tracks", "skipped",
+                "retrieval_top1", "alignment", "uniformity"}
+    assert expected <= set(log[0]) and all(math.isfinite(r["loss"]) and r["grad_norm"] > 0 for r in log)
+    first, last = log[:6], log[-6:]
+    assert np.mean([r["loss"] for r in last]) < 0.6 * np.mean([r["loss"] for r in first])
+    assert np.mean([r["retrieval_top1"] for r in last]) > np.mean([r["retrieval_top1"] for r in first])
+    assert log[0]["lr"] < log[3]["lr"] and log[-1]["lr"] < log[3]["lr"]  # warm-up, then cosine decay
+
+    out = tmp_path / "out"
+    assert [p.name for p in checkpointing.list_checkpoints(out)] == ["step-00000012"]
+    encoder = vit1d.ViT1DModel.from_pretrained(out)
+    assert encoder.config.num_hidden_layers == 2 and encoder.config.architectures == ["ViT1DModel"]
+    assert "auto_map" in json.loads((out / "config.json").read_text())
+    for name in ("modeling_vit1d.py", "configuration_vit1d.py", "feature_extraction_vit1d.py",
+                 "preprocessor_config.json", "model.safetensors", "training_recipe.json"):
+        assert (out / name).is_file(), name
+    card = ModelCard.load(out / "README.md")
+    assert card.data.library_name == "transformers" and "custom_code" in card.data.tags
+    assert "NT-Xent" in card.text and "global_batch_pairs | 16" in card.text and "| steps | 24 |" in card.text
+    recipe = json.loads((out / "training_recipe.json").read_text())
+    assert recipe["final_loss"] == pytest.approx(log[-1]["loss"], abs=1e-4)
+
+
+def test_bf16_and_gradient_accumulation_run_on_cpu(corpus, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    run(corpus, tmp_path / "bf16", "--max_steps", "3", "--save_steps", "0", "--mixed_precision", "bf16",
+        "--gradient_accumulation_steps", "2", "--per_device_train_batch_size", "4")
+    log = read_log(tmp_path / "bf16")
+    assert [r["step"] for r in log] == [1, 2, 3] and all(math.isfinite(r["loss"]) for r in log)
+    assert log[0]["pairs_per_second"] > 0
+
+
+def test_push_to_hub_uploads_the_encoder_folder_without_checkpoints(corpus, tmp_path, monkeypatch):
+    calls = []
+
+    class RecordingApi:
+        def __init__(self, token=None):
+            calls.append(("init", token))
+
+        def create_repo(self, repo_id, **kwargs):
+            calls.append(("create_repo", repo_id, kwargs))
+
+        def upload_folder(self, **kwargs):
+            calls.append(("upload_folder", kwargs))
+            files = sorted(p.relative_to(kwargs["folder_path"]).as_posix() for p in Path(kwargs["folder_path"]).rglob("*")
+                           if p.is_file())
+            calls.append(("files", files))
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    monkeypatch.syspath_prepend(str(REPO))
+    run(corpus, tmp_path / "push", "--max_steps", "2", "--save_steps", "1", "--push_to_hub", "--hub_model_id",
+        "org/vit1d-tiny", "--hub_private_repo", "--hub_token", "hf_dummy")
+    assert calls[0] == ("init", "hf_dummy")
+    assert calls[1][:2] == ("create_repo", "org/vit1d-tiny") and calls[1][2]["private"] is True
+    upload = calls[2][1]
+    assert upload["repo_id"] == "org/vit1d-tiny" and "checkpoints/*" in upload["ignore_patterns"]
+    assert Path(upload["folder_path"]) == tmp_path / "push" and "README.md" in calls[3][1]
+    card = ModelCard.load(tmp_path / "push" / "README.md")
+    assert "org/vit1d-tiny" in card.text
+
+
+def test_run_pretraining_help_lists_every_argument():
+    import subprocess
+
+    out = subprocess.run([sys.executable, str(REPO / "run_pretraining.py"), "--help"], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout
+    for flag in ("--data", "--config", "--resume_from_checkpoint", "--push_to_hub", "--mixed_precision",
+                 "--gradient_accumulation_steps", "--max_grad_norm", "--pairs_per_track", "--num_workers"):
+        assert flag in out
+
+
+def test_shipped_recipe_config_parses():
+    values = read_config_file(REPO / "configs" / "pretraining.yaml")
+    _, data_args, args = parse_arguments(["--config", str(REPO / "configs" / "pretraining.yaml"), "--data", "x"])
+    assert args.adam_beta2 == 0.98 and args.per_device_train_batch_size == 128 and data_args.pairs_per_track == 10
+    assert set(values) >= {"max_steps", "learning_rate", "warmup_steps"}

@@ -1,0 +1,243 @@
+"""The pretraining input: track sources, the pair stream, its sharding, skips and exact resume."""
+
+import json
+import logging
+from collections import Counter
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import soundfile as sf
+import torch
+
+from vit1d.data.pairs import PairSampling
+from vit1d.data.sources import open_tracks
+from vit1d.data.streaming import PairStream, ReaderPosition, StreamOptions, total_skipped
+
+SR = 16000
+RULES = PairSampling(crop_seconds=1.0, min_distance_seconds=1.0, max_distance_seconds=5.0, pairs_per_track=2,
+                     probe_crops=4)
+ONE_PAIR = PairSampling(**{**RULES.__dict__, "pairs_per_track": 1})
+
+
+def tone(index: int, seconds: float = 6.0, sr: int = SR) -> np.ndarray:
+    """Track `index` is a tone whose level identifies it (RMS = (index + 1) / 100)."""
+    t = np.arange(int(seconds * sr)) / sr
+    amplitude = (index + 1) / 100 * np.sqrt(2)
+    return (amplitude * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def track_of(crop: torch.Tensor) -> int:
+    rms = float(crop.double().square().mean().sqrt())
+    return int(round(rms * 100)) - 1
+
+
+@pytest.fixture
+def tone_folder(tmp_path):
+    folder = tmp_path / "tones"
+    (folder / "sub").mkdir(parents=True)
+    for index in range(8):
+        path = folder / ("sub" if index % 2 else "") / f"track{index}.{('wav', 'flac')[index % 2]}"
+        sf.write(path, tone(index), SR)
+    return folder
+
+
+def stream(source, rules=RULES, **options):
+    defaults = dict(batch_size=1, seed=0, shuffle_buffer=0, mix_tracks=1)
+    return PairStream(source, rules, StreamOptions(**{**defaults, **{k: v for k, v in options.items()
+                                                                      if k in StreamOptions.__dataclass_fields__}}),
+                      **{k: v for k, v in options.items() if k not in StreamOptions.__dataclass_fields__})
+
+
+def take(iterable, n):
+    iterator = iter(iterable)
+    return [next(iterator) for _ in range(n)]
+
+
+def one_pass(pair_stream, loader_workers=0) -> list[int]:
+    """Track ids of every pair of the first epoch of every reader (batch_size 1, one pair per track)."""
+    loader = torch.utils.data.DataLoader(pair_stream, batch_size=None, num_workers=loader_workers)
+    seen, finished = [], set()
+    for batch in loader:
+        if batch["position"]["epoch"] > 0:
+            finished.add(batch["reader"])
+            if len(finished) == pair_stream.readers_per_process:
+                return seen
+        elif batch["reader"] not in finished:
+            seen.append(track_of(batch["input_values"][0]))
+        if len(seen) > 100:
+            raise AssertionError("the first pass never ended")
+    raise AssertionError("the stream ended")
+
+
+# -- sources --------------------------------------------------------------------------------------------------------
+
+
+def test_audio_folder_is_listed_recursively_and_sharded_by_file(tone_folder):
+    source = open_tracks(tone_folder)
+    assert source.audio_column == "audio" and source.tracks.num_shards == 8
+    rows = list(source.tracks)
+    assert sorted(source.audio_of(row).rsplit("/", 1)[-1] for row in rows) == [f"track{i}.{('wav', 'flac')[i % 2]}"
+                                                                                for i in range(8)]
+
+
+def test_parquet_shards_with_audio_bytes_and_an_audio_feature(tmp_path, tone_folder):
+    files = sorted(tone_folder.rglob("*.wav"))
+    table = pa.table({"audio": [{"bytes": f.read_bytes(), "path": f.name} for f in files], "id": list(range(len(files)))})
+    meta = {"info": {"features": {"audio": {"_type": "Audio"}, "id": {"dtype": "int64", "_type": "Value"}}}}
+    pq.write_table(table.slice(0, 2).replace_schema_metadata({"huggingface": json.dumps(meta)}), tmp_path / "a.parquet")
+    pq.write_table(table.slice(2), tmp_path / "b.parquet")  # no Audio metadata: a plain struct column
+    for pattern in (str(tmp_path / "*.parquet"),):
+        source = open_tracks(pattern)
+        assert source.audio_column == "audio" and source.tracks.num_shards == 2
+        batch = take(stream(source, mix_tracks=4, batch_size=4), 1)[0]
+        assert sorted(track_of(crop) for crop in batch["input_values"]) == [0, 2, 4, 6]
+
+
+def test_dataset_folder_resolves_relative_paths(tmp_path, tone_folder):
+    folder = tmp_path / "ds"
+    (folder / "train").mkdir(parents=True)
+    rows = []
+    for index in range(3):
+        sf.write(folder / "train" / f"t{index}.flac", tone(index), SR)
+        rows.append({"audio_path": f"train/t{index}.flac", "key": "C major"})
+    (folder / "train" / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "README.md").write_text("---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n"
+                                      "    path: train/metadata.jsonl\n---\n")
+    source = open_tracks(folder)
+    assert source.audio_column == "audio_path"
+    assert sorted(track_of(b["input_values"][0]) for b in take(stream(source, ONE_PAIR), 3)) == [0, 1, 2]
+
+
+def test_source_errors_name_the_fix(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no audio files"):
+        open_tracks(tmp_path / "empty")
+    pq.write_table(pa.table({"id": [1], "label": ["x"]}), tmp_path / "x.parquet")
+    with pytest.raises(ValueError, match="--audio_column"):
+        open_tracks(tmp_path / "x.parquet")
+    with pytest.raises(ValueError, match="No column 'sound'"):
+        open_tracks(tmp_path / "x.parquet", audio_column="sound")
+
+
+# -- pairs and batches ----------------------------------------------------------------------------------------------
+
+
+def test_batches_have_fixed_shapes_and_pairs_of_one_track(tone_folder):
+    batches = take(stream(open_tracks(tone_folder), batch_size=4, mix_tracks=8), 3)
+    for batch in batches:
+        assert batch["input_values"].shape == batch["positive_input_values"].shape == (4, SR)
+        assert batch["input_values"].dtype == torch.float32
+        for a, b in zip(batch["input_values"], batch["positive_input_values"]):
+            assert track_of(a) == track_of(b)
+
+
+def test_pairs_of_a_track_are_spread_over_batches(tone_folder):
+    # 8 tracks x 2 pairs mixed: the first 8 pairs are one pair of each track, the next 8 the second ones.
+    batches = take(stream(open_tracks(tone_folder), batch_size=8, mix_tracks=8), 2)
+    for batch in batches:
+        assert sorted(track_of(crop) for crop in batch["input_values"]) == list(range(8))
+
+
+def test_options_peak_normalize_and_gain(tone_folder):
+    source = open_tracks(tone_folder)
+    plain = take(stream(source, batch_size=2, mix_tracks=2), 1)[0]["input_values"]
+    peak = take(stream(source, batch_size=2, mix_tracks=2, peak_normalize=True), 1)[0]["input_values"]
+    assert torch.allclose(peak.abs().amax(dim=1), torch.ones(2))
+    gained = take(stream(source, batch_size=2, mix_tracks=2, gain_db=6.0), 1)[0]["input_values"]
+    ratio = gained.abs().amax(dim=1) / plain.abs().amax(dim=1)
+    assert ((ratio > 0.5) & (ratio < 2.0)).all() and not torch.allclose(ratio, torch.ones(2))
+
+
+def test_stream_is_deterministic_and_epochs_reshuffle(tone_folder):
+    source = open_tracks(tone_folder)
+    first = [track_of(b["input_values"][0]) for b in take(stream(source, shuffle_buffer=8), 16)]
+    again = [track_of(b["input_values"][0]) for b in take(stream(source, shuffle_buffer=8), 16)]
+    assert first == again
+    # Epoch 0 and epoch 1 each hold every track once (two pairs each, mix_tracks=1), in different orders.
+    epoch0, epoch1 = first[::2], [track_of(b["input_values"][0]) for b in take(stream(source, shuffle_buffer=8), 32)][16::2]
+    assert sorted(epoch0) == sorted(epoch1) == list(range(8)) and epoch0 != epoch1
+
+
+# -- bad files ------------------------------------------------------------------------------------------------------
+
+
+def test_bad_files_are_skipped_counted_and_warned(tmp_path, caplog):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for index in range(3):
+        sf.write(folder / f"good{index}.wav", tone(index), SR)
+    stereo = np.stack([tone(3), tone(3)], axis=1)
+    sf.write(folder / "stereo_44k.wav", stereo, 44100)  # mixed down and resampled, not skipped
+    (folder / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(100))
+    sf.write(folder / "empty.wav", np.zeros(0, dtype=np.float32), SR)
+    sf.write(folder / "short.wav", tone(0, seconds=0.5), SR)
+    nan = tone(0)
+    nan[SR: 2 * SR] = np.nan
+    sf.write(folder / "nan.wav", nan, SR, subtype="FLOAT")
+    sf.write(folder / "low_rate.wav", tone(0, sr=4000), 4000)
+    sf.write(folder / "silent.wav", np.zeros(6 * SR, dtype=np.float32), SR)
+    rules = PairSampling(crop_seconds=1.0, min_distance_seconds=1.0, max_distance_seconds=5.0, pairs_per_track=1,
+                         probe_crops=6, short_tracks="skip")
+    with caplog.at_level(logging.WARNING, logger="vit1d.data.streaming"):
+        batches = take(stream(open_tracks(folder), rules, batch_size=4, mix_tracks=16), 1)
+    batch = batches[0]
+    assert sorted(track_of(crop) for crop in batch["input_values"]) == [0, 1, 2, 3]
+    assert torch.isfinite(batch["input_values"]).all() and torch.isfinite(batch["positive_input_values"]).all()
+    skipped = ReaderPosition.from_dict(batch["position"]).skipped()
+    assert skipped == Counter(unreadable=1, empty=1, too_short=1, non_finite=1, low_sampling_rate=1, silent=1)
+    assert total_skipped({0: batch["position"]}) == skipped
+    for name in ("corrupt.wav", "empty.wav", "short.wav", "nan.wav", "low_rate.wav", "silent.wav"):
+        assert any(name in message for message in caplog.messages), name
+
+
+def test_a_reader_without_usable_tracks_fails_clearly(tmp_path):
+    folder = tmp_path / "one"
+    folder.mkdir()
+    sf.write(folder / "only.wav", tone(0), SR)
+    lonely = stream(open_tracks(folder), rank=1, world_size=2)  # the one track goes to reader 0
+    with pytest.raises(RuntimeError, match="no usable pair in a whole pass"):
+        take(lonely, 1)
+
+
+# -- sharding -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["shards", "examples"])
+def test_each_track_is_read_once_per_pass_over_processes_and_workers(tmp_path, tone_folder, layout):
+    if layout == "shards":
+        source = open_tracks(tone_folder)  # 8 files = 8 shards, 4 readers take 2 whole shards each
+    else:
+        # One json shard (parquet would do the same, but datasets sleeps 5 s after each pass over parquet files).
+        files = sorted(tone_folder.rglob("*.*"))
+        (tmp_path / "tracks.jsonl").write_text("".join(json.dumps({"audio": str(f)}) + "\n" for f in files))
+        source = open_tracks(tmp_path / "tracks.jsonl")  # 1 shard: every 4th track per reader
+    seen = []
+    for rank in range(2):
+        pair_stream = stream(source, ONE_PAIR, shuffle_buffer=4, rank=rank, world_size=2, num_workers=2)
+        seen += one_pass(pair_stream, loader_workers=2)
+    assert sorted(seen) == list(range(8))
+
+
+def test_worker_count_must_match(tone_folder):
+    built_for_two = stream(open_tracks(tone_folder), num_workers=2)
+    with pytest.raises(ValueError, match="num_workers"):
+        iter(built_for_two)  # iterated in the main process: one reader, not two
+
+
+# -- exact resume ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("resume_after", [1, 2, 5, 9])
+def test_resumed_stream_continues_exactly(tone_folder, resume_after):
+    """Positions inside a group, at a group boundary and across an epoch all resume to the same next batches."""
+    source = open_tracks(tone_folder)
+    settings = dict(batch_size=3, mix_tracks=3, shuffle_buffer=4)
+    reference = take(stream(source, **settings), resume_after + 3)
+    position = reference[resume_after - 1]["position"]
+    resumed = take(stream(source, positions={0: position}, **settings), 3)
+    for expected, got in zip(reference[resume_after:], resumed):
+        assert torch.equal(expected["input_values"], got["input_values"])
+        assert torch.equal(expected["positive_input_values"], got["positive_input_values"])
+        assert expected["position"] == got["position"]
