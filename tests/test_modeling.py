@@ -311,6 +311,16 @@ def test_nt_xent_matches_the_formula():
         nt_xent_loss(a, b[:4])
 
 
+def test_nt_xent_logits_stay_fp32_under_autocast():
+    a, b = torch.randn(6, 8), torch.randn(6, 8)
+    reference_loss, reference_logits = nt_xent_loss(a, b)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        loss, logits = nt_xent_loss(a, b)
+    assert logits.dtype == torch.float32
+    torch.testing.assert_close(logits, reference_logits)  # a bf16 product would err by ~1e-2 here
+    torch.testing.assert_close(loss, reference_loss)
+
+
 @pytest.mark.parametrize("projection_dim", [None, 16])
 def test_contrastive_pretraining_model(projection_dim):
     model = vit1d.ViT1DForContrastivePretraining(tiny_config(projection_dim=projection_dim, nt_xent_temperature=0.2))

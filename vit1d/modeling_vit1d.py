@@ -428,8 +428,10 @@ def nt_xent_loss(
         positive_embeddings = torch.cat(all_gather(positive_embeddings.contiguous()), dim=0)
 
     num_pairs = embeddings.shape[0]
-    z = F.normalize(torch.cat([embeddings, positive_embeddings]).float(), dim=-1)
-    logits = z @ z.T / temperature
+    # fp32 logits even under mixed precision: autocast would run this product in bf16/fp16.
+    with torch.autocast(device_type=embeddings.device.type, enabled=False):
+        z = F.normalize(torch.cat([embeddings, positive_embeddings]).float(), dim=-1)
+        logits = z @ z.T / temperature
     self_mask = torch.eye(2 * num_pairs, dtype=torch.bool, device=z.device)
     logits = logits.masked_fill(self_mask, float("-inf"))
     targets = torch.arange(2 * num_pairs, device=z.device).roll(num_pairs)
