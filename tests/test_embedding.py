@@ -128,3 +128,18 @@ def test_bad_inputs(model, extractor):
     with pytest.raises(ValueError, match="hop_seconds"):
         vit1d.embed_long_audio(model, extractor, np.zeros(32000, dtype=np.float32), sampling_rate=16000,
                                hop_seconds=5.0)
+
+
+def test_window_means_and_the_papers_average():
+    config = vit1d.ViT1DConfig(num_hidden_layers=2, hidden_size=32, intermediate_size=64, num_attention_heads=2)
+    model, extractor = vit1d.ViT1DModel(config).eval(), vit1d.ViT1DFeatureExtractor()
+    waveform = np.random.default_rng(0).standard_normal(int(9.5 * 16000)).astype(np.float32) * 0.1
+    result = vit1d.embed_long_audio(model, extractor, waveform, sampling_rate=16000, layers=(1, 2))
+    assert result.tokens_per_window.tolist() == [126, 126, 1 + 24000 // 512]
+    for w, (start, end) in enumerate(result.window_times):
+        clip = waveform[int(start * 16000): int(end * 16000)]
+        hidden = model(**extractor(clip, sampling_rate=16000, return_tensors="pt"), output_hidden_states=True)
+        for i, layer in enumerate((1, 2)):
+            tokens = hidden.hidden_states[layer][0]
+            torch.testing.assert_close(result.sequence_means[w, i], tokens[1:].mean(0), atol=1e-5, rtol=0)
+            torch.testing.assert_close(result.class_and_sequence_means()[w, i], tokens.mean(0), atol=1e-5, rtol=0)

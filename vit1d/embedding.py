@@ -20,6 +20,10 @@ class LongAudioEmbedding:
         class_tokens: `(num_windows, hidden_size)`, or `(num_windows, len(layers), hidden_size)` when layers were
             asked for: the class token of every window.
         pooled: `(num_windows, hidden_size)`: `pooler_output` of every window (see `config.pooling`).
+        sequence_means: shaped like `class_tokens`: the mean of every window's (unpadded) sequence tokens.
+        tokens_per_window: `(num_windows,)`: how many sequence tokens each window has (fewer in a short last window).
+            The mean of the class and sequence tokens of window `w` (the paper's "average") is
+            `(class_tokens[w] + tokens_per_window[w] * sequence_means[w]) / (1 + tokens_per_window[w])`.
         window_times: `(num_windows, 2)`: start and end of every window in seconds.
         sequence_tokens: `(num_tokens, hidden_size)` or `(num_tokens, len(layers), hidden_size)`: one token per
             `1 / config.tokens_per_second` s of the track, stitched from the windows; where windows overlap, each
@@ -35,6 +39,13 @@ class LongAudioEmbedding:
     sequence_tokens: torch.Tensor
     token_times: np.ndarray
     layers: tuple[int, ...] | None = None
+    sequence_means: torch.Tensor | None = None
+    tokens_per_window: torch.Tensor | None = None
+
+    def class_and_sequence_means(self) -> torch.Tensor:
+        """Per window, the mean over the class token and the sequence tokens (the paper's "average")."""
+        counts = self.tokens_per_window.to(self.class_tokens.dtype).view(-1, *([1] * (self.class_tokens.ndim - 1)))
+        return (self.class_tokens + counts * self.sequence_means) / (1 + counts)
 
 
 @dataclass
@@ -199,7 +210,7 @@ def embed_long_audio(
     windows, num_samples = _window_source(audio, sampling_rate, feature_extractor, block_seconds, plan)
     device = next(encoder.parameters()).device
 
-    class_tokens, pooled, window_times = [], [], []
+    class_tokens, pooled, window_times, sequence_means, window_token_counts = [], [], [], [], []
     stitcher = _TokenStitcher(expected_tokens=1 + num_samples // plan.samples_per_token)
     for batch in _batched(windows, batch_size):
         chunks, counts = zip(*(_pad_short_window(chunk, plan) for _, chunk in batch))
@@ -221,6 +232,8 @@ def embed_long_audio(
         class_tokens.append(tokens[:, 0].clone())
         for row, ((start, chunk), count) in enumerate(zip(batch, counts)):
             stitcher.add(start // plan.samples_per_token, tokens[row, 1 : 1 + count])
+            sequence_means.append(tokens[row, 1 : 1 + count].mean(dim=0))
+            window_token_counts.append(count)
             window_times.append((start, start + len(chunk)))
 
     token_grid = stitcher.result()
@@ -234,6 +247,8 @@ def embed_long_audio(
         sequence_tokens=token_grid,
         token_times=token_times[: len(token_grid)],
         layers=layers,
+        sequence_means=torch.stack(sequence_means),
+        tokens_per_window=torch.tensor(window_token_counts, dtype=torch.long),
     )
 
 
