@@ -1,26 +1,31 @@
-"""Render the built-in corpus: scores with exact labels played by a General MIDI SoundFont, written as a folder that
-`datasets.load_dataset(folder)` loads: one subfolder per split with FLAC files and a `metadata.jsonl`, and a dataset
+"""Render the built-in corpus: generated grooves (`scores.generate_groove`, exact labels) and Bach chorales from the
+music21 corpus (`chorales.chorale_piece`, labels from the score) played by a General MIDI SoundFont, written as a
+folder that `datasets.load_dataset(folder)` loads: one subfolder per split with FLAC files and a `metadata.jsonl`, and a dataset
 card whose `configs` map the splits. The audio is referenced by the `audio_path` column (relative to the folder)
 rather than an `Audio` feature, because datasets 5 encodes `Audio` through torchcodec, which has no CPU build here;
 decode it with `vit1d.load_audio(folder / row["audio_path"], ...)`.
 
-    python -m vit1d.data.render --out data/corpus --pieces 40 --seconds 30 --seed 0
+    python -m vit1d.data.render --out data/corpus --pieces 40 --seconds 30 --seed 0 --chorale_fraction 0.5
 
-Needs `tinysoundfont` (install it with `pip install --no-deps tinysoundfont`: its pyaudio dependency is only for live
-playback and does not build everywhere) and, for the default SoundFont, `pretty_midi`, whose wheel ships
-`TimGM6mb.sf2`. First slice: generated grooves; music21 chorales come next.
+Every row has the same columns whatever its `source` ("groove" or "chorale"); `chord_source` says whether its chords
+are exact ("score") or estimated from the notes ("chordify"). Splits are by work: all renderings of a chorale land in
+one split. Needs `tinysoundfont` (install it with `pip install --no-deps tinysoundfont`: its pyaudio dependency is only
+for live playback and does not build everywhere), `music21` for the chorales, and, for the default SoundFont,
+`pretty_midi`, whose wheel ships `TimGM6mb.sf2`.
 """
 
 import importlib.util
 import json
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
+from .chorales import chorale_piece, chorale_works, work_name
 from .scores import DRUM_CHANNEL, Piece, generate_groove
 
 SPLITS = ("train", "validation", "test")
@@ -89,42 +94,92 @@ def assign_splits(num_pieces: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> list
     return splits
 
 
+@dataclass(frozen=True)
+class PlannedPiece:
+    piece_id: str
+    seed: int
+    work: str | None = None  # music21 corpus name of a chorale; None for a groove
+
+    @property
+    def work_id(self) -> str:
+        """The work this piece renders, as `Piece.labels()["work"]` names it: splits keep a work together."""
+        return work_name(self.work) if self.work else self.piece_id
+
+
+def plan_corpus(pieces: int, seed: int, chorale_fraction: float = 0.5) -> list[PlannedPiece]:
+    """What every piece of a corpus is. The first `pieces - round(pieces * chorale_fraction)` are grooves, with the
+    ids and seeds they had before chorales existed; the rest are chorales drawn without replacement in a seeded
+    order of `chorale_works()` (starting again, with new seeds, once all have been used)."""
+    if not 0.0 <= chorale_fraction <= 1.0:
+        raise ValueError(f"chorale_fraction must be in [0, 1], got {chorale_fraction}")
+    num_grooves = pieces - round(pieces * chorale_fraction)
+    works = chorale_works() if num_grooves < pieces else ()
+    order = np.random.default_rng((seed, 1)).permutation(len(works))
+    return [
+        PlannedPiece(f"groove-{seed}-{index:05d}", seed * 1_000_003 + index) if index < num_grooves else
+        PlannedPiece(f"chorale-{seed}-{index:05d}", seed * 1_000_003 + index,
+                     works[order[(index - num_grooves) % len(works)]])
+        for index in range(pieces)
+    ]
+
+
+def split_by_work(works: list[str], seed: int) -> list[str]:
+    """Split of every piece such that all pieces of a work share one; `assign_splits` over the distinct works in
+    order of appearance (so a corpus of distinct works splits exactly as `assign_splits` does)."""
+    distinct = list(dict.fromkeys(works))
+    split_of = dict(zip(distinct, assign_splits(len(distinct), seed)))
+    return [split_of[work] for work in works]
+
+
+def make_piece(planned: PlannedPiece, seconds: float) -> Piece:
+    if planned.work is None:
+        return generate_groove(planned.seed, seconds, piece_id=planned.piece_id)
+    return chorale_piece(planned.work, planned.seed, seconds, piece_id=planned.piece_id)
+
+
 def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int = 0, sampling_rate: int = 16000,
-                 soundfont: Path | None = None) -> dict:
-    """Render `pieces` grooves of `seconds` s into `out/<split>/<piece_id>.flac` with one `metadata.jsonl` per split
-    (`file_name` plus the labels of `Piece.labels`). Deterministic for a seed. Returns a summary with timings."""
+                 soundfont: Path | None = None, chorale_fraction: float = 0.5) -> dict:
+    """Render `pieces` pieces of `seconds` s (a `chorale_fraction` of them chorales, the rest grooves, see
+    `plan_corpus`) into `out/<split>/<piece_id>.flac` with one `metadata.jsonl` per split (`audio_path`,
+    `sampling_rate` and the labels of `Piece.labels`). Deterministic for a seed. Returns a summary with timings."""
     out = Path(out)
     start = time.perf_counter()
-    splits = assign_splits(pieces, seed)
+    plan = plan_corpus(pieces, seed, chorale_fraction)
+    splits = split_by_work([planned.work_id for planned in plan], seed)
     rows = {split: [] for split in SPLITS}
-    for index in range(pieces):
-        piece = generate_groove(seed * 1_000_003 + index, seconds, piece_id=f"groove-{seed}-{index:05d}")
-        folder = out / splits[index]
-        folder.mkdir(parents=True, exist_ok=True)
-        audio_path = f"{splits[index]}/{piece.piece_id}.flac"
+    keys = Counter()
+    for planned, split in zip(plan, splits):
+        piece = make_piece(planned, seconds)
+        keys[piece.key] += 1
+        (out / split).mkdir(parents=True, exist_ok=True)
+        audio_path = f"{split}/{piece.piece_id}.flac"
         sf.write(out / audio_path, render_piece(piece, soundfont, sampling_rate), sampling_rate, subtype="PCM_16")
-        rows[splits[index]].append({"audio_path": audio_path, "sampling_rate": sampling_rate, **piece.labels()})
+        rows[split].append({"audio_path": audio_path, "sampling_rate": sampling_rate, **piece.labels()})
     for split, split_rows in rows.items():
         if split_rows:
             with open(out / split / "metadata.jsonl", "w") as handle:
                 handle.writelines(json.dumps(row) + "\n" for row in split_rows)
-    _write_dataset_card(out, [split for split in SPLITS if rows[split]], pieces, seconds, seed)
+    chorales = sum(planned.work is not None for planned in plan)
+    _write_dataset_card(out, [split for split in SPLITS if rows[split]], pieces - chorales, chorales, seconds, seed)
     elapsed = time.perf_counter() - start
-    summary = {"pieces": pieces, "seconds": seconds, "seed": seed, "render_seconds": round(elapsed, 2),
-               "real_time_factor": round(pieces * seconds / elapsed, 1),
-               "splits": {split: len(split_rows) for split, split_rows in rows.items()}}
+    summary = {"pieces": pieces, "grooves": pieces - chorales, "chorales": chorales, "seconds": seconds, "seed": seed,
+               "render_seconds": round(elapsed, 2), "real_time_factor": round(pieces * seconds / elapsed, 1),
+               "splits": {split: len(split_rows) for split, split_rows in rows.items()},
+               "keys": dict(sorted(keys.items()))}
     (out / "corpus.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
-def _write_dataset_card(out: Path, splits: list[str], pieces: int, seconds: float, seed: int) -> None:
+def _write_dataset_card(out: Path, splits: list[str], grooves: int, chorales: int, seconds: float, seed: int) -> None:
     data_files = "".join(f"  - split: {split}\n    path: {split}/metadata.jsonl\n" for split in splits)
     (out / "README.md").write_text(
         f"---\nconfigs:\n- config_name: default\n  data_files:\n{data_files}---\n\n"
-        f"# vit1d built-in corpus\n\n{pieces} generated grooves of {seconds:g} s rendered with a General MIDI "
-        f"SoundFont (seed {seed}), split by piece. Labels are exact: beats, downbeats, chords (`chord_intervals`, "
-        "`chord_labels`), global key, tempo, note onsets and instrument-family tags. `audio_path` is relative to "
-        "this folder.\n"
+        f"# vit1d built-in corpus\n\n{grooves} generated grooves and {chorales} Bach chorales from the music21 corpus, "
+        f"{seconds:g} s each, rendered with a General MIDI SoundFont (seed {seed}) and split by work. Labels: beats, "
+        "downbeats, chords (`chord_intervals`, `chord_labels`, and their 25-class reduction `chord_labels_majmin`), "
+        "global key, tempo, note onsets and instrument-family tags. Everything is exact except the chorales' chords "
+        "(`chord_source` \"chordify\": estimated from the notes; the grooves' are \"score\"). `audio_path` is "
+        "relative to this folder.\n"
     )
 
 
@@ -136,6 +191,9 @@ class RenderArguments:
     seed: int = field(default=0)
     sampling_rate: int = field(default=16000)
     soundfont: str | None = field(default=None, metadata={"help": "A .sf2 file; default: pretty_midi's TimGM6mb."})
+    chorale_fraction: float = field(
+        default=0.5, metadata={"help": "Share of music21 Bach chorales among the pieces (0: grooves only)."}
+    )
 
 
 def main(argv=None):
@@ -143,7 +201,7 @@ def main(argv=None):
 
     (args,) = HfArgumentParser(RenderArguments).parse_args_into_dataclasses(args=argv)
     summary = write_corpus(Path(args.out), args.pieces, args.seconds, args.seed, args.sampling_rate,
-                           Path(args.soundfont) if args.soundfont else None)
+                           Path(args.soundfont) if args.soundfont else None, args.chorale_fraction)
     print(json.dumps(summary))
     return summary
 
