@@ -34,6 +34,13 @@ setup(
         "accelerate>=1.0",
         "pyyaml>=6",
         "tqdm>=4.60",
+        # Linear probing (vit1d.probing): mir_eval scores key, beat and chord; scipy picks beat peaks; scikit-learn
+        # computes tagging mAP / ROC-AUC; evaluate runs the metric scripts under metrics/ (tested: evaluate 0.4.6
+        # with datasets 5.2).
+        "mir_eval>=0.8",
+        "scipy>=1.10",
+        "scikit-learn>=1.2",
+        "evaluate>=0.4",
     ],
     extras_require={
         "dev": ["pytest>=8", "librosa>=0.10"],
