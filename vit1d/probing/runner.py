@@ -1,0 +1,261 @@
+"""`run_probe.py`'s library side: load a frozen encoder and a dataset, extract (or reuse) embeddings, probe one or
+every layer, write `probe_results.json` and a Markdown table."""
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..configuration_vit1d import ViT1DConfig
+from ..data.sources import open_tracks
+from ..feature_extraction_vit1d import ViT1DFeatureExtractor
+from ..modeling_vit1d import ViT1DModel
+from . import labels as L
+from .extraction import EmbeddingCache, ExtractionSettings, extract_all
+from .probe import ProbeConfig
+from .tasks import GLOBAL_TASKS, LOCAL_TASKS, TASKS, VALIDATION_METRIC, Representation, TaskData, probe_task
+
+logger = logging.getLogger(__name__)
+
+# (header, metric key) of the Markdown table, per task.
+TABLE_COLUMNS = {
+    "tagging": (("mAP", "mAP"), ("ROC-AUC", "ROC-AUC")),
+    "key": (("accuracy", "accuracy"), ("MIREX weighted", "weighted_score")),
+    "beat": (("F-measure", "F-measure"), ("Cemgil", "Cemgil"), ("P-score", "P-score"),
+             ("CMLt", "Correct Metric Level Total"), ("AMLt", "Any Metric Level Total")),
+    "chord": (("frame accuracy", "frame_accuracy"), ("majmin", "majmin"), ("root", "root")),
+}
+LABEL_COLUMNS = {"tagging": ("tags",), "key": ("key",), "beat": ("beats",), "chord": ("chord_intervals", "chords")}
+
+
+@dataclass
+class ProbeArguments:
+    task: str = field(metadata={"help": "tagging, key, beat or chord."})
+    output_dir: str = field(default="outputs/probe", metadata={"help": "probe_results.json and probe_results.md."})
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "A ViT-1D folder or Hub id; none: a randomly initialised paper model."}
+    )
+    revision: str | None = field(default=None, metadata={"help": "Hub revision (commit sha)."})
+    trust_remote_code: bool = field(default=False)
+    random_init: bool = field(
+        default=False, metadata={"help": "Probe a randomly initialised encoder with the model's config (the paper's "
+                                         "trained-vs-random comparison)."}
+    )
+    data: str | None = field(
+        default=None, metadata={"help": "Dataset folder, manifest (json/csv/parquet) or Hub id with train, validation "
+                                        "and test splits; none: the built-in corpus."}
+    )
+    train_split: str = field(default="train")
+    validation_split: str = field(default="validation")
+    test_split: str = field(default="test")
+    audio_column: str | None = field(default=None)
+    corpus_dir: str = field(default="data/corpus", metadata={"help": "Where the built-in corpus lives or is rendered."})
+    corpus_pieces: int = field(default=40)
+    corpus_seconds: float = field(default=30.0)
+    representation: str = field(
+        default="class",
+        metadata={"help": "class, sequence_mean or average (global tasks); local tasks always use sequence tokens."},
+    )
+    layers: str = field(
+        default="last", metadata={"help": "'last', one layer (0..12), stacked layers '3,6,9,12', or 'all' (a sweep: one "
+                                          "probe per layer, one table)."}
+    )
+    window_seconds: float = field(default=4.0)
+    hop_seconds: float | None = field(default=None, metadata={"help": "Window hop; default: the window length."})
+    batch_size: int = field(default=16, metadata={"help": "Windows per forward pass during extraction."})
+    cache_dir: str = field(default="~/.cache/vit1d/embeddings")
+    device: str = field(default="cuda" if torch.cuda.is_available() else "cpu")
+    learning_rate: float = field(default=1e-3)
+    probe_batch_size: int = field(default=128)
+    max_steps: int = field(default=2000)
+    eval_every: int = field(default=100)
+    patience: int = field(default=5)
+    weight_decay: float = field(default=0.0)
+    seed: int = field(default=0)
+    include_no_key: bool = field(default=False, metadata={"help": "Key: a 25th class for tracks without a key."})
+    beat_trim_first_seconds: float = field(
+        default=0.0, metadata={"help": "Beat: ignore the first N s when scoring (0: MARBLE's convention; 5: mir_eval's "
+                                       "default and MIREX)."}
+    )
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f"--task must be one of {TASKS}, got {self.task!r}.")
+        self.representation = "sequence" if self.task in LOCAL_TASKS else self.representation
+
+
+def parse_layers(value: str, num_layers: int) -> list[tuple[int, ...]]:
+    """The layer sets to probe: 'last' -> [(L,)], '6' -> [(6,)], '3,6,9,12' -> [(3, 6, 9, 12)], 'all' -> one set per
+    layer 0..L."""
+    if value == "all":
+        return [(layer,) for layer in range(num_layers + 1)]
+    if value == "last":
+        return [(num_layers,)]
+    layers = tuple(int(part) for part in value.split(","))
+    if not all(0 <= layer <= num_layers for layer in layers):
+        raise ValueError(f"--layers must lie in 0..{num_layers}, got {value!r}.")
+    return [layers]
+
+
+def load_encoder(args: ProbeArguments) -> tuple[ViT1DModel, ViT1DFeatureExtractor, str]:
+    """The frozen encoder, its extractor and a name for the results."""
+    hub = dict(revision=args.revision, trust_remote_code=args.trust_remote_code)
+    if args.model_name_or_path is None:
+        torch.manual_seed(args.seed)
+        return ViT1DModel(ViT1DConfig()), ViT1DFeatureExtractor(), "random-init (paper config)"
+    extractor = ViT1DFeatureExtractor.from_pretrained(args.model_name_or_path, revision=args.revision)
+    if args.random_init:
+        torch.manual_seed(args.seed)
+        config = ViT1DConfig.from_pretrained(args.model_name_or_path, **hub)
+        return ViT1DModel(config), extractor, f"random-init ({args.model_name_or_path} config)"
+    return ViT1DModel.from_pretrained(args.model_name_or_path, **hub), extractor, args.model_name_or_path
+
+
+def _resolve(value, root: Path | None):
+    """A relative `.lab` / `.beats` path in a label column is relative to the dataset folder."""
+    if isinstance(value, str) and root is not None and not Path(value).is_absolute():
+        return str(root / value)
+    return value
+
+
+def reference_of(task: str, row: dict, root: Path | None):
+    if task == "tagging":
+        return row["tags"]
+    if task == "key":
+        return row["key"]
+    if task == "beat":
+        return L.read_beats(_resolve(row["beats"], root))
+    if "chords" in row and row.get("chord_intervals") is None:
+        row = {**row, "chords": _resolve(row["chords"], root)}
+    return L.read_chords(row)
+
+
+def load_split(args: ProbeArguments, data: str, split: str, cache: EmbeddingCache) -> TaskData:
+    """Rows of a split with the task's labels, and their embeddings. Rows without the labels are skipped (counted)."""
+    source = open_tracks(data, split, args.audio_column)
+    audios, references, names, missing = [], [], [], 0
+    for row in source.tracks:
+        if not any(row.get(column) is not None for column in LABEL_COLUMNS[args.task]):
+            missing += 1
+            continue
+        audios.append(source.audio_of(row))
+        references.append(reference_of(args.task, row, source.root))
+        names.append(source.name_of(row))
+    if missing:
+        logger.warning(f"{split}: {missing} row(s) without {' or '.join(LABEL_COLUMNS[args.task])} were skipped.")
+    if not audios:
+        raise ValueError(f"The {split!r} split of {data} has no row with {LABEL_COLUMNS[args.task]} labels.")
+    embeddings = extract_all(cache, audios, description=f"embedding {split}")
+    return TaskData(embeddings, references, names)
+
+
+def ensure_corpus(args: ProbeArguments) -> str:
+    from ..data.render import write_corpus
+
+    folder = Path(args.corpus_dir)
+    if not (folder / "corpus.json").is_file():
+        logger.info(f"Rendering the built-in corpus into {folder}.")
+        write_corpus(folder, args.corpus_pieces, args.corpus_seconds, seed=0)
+    return str(folder)
+
+
+def run_probe(args: ProbeArguments) -> dict:
+    started = time.perf_counter()
+    model, extractor, model_name = load_encoder(args)
+    model.to(args.device).eval()
+    data = args.data or ensure_corpus(args)
+    settings = ExtractionSettings(args.window_seconds, args.hop_seconds, args.task in LOCAL_TASKS, args.batch_size)
+    cache = EmbeddingCache(Path(args.cache_dir).expanduser(), model, extractor, settings, model_name, args.revision)
+    splits = {name: load_split(args, data, split, cache) for name, split in
+              (("train", args.train_split), ("validation", args.validation_split), ("test", args.test_split))}
+    extraction_seconds = time.perf_counter() - started
+
+    config = ProbeConfig(learning_rate=args.learning_rate, batch_size=args.probe_batch_size, max_steps=args.max_steps,
+                         eval_every=args.eval_every, patience=args.patience, weight_decay=args.weight_decay,
+                         seed=args.seed)
+    options = {"include_none": args.include_no_key, "trim_first_seconds": args.beat_trim_first_seconds}
+    records = []
+    for layers in parse_layers(args.layers, model.config.num_hidden_layers):
+        representation = Representation(args.representation, layers)
+        probe_started = time.perf_counter()
+        outcome = probe_task(args.task, representation, splits["train"], splits["validation"], splits["test"],
+                             config, **options)
+        records.append({
+            "task": args.task,
+            "dataset": data,
+            "split": args.test_split,
+            "representation": representation.kind,
+            "layers": list(layers),
+            "metrics": outcome.metrics,
+            "validation": outcome.validation,
+            "best_step": outcome.best_step,
+            "steps_run": outcome.steps_run,
+            "probe_seconds": round(time.perf_counter() - probe_started, 2),
+            **({"details": outcome.extra} if outcome.extra else {}),
+        })
+        logger.info(f"{args.task} {representation.name}: {outcome.metrics.get(VALIDATION_METRIC[args.task])}")
+    results = {
+        "model": model_name,
+        "revision": args.revision,
+        "random_init": args.random_init or args.model_name_or_path is None,
+        "seed": args.seed,
+        "num_tracks": {name: len(split.embeddings) for name, split in splits.items()},
+        "probe": asdict(config),
+        "timings": {"extraction_seconds": round(extraction_seconds, 2), "cache_hits": cache.hits,
+                    "cache_misses": cache.misses, "total_seconds": round(time.perf_counter() - started, 2)},
+        "results": records,
+    }
+    write_results(Path(args.output_dir), results)
+    return results
+
+
+def write_results(output_dir: Path, results: dict) -> None:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "probe_results.json").write_text(json.dumps(results, indent=1, default=float))
+    (output_dir / "probe_results.md").write_text(markdown_table(results))
+
+
+def markdown_table(results: dict) -> str:
+    """One row per probed representation: the task's main metrics."""
+    records = results["results"]
+    if not records:
+        return ""
+    task = records[0]["task"]
+    columns = TABLE_COLUMNS[task]
+    lines = [f"Probe results: {task}, model {results['model']}, test split ({results['num_tracks']['test']} tracks)", "",
+             "| representation | layers | " + " | ".join(header for header, _ in columns) + " |",
+             "|---|---|" + "---|" * len(columns)]
+    for record in records:
+        values = " | ".join(_format(record["metrics"].get(key)) for _, key in columns)
+        lines.append(f"| {record['representation']} | {','.join(map(str, record['layers']))} | {values} |")
+    return "\n".join(lines) + "\n"
+
+
+def _format(value) -> str:
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
+def eval_results(results: dict, dataset_name: str, dataset_type: str | None = None) -> list:
+    """`huggingface_hub.EvalResult`s of a results file, for a model card's `model-index`."""
+    from huggingface_hub import EvalResult
+
+    task_types = {"tagging": "audio-classification", "key": "audio-classification",
+                  "beat": "audio-frame-classification", "chord": "audio-frame-classification"}
+    out = []
+    for record in results["results"]:
+        for metric, value in record["metrics"].items():
+            if metric in ("num_tracks", "duration") or value is None or value != value:
+                continue
+            out.append(EvalResult(
+                task_type=task_types[record["task"]], task_name=record["task"], dataset_type=dataset_type or
+                dataset_name, dataset_name=dataset_name, dataset_split=record["split"],
+                metric_type=metric, metric_name=f"{metric} ({record['representation']}, layers "
+                                                f"{','.join(map(str, record['layers']))})", metric_value=float(value),
+            ))
+    return out
+
+
+__all__ = ["ProbeArguments", "eval_results", "markdown_table", "parse_layers", "run_probe", "GLOBAL_TASKS"]

@@ -1,0 +1,205 @@
+"""The four probing tasks on cached embeddings: features, targets, training, track-level predictions and metrics.
+
+Global tasks (tagging, key) train on 4 s windows labelled with their track's label and predict a track by the mean
+of its windows' logits. Local tasks (beat, chord) train on the sequence tokens stitched over whole tracks (31.25 per
+second) and decode the track-level activation: peak picking for beats (threshold chosen on the validation split),
+the argmax per token for chords.
+
+Representations (the paper's): `class` (class token), `sequence_mean` (mean of the sequence tokens), `average`
+(mean of the class and sequence tokens), `sequence` (every sequence token, local tasks), each at any hidden-state layer
+0..L or several layers concatenated (e.g. 3,6,9,12).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from . import labels as L
+from . import metrics as M
+from .extraction import TrackEmbeddings
+from .probe import LinearProbe, ProbeConfig, train_probe
+
+GLOBAL_TASKS = ("tagging", "key")
+LOCAL_TASKS = ("beat", "chord")
+TASKS = GLOBAL_TASKS + LOCAL_TASKS
+GLOBAL_REPRESENTATIONS = ("class", "sequence_mean", "average")
+# The score early stopping maximises on the validation split, and the headline test metric, per task.
+VALIDATION_METRIC = {"tagging": "mAP", "key": "weighted_score", "beat": "F-measure", "chord": "frame_accuracy"}
+
+
+@dataclass(frozen=True)
+class Representation:
+    kind: str
+    layers: tuple[int, ...]
+
+    def __post_init__(self):
+        if self.kind not in GLOBAL_REPRESENTATIONS + ("sequence",):
+            raise ValueError(f"Unknown representation {self.kind!r}: use class, sequence_mean, average or sequence.")
+        if not self.layers:
+            raise ValueError("A representation needs at least one layer.")
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}@{'+'.join(map(str, self.layers))}"
+
+
+def window_features(track: TrackEmbeddings, representation: Representation) -> torch.Tensor:
+    """`(windows, len(layers) * hidden)` features of a global representation."""
+    layers = list(representation.layers)
+    if representation.kind == "class":
+        values = track.class_tokens[:, layers]
+    elif representation.kind == "sequence_mean":
+        values = track.sequence_means[:, layers]
+    elif representation.kind == "average":
+        counts = track.tokens_per_window.to(track.class_tokens.dtype).view(-1, 1, 1)
+        values = (track.class_tokens[:, layers] + counts * track.sequence_means[:, layers]) / (1 + counts)
+    else:
+        raise ValueError(f"{representation.kind!r} is not a global representation.")
+    return values.reshape(len(values), -1).float()
+
+
+def token_features(track: TrackEmbeddings, representation: Representation) -> torch.Tensor:
+    """`(tokens, len(layers) * hidden)` sequence-token features of a local task."""
+    if representation.kind != "sequence":
+        raise ValueError(f"Local tasks probe sequence tokens, not {representation.kind!r}.")
+    if track.sequence_tokens is None:
+        raise ValueError("These embeddings were extracted without sequence tokens (ExtractionSettings).")
+    values = track.sequence_tokens[:, list(representation.layers)]
+    return values.reshape(len(values), -1).float()
+
+
+@dataclass
+class TaskData:
+    """One split of one task: embeddings and references, track by track."""
+
+    embeddings: list[TrackEmbeddings]
+    references: list  # per track: tag list, key string, beat times, or (intervals, labels)
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ProbeOutcome:
+    metrics: dict[str, float]
+    validation: dict[str, float]
+    best_step: int
+    steps_run: int
+    extra: dict = field(default_factory=dict)
+
+
+def probe_task(task: str, representation: Representation, train: TaskData, validation: TaskData, test: TaskData,
+               config: ProbeConfig, **task_options) -> ProbeOutcome:
+    """Train a probe for `task` on `train`, early-stopped on `validation`, and score `test`."""
+    runner = {"tagging": _tagging, "key": _key, "beat": _beat, "chord": _chord}[task]
+    return runner(representation, train, validation, test, config, **task_options)
+
+
+# -- global tasks ---------------------------------------------------------------------------------------------------
+
+
+def _stack_windows(data: TaskData, representation: Representation, track_targets: Sequence):
+    features = [window_features(e, representation) for e in data.embeddings]
+    targets = [np.repeat(np.asarray(t)[None], len(f), axis=0) for f, t in zip(features, track_targets)]
+    return torch.cat(features), torch.from_numpy(np.concatenate(targets))
+
+
+def _track_logits(probe: LinearProbe, data: TaskData, representation: Representation) -> np.ndarray:
+    """Mean of the windows' logits, one row per track."""
+    return np.stack([probe.predict(window_features(e, representation)).mean(0).numpy() for e in data.embeddings])
+
+
+def _global(task, representation, train, validation, test, config, targets_of, score_of, objective, num_outputs):
+    features, targets = _stack_windows(train, representation, targets_of(train))
+    probe_config = ProbeConfig(**{**config.__dict__, "objective": objective})
+    probe, history = train_probe(features, targets, num_outputs, probe_config,
+                                 validation_score=lambda p: score_of(p, validation))
+    best = {VALIDATION_METRIC[task]: history.best_score}
+    return ProbeOutcome(score_of(probe, test, full=True), best, history.best_step, history.steps_run)
+
+
+def _tagging(representation, train, validation, test, config, **_):
+    vocabulary = L.tag_vocabulary(train.references)
+
+    def targets_of(data):
+        return [L.multi_hot(tags, vocabulary) for tags in data.references]
+
+    def score_of(probe, data, full=False):
+        scores = _track_logits(probe, data, representation)
+        result = M.tagging_metrics(scores, np.stack(targets_of(data)))
+        return result if full else _nan_to_low(result["mAP"])
+
+    outcome = _global("tagging", representation, train, validation, test, config, targets_of, score_of, "multilabel",
+                      len(vocabulary))
+    outcome.extra["tags"] = vocabulary
+    return outcome
+
+
+def _key(representation, train, validation, test, config, include_none: bool = False, **_):
+    def targets_of(data):
+        return [L.key_class(key, include_none) for key in data.references]
+
+    def score_of(probe, data, full=False):
+        predicted = _track_logits(probe, data, representation).argmax(1)
+        result = M.key_metrics([int(p) for p in predicted], [L.to_mir_eval_key(k) for k in data.references])
+        return result if full else result["weighted_score"]
+
+    return _global("key", representation, train, validation, test, config, targets_of, score_of, "multiclass",
+                   len(L.key_vocabulary(include_none)))
+
+
+# -- local tasks ----------------------------------------------------------------------------------------------------
+
+
+def _times(track: TrackEmbeddings) -> np.ndarray:
+    return track.token_times.numpy()
+
+
+def _beat(representation, train, validation, test, config, neighbour_weights=(0.5,), trim_first_seconds=0.0, **_):
+    features = torch.cat([token_features(e, representation) for e in train.embeddings])
+    targets = np.concatenate([L.beat_targets(L.read_beats(beats), _times(e), neighbour_weights)
+                              for e, beats in zip(train.embeddings, train.references)])
+    positive_fraction = max(float((targets > 0).mean()), 1e-3)
+    # Beat tokens are rare (about 1 in 15 at 120 BPM): weigh positives up unless the caller chose a weight.
+    positive_weight = config.positive_weight or (1 - positive_fraction) / positive_fraction
+    probe_config = ProbeConfig(**{**config.__dict__, "objective": "multilabel", "positive_weight": positive_weight})
+
+    def activations(probe, data):
+        return [torch.sigmoid(probe.predict(token_features(e, representation))[:, 0]).numpy() for e in data.embeddings]
+
+    def mean_f(probe, data, threshold=M.DEFAULT_BEAT_THRESHOLD):
+        scores = [M.beat_metrics(M.decode_beats(a, _times(e), threshold), L.read_beats(b), trim_first_seconds)
+                  for a, e, b in zip(activations(probe, data), data.embeddings, data.references)]
+        return M.aggregate(scores)
+
+    probe, history = train_probe(features, torch.from_numpy(targets)[:, None], 1, probe_config,
+                                 validation_score=lambda p: mean_f(p, validation)["F-measure"])
+    threshold = M.select_beat_threshold(activations(probe, validation), [_times(e) for e in validation.embeddings],
+                                        [L.read_beats(b) for b in validation.references],
+                                        trim_first_seconds=trim_first_seconds)
+    return ProbeOutcome(mean_f(probe, test, threshold), {"F-measure": history.best_score}, history.best_step,
+                        history.steps_run, {"threshold": threshold, "trim_first_seconds": trim_first_seconds,
+                                            "neighbour_weights": list(neighbour_weights)})
+
+
+def _chord(representation, train, validation, test, config, **_):
+    features = torch.cat([token_features(e, representation) for e in train.embeddings])
+    targets = np.concatenate([L.chord_targets(_times(e), *chords) for e, chords in zip(train.embeddings,
+                                                                                        train.references)])
+
+    def evaluate(probe, data):
+        scores = []
+        for track, (intervals, chord_labels) in zip(data.embeddings, data.references):
+            predicted = probe.predict(token_features(track, representation)).argmax(1).numpy()
+            scores.append(M.chord_metrics(predicted, _times(track), intervals, chord_labels))
+        return M.aggregate(scores, weight="duration")
+
+    probe_config = ProbeConfig(**{**config.__dict__, "objective": "multiclass"})
+    probe, history = train_probe(features, torch.from_numpy(targets), len(L.CHORD_CLASS_LABELS), probe_config,
+                                 validation_score=lambda p: evaluate(p, validation)["frame_accuracy"])
+    return ProbeOutcome(evaluate(probe, test), {"frame_accuracy": history.best_score}, history.best_step,
+                        history.steps_run)
+
+
+def _nan_to_low(value: float) -> float:
+    return -1.0 if value != value else value
