@@ -1,0 +1,157 @@
+"""Probing: the embedding cache, the linear probe, representations, and run_probe end to end on a rendered corpus."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from huggingface_hub import ModelCard, ModelCardData
+
+import vit1d
+from vit1d.data.render import write_corpus
+from vit1d.probing.extraction import EmbeddingCache, ExtractionSettings, TrackEmbeddings
+from vit1d.probing.probe import ProbeConfig, train_probe
+from vit1d.probing.runner import ProbeArguments, eval_results, parse_layers, run_probe
+from vit1d.probing.tasks import Representation, token_features, window_features
+
+TINY = dict(num_hidden_layers=2, hidden_size=32, intermediate_size=64, num_attention_heads=2)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("probe_corpus")
+    write_corpus(folder, pieces=20, seconds=12, seed=5)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny_encoder")
+    torch.manual_seed(0)
+    vit1d.ViT1DModel(vit1d.ViT1DConfig(**TINY)).save_pretrained(folder)
+    vit1d.ViT1DFeatureExtractor().save_pretrained(folder)
+    return folder
+
+
+def tone(seconds=9.0, frequency=440.0):
+    t = np.arange(int(seconds * 16000)) / 16000
+    return (0.3 * np.sin(2 * np.pi * frequency * t)).astype(np.float32)
+
+
+# -- cache ----------------------------------------------------------------------------------------------------------
+
+
+def test_cache_returns_identical_embeddings_and_is_keyed_by_settings_weights_and_audio(tmp_path):
+    import soundfile as sf
+
+    sf.write(tmp_path / "a.wav", tone(), 16000)
+    model, extractor = vit1d.ViT1DModel(vit1d.ViT1DConfig(**TINY)).eval(), vit1d.ViT1DFeatureExtractor()
+    settings = ExtractionSettings(sequence_tokens=True)
+    cache = EmbeddingCache(tmp_path / "cache", model, extractor, settings, "tiny")
+    first = cache.get(str(tmp_path / "a.wav"))
+    second = EmbeddingCache(tmp_path / "cache", model, extractor, settings, "tiny").get(str(tmp_path / "a.wav"))
+    for name, tensor in first.to_tensors().items():
+        assert torch.equal(tensor, second.to_tensors()[name]), name
+    assert cache.misses == 1 and first.class_tokens.shape == (3, 3, 32) and first.sequence_tokens.shape[1:] == (3, 32)
+
+    other_settings = EmbeddingCache(tmp_path / "cache", model, extractor, ExtractionSettings(hop_seconds=2.0), "tiny")
+    assert other_settings.folder != cache.folder and other_settings.get(str(tmp_path / "a.wav")).class_tokens.shape[0] == 4
+    with torch.no_grad():
+        next(model.parameters()).add_(0.1)  # the same folder retrained: new weights, new key
+    assert EmbeddingCache(tmp_path / "cache", model, extractor, settings, "tiny").folder != cache.folder
+    sf.write(tmp_path / "a.wav", tone(frequency=220.0), 16000)  # the file changed: a new audio key
+    assert cache.path_of(str(tmp_path / "a.wav")).name != next(cache.folder.glob("*.safetensors")).name
+    assert not list(cache.folder.glob("*.tmp"))
+
+
+def test_representations_follow_the_paper():
+    torch.manual_seed(0)
+    track = TrackEmbeddings(class_tokens=torch.randn(2, 4, 3), sequence_means=torch.randn(2, 4, 3),
+                            tokens_per_window=torch.tensor([126, 63]),
+                            sequence_tokens=torch.randn(10, 4, 3).half(), token_times=torch.arange(10) / 31.25)
+    assert torch.equal(window_features(track, Representation("class", (3,))), track.class_tokens[:, 3])
+    stacked = window_features(track, Representation("sequence_mean", (1, 3)))
+    assert torch.equal(stacked, torch.cat([track.sequence_means[:, 1], track.sequence_means[:, 3]], dim=1))
+    average = window_features(track, Representation("average", (2,)))
+    expected = (track.class_tokens[1, 2] + 63 * track.sequence_means[1, 2]) / 64
+    torch.testing.assert_close(average[1], expected)
+    assert token_features(track, Representation("sequence", (0, 2))).shape == (10, 6)
+    with pytest.raises(ValueError, match="Unknown representation"):
+        Representation("pooled", (1,))
+    assert parse_layers("all", 12) == [(i,) for i in range(13)] and parse_layers("3,6,9,12", 12) == [(3, 6, 9, 12)]
+    assert parse_layers("last", 12) == [(12,)]
+    with pytest.raises(ValueError, match="0..12"):
+        parse_layers("13", 12)
+
+
+# -- the probe ------------------------------------------------------------------------------------------------------
+
+
+def test_probe_reaches_a_linearly_separable_answer_and_is_reproducible():
+    rng = np.random.default_rng(0)
+    classes = rng.integers(0, 24, size=2000)
+    centres = rng.standard_normal((24, 16)) * 3
+    features = torch.from_numpy(centres[classes] + rng.standard_normal((2000, 16)) * 0.3).float()
+    targets = torch.from_numpy(classes)
+    config = ProbeConfig(max_steps=400, eval_every=50, seed=1)
+
+    def accuracy(probe, rows=slice(1500, 2000)):
+        return float((probe.predict(features[rows]).argmax(1) == targets[rows]).float().mean())
+
+    probe, history = train_probe(features[:1500], targets[:1500], 24, config, validation_score=accuracy)
+    assert accuracy(probe) > 0.99 and history.best_score == pytest.approx(accuracy(probe))
+    again, _ = train_probe(features[:1500], targets[:1500], 24, config, validation_score=accuracy)
+    assert torch.equal(probe.linear.weight, again.linear.weight)
+
+
+def test_probe_stops_early_when_validation_stops_improving():
+    features, targets = torch.randn(256, 4), torch.randint(0, 2, (256,))
+    probe, history = train_probe(features, targets, 2, ProbeConfig(max_steps=1000, eval_every=10, patience=3),
+                                 validation_score=lambda p: 0.5)  # never improves after the first check
+    assert history.best_step == 10 and history.steps_run == 40
+
+
+def test_multilabel_probe_learns_soft_targets():
+    features = torch.randn(512, 8)
+    targets = (features[:, :3] > 0).float()
+    probe, _ = train_probe(features, targets, 3, ProbeConfig(objective="multilabel", max_steps=500, learning_rate=1e-2))
+    assert ((probe.predict(features) > 0).float() == targets).float().mean() > 0.97
+
+
+# -- end to end -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("task", ["tagging", "key", "beat", "chord"])
+def test_run_probe_writes_a_complete_results_file(task, corpus, tiny_encoder, tmp_path):
+    args = ProbeArguments(task=task, data=str(corpus), model_name_or_path=str(tiny_encoder),
+                          output_dir=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"), layers="all",
+                          representation="average", max_steps=60, eval_every=20, seed=0)
+    results = run_probe(args)
+    saved = json.loads((tmp_path / "out" / "probe_results.json").read_text())
+    assert saved["model"] == str(tiny_encoder) and saved["seed"] == 0 and not saved["random_init"]
+    assert [r["layers"] for r in saved["results"]] == [[0], [1], [2]]
+    main_metric = {"tagging": "mAP", "key": "weighted_score", "beat": "F-measure", "chord": "frame_accuracy"}[task]
+    for record in saved["results"]:
+        assert record["task"] == task and record["split"] == "test" and 0.0 <= record["metrics"][main_metric] <= 1.0
+        assert record["representation"] == ("sequence" if task in ("beat", "chord") else "average")
+    assert saved["timings"]["cache_misses"] == sum(saved["num_tracks"].values())
+    table = (tmp_path / "out" / "probe_results.md").read_text()
+    assert table.count("\n| ") == 4  # header + 3 layers
+    # A second run reuses every embedding and repeats the numbers exactly.
+    again = run_probe(args)
+    assert again["timings"]["cache_misses"] == 0
+    assert [r["metrics"] for r in again["results"]] == [r["metrics"] for r in results["results"]]
+
+
+def test_random_init_flag_and_model_index(corpus, tiny_encoder, tmp_path):
+    args = ProbeArguments(task="key", data=str(corpus), model_name_or_path=str(tiny_encoder), random_init=True,
+                          output_dir=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"), layers="2",
+                          max_steps=40, eval_every=20)
+    results = run_probe(args)
+    assert results["random_init"] and results["model"].startswith("random-init")
+    card_data = ModelCardData(model_name="vit1d-test", eval_results=eval_results(results, "vit1d built-in corpus"))
+    card = ModelCard.from_template(card_data, template_path=str(Path(vit1d.__file__).with_name("model_card.md")))
+    index = ModelCard(str(card)).data.to_dict()["model-index"][0]["results"]
+    values = {m["type"]: m["value"] for r in index for m in r["metrics"]}
+    assert values["weighted_score"] == pytest.approx(results["results"][0]["metrics"]["weighted_score"])
