@@ -68,3 +68,14 @@ def test_sampling_is_deterministic_for_a_seed():
     again = sample_pairs(_decoder(track), 100.0, np.random.default_rng(5), PairSampling(pairs_per_track=3))
     assert [(a, b) for a, b, _, _ in first.pairs] == [(a, b) for a, b, _, _ in again.pairs]
     assert len(first.pairs) == 3
+
+
+def test_a_known_reference_level_is_not_measured_again():
+    track = np.random.default_rng(1).standard_normal(60 * SR) * 0.1
+    rules = PairSampling(pairs_per_track=2)
+    measured, given = [], []
+    level = reference_db(_decoder(track), 60.0, rules)
+    a = sample_pairs(_decoder(track, measured), 60.0, np.random.default_rng(0), rules)
+    b = sample_pairs(_decoder(track, given), 60.0, np.random.default_rng(0), rules, reference=level)
+    assert len(measured) - len(given) == rules.probe_crops
+    assert [p[:2] for p in a.pairs] == [p[:2] for p in b.pairs]

@@ -235,3 +235,13 @@ def test_shipped_recipe_config_parses():
     _, data_args, args = parse_arguments(["--config", str(REPO / "configs" / "pretraining.yaml"), "--data", "x"])
     assert args.adam_beta2 == 0.98 and args.per_device_train_batch_size == 128 and data_args.pairs_per_track == 10
     assert set(values) >= {"max_steps", "learning_rate", "warmup_steps"}
+
+
+def test_workers_prefetch_about_one_group_of_batches():
+    from vit1d.data.pairs import PairSampling
+    from vit1d.data.streaming import StreamOptions
+    from vit1d.training.pretraining import prefetch_batches
+
+    assert prefetch_batches(PairSampling(pairs_per_track=10), StreamOptions(batch_size=128, mix_tracks=64)) == 6
+    assert prefetch_batches(PairSampling(pairs_per_track=1), StreamOptions(batch_size=128, mix_tracks=4)) == 2
+    assert prefetch_batches(PairSampling(pairs_per_track=10), StreamOptions(batch_size=8, mix_tracks=64)) == 8

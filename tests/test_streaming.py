@@ -163,7 +163,18 @@ def test_stream_is_deterministic_and_epochs_reshuffle(tone_folder):
 # -- bad files ------------------------------------------------------------------------------------------------------
 
 
-def test_bad_files_are_skipped_counted_and_warned(tmp_path, caplog):
+def test_whole_track_decoding_equals_seeking(tone_folder):
+    """Short tracks are decoded once and sliced; at the native rate that gives exactly the crops seeking gives."""
+    source = open_tracks(tone_folder)
+    whole = take(stream(source, batch_size=4, mix_tracks=8), 2)
+    seeking = take(stream(source, batch_size=4, mix_tracks=8, decode_whole_below_seconds=0.0), 2)
+    for a, b in zip(whole, seeking):
+        assert torch.equal(a["input_values"], b["input_values"])
+        assert torch.equal(a["positive_input_values"], b["positive_input_values"])
+
+
+@pytest.mark.parametrize("decode_whole_below_seconds", [0.0, 120.0])
+def test_bad_files_are_skipped_counted_and_warned(tmp_path, caplog, decode_whole_below_seconds):
     folder = tmp_path / "mixed"
     folder.mkdir()
     for index in range(3):
@@ -181,7 +192,8 @@ def test_bad_files_are_skipped_counted_and_warned(tmp_path, caplog):
     rules = PairSampling(crop_seconds=1.0, min_distance_seconds=1.0, max_distance_seconds=5.0, pairs_per_track=1,
                          probe_crops=6, short_tracks="skip")
     with caplog.at_level(logging.WARNING, logger="vit1d.data.streaming"):
-        batches = take(stream(open_tracks(folder), rules, batch_size=4, mix_tracks=16), 1)
+        batches = take(stream(open_tracks(folder), rules, batch_size=4, mix_tracks=16,
+                              decode_whole_below_seconds=decode_whole_below_seconds), 1)
     batch = batches[0]
     assert sorted(track_of(crop) for crop in batch["input_values"]) == [0, 1, 2, 3]
     assert torch.isfinite(batch["input_values"]).all() and torch.isfinite(batch["positive_input_values"]).all()

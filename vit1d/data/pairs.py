@@ -87,12 +87,18 @@ class TrackPairs:
 
 
 def sample_pairs(
-    decode: Callable[[float, float], np.ndarray], duration: float, rng: np.random.Generator, rules: PairSampling
+    decode: Callable[[float, float], np.ndarray],
+    duration: float,
+    rng: np.random.Generator,
+    rules: PairSampling,
+    reference: float | None = None,
 ) -> TrackPairs:
-    """Draw up to `rules.pairs_per_track` positive pairs from one track, rejecting pairs with a silent crop."""
+    """Draw up to `rules.pairs_per_track` positive pairs from one track, rejecting pairs with a silent crop.
+
+    `reference` is the track's level (`reference_db`) when the caller has measured it already."""
     if not holds_pairs(duration, rules):
         return TrackPairs([], 0, skipped_short=True)
-    threshold = reference_db(decode, duration, rules) - rules.silence_db
+    threshold = (reference_db(decode, duration, rules) if reference is None else reference) - rules.silence_db
     pairs, silent = [], 0
     for _ in range(rules.pairs_per_track * rules.attempts_per_pair):
         if len(pairs) == rules.pairs_per_track:

@@ -17,6 +17,10 @@ reader is about `mix_tracks * pairs_per_track * 2 * crop_seconds * sampling_rate
 Training is by steps: every reader repeats its share forever, epoch after epoch, and yields whole batches (drop
 last), so every process makes the same number of steps and the NT-Xent all_gather never waits for a finished rank.
 
+Decoding. Tracks up to `decode_whole_below_seconds` (2 minutes) are decoded once and sliced; longer ones are read
+crop by crop with soundfile's seeking, so a long track is never decoded whole. (A track costs about 8 probe crops and
+2-3 crops per pair; below about 2 minutes one whole decode is cheaper than that many seeks.)
+
 Bad tracks (unreadable, empty, NaN/inf samples, sampling rate below `min_sampling_rate`, too short for a pair,
 silent) are skipped, counted by reason, and warned about (the first few of each reason); nothing bad reaches a batch.
 Multichannel audio is mixed down and other sampling rates are resampled with soxr.
@@ -91,6 +95,9 @@ class StreamOptions:
         gain_db: augmentation, off by default: a random gain in [-gain_db, +gain_db] dB per crop.
         min_track_db: tracks whose reference level is below this (dBFS) are skipped as silent.
         warnings_per_reason: how many skipped tracks of each reason a reader names in a warning.
+        decode_whole_below_seconds: tracks up to this long are decoded once and sliced; longer ones are read crop by
+            crop with seeking. A track costs about 8 probe crops + 2-3 crops per pair, some 150 s of audio at the
+            defaults, so one whole decode is cheaper below about 2 minutes (see benchmarks/bench_decoding.py).
     """
 
     batch_size: int = 128
@@ -103,6 +110,7 @@ class StreamOptions:
     gain_db: float = 0.0
     min_track_db: float = -70.0
     warnings_per_reason: int = 5
+    decode_whole_below_seconds: float = 120.0
 
 
 class PairStream(torch.utils.data.IterableDataset):
@@ -254,9 +262,12 @@ class PairStream(torch.utils.data.IterableDataset):
                 raise _BadTrack("non_finite", f"NaN or inf samples near {start:.2f} s")
             return crop
 
-        if reference_db(decode, duration, self.rules) < self.options.min_track_db:
+        if duration <= self.options.decode_whole_below_seconds:
+            decode = _sliced(decode(0.0, duration), self.options.sampling_rate)
+        level = reference_db(decode, duration, self.rules)
+        if level < self.options.min_track_db:
             raise _BadTrack("silent", f"reference level below {self.options.min_track_db} dBFS")
-        drawn = sample_pairs(decode, duration, rng, self.rules)
+        drawn = sample_pairs(decode, duration, rng, self.rules, reference=level)
         if not drawn.pairs:
             raise _BadTrack("silent", f"every candidate crop was silent ({drawn.silent_crops} silent crops)")
         return [(self._finish(a, rng), self._finish(b, rng)) for _, _, a, b in drawn.pairs]
@@ -272,6 +283,16 @@ class PairStream(torch.utils.data.IterableDataset):
         if self.options.gain_db:
             crop = crop * np.float32(10 ** (rng.uniform(-self.options.gain_db, self.options.gain_db) / 20))
         return crop
+
+
+def _sliced(waveform: np.ndarray, sampling_rate: int):
+    """A `decode(start, seconds)` that slices an already decoded track."""
+
+    def decode(start: float, seconds: float) -> np.ndarray:
+        first = int(round(start * sampling_rate))
+        return waveform[first: first + int(round(seconds * sampling_rate))]
+
+    return decode
 
 
 def _chunks(iterable, size: int):
