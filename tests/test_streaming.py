@@ -253,3 +253,17 @@ def test_resumed_stream_continues_exactly(tone_folder, resume_after):
         assert torch.equal(expected["input_values"], got["input_values"])
         assert torch.equal(expected["positive_input_values"], got["positive_input_values"])
         assert expected["position"] == got["position"]
+
+
+def test_a_folder_named_like_an_earlier_dataset_does_not_read_its_cached_schema(tmp_path, monkeypatch):
+    import datasets
+
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf")  # the default cache, isolated
+    card = "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: train/metadata.jsonl\n---\n"
+    for name, row in (("old", {"audio": "x.wav"}), ("new", {"audio": "x.wav", "key": "C major"})):
+        (tmp_path / name / "corpus" / "train").mkdir(parents=True)
+        (tmp_path / name / "corpus" / "README.md").write_text(card)
+        (tmp_path / name / "corpus" / "train" / "metadata.jsonl").write_text(json.dumps(row) + "\n")
+    datasets.load_dataset(str(tmp_path / "old" / "corpus"), split="train")  # caches its schema under "corpus"
+    source = open_tracks(tmp_path / "new" / "corpus")
+    assert next(iter(source.tracks)) == {"audio": "x.wav", "key": "C major"}

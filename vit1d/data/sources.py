@@ -16,6 +16,9 @@ the undecoded bytes or path and decode crops ourselves with soundfile (which see
 
 import glob
 import os
+import shutil
+import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,6 +117,13 @@ def _undecoded(dataset, audio_column: str):
     return dataset
 
 
+def _private_cache_dir() -> str:
+    """A fresh `cache_dir` for streaming a local dataset. datasets 5 keys cached dataset infos by the folder's *name*
+    and config, so streaming `x/corpus` could read the features cached by an earlier `load_dataset("y/corpus")` and
+    fail with a CastError when their columns differ. Streaming needs no cache, so an empty one avoids it."""
+    return tempfile.mkdtemp(prefix="vit1d-datasets-")
+
+
 def _folder_of_audio(folder: Path) -> "datasets.IterableDataset":  # noqa: F821
     files = list_audio_files(folder)
     if not files:
@@ -136,11 +146,12 @@ def open_tracks(
     datasets = _datasets()
     data = os.fspath(data)
     path = Path(data)
-    root = None
+    root, cache_dir = None, None
     if path.is_dir():
         root = path.resolve()
         if _is_dataset_folder(path):
-            tracks = datasets.load_dataset(str(root), dataset_config, split=split, streaming=True)
+            cache_dir = _private_cache_dir()
+            tracks = datasets.load_dataset(str(root), dataset_config, split=split, streaming=True, cache_dir=cache_dir)
             description = f"dataset folder {data} ({split})"
         else:
             tracks, audio_column = _folder_of_audio(root), audio_column or "audio"
@@ -152,10 +163,14 @@ def open_tracks(
             raise FileNotFoundError(f"No data file at {missing[0]!r}.")
         root = Path(files[0]).resolve().parent
         builder = DATA_FILE_BUILDERS[Path(data).suffix.lower()]
-        tracks = datasets.load_dataset(builder, data_files=files, split="train", streaming=True)
+        cache_dir = _private_cache_dir()
+        tracks = datasets.load_dataset(builder, data_files=files, split="train", streaming=True, cache_dir=cache_dir)
         description = f"{builder} files {data}"
     else:
         tracks = datasets.load_dataset(data, dataset_config, split=split, streaming=True, revision=revision)
         description = f"Hub dataset {data} ({split})"
     audio_column = _pick_audio_column(tracks.features, tracks.column_names, audio_column)
-    return TrackSource(_undecoded(tracks, audio_column), audio_column, root, description)
+    source = TrackSource(_undecoded(tracks, audio_column), audio_column, root, description)
+    if cache_dir is not None:
+        weakref.finalize(source, shutil.rmtree, cache_dir, True)
+    return source
