@@ -10,8 +10,10 @@ import bench_embedding  # noqa: E402
 import bench_features  # noqa: E402
 import bench_memory  # noqa: E402
 import bench_pipeline  # noqa: E402
+import bench_probe_extraction  # noqa: E402
 import bench_train_step  # noqa: E402
 
 if __name__ == "__main__":
-    for module in (bench_train_step, bench_features, bench_embedding, bench_memory, bench_pipeline, bench_decoding):
+    for module in (bench_train_step, bench_features, bench_embedding, bench_memory, bench_pipeline, bench_decoding,
+                   bench_probe_extraction):
         module.main([])
