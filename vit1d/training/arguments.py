@@ -117,11 +117,11 @@ ARGUMENT_CLASSES = (ModelArguments, DataArguments, PretrainingArguments)
 # value applies only where the user kept the default.
 DEMO_OVERRIDES = {
     "per_device_train_batch_size": 16,
-    "max_steps": 120,
-    "warmup_steps": 12,
+    "max_steps": 60,
+    "warmup_steps": 6,
     "learning_rate": 5e-4,
     "logging_steps": 10,
-    "save_steps": 60,
+    "save_steps": 30,
     "pairs_per_track": 4,
     "mix_tracks": 16,
     "shuffle_buffer": 64,
