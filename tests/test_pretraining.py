@@ -245,3 +245,13 @@ def test_workers_prefetch_about_one_group_of_batches():
     assert prefetch_batches(PairSampling(pairs_per_track=10), StreamOptions(batch_size=128, mix_tracks=64)) == 6
     assert prefetch_batches(PairSampling(pairs_per_track=1), StreamOptions(batch_size=128, mix_tracks=4)) == 2
     assert prefetch_batches(PairSampling(pairs_per_track=10), StreamOptions(batch_size=8, mix_tracks=64)) == 8
+
+
+def test_resuming_with_another_reader_layout_is_refused(tmp_path):
+    from vit1d.training.pretraining import check_same_layout
+
+    check_same_layout({"num_processes": 2, "num_workers": 1}, 2, 1, tmp_path)
+    with pytest.raises(ValueError, match="Resume with the same layout"):
+        check_same_layout({"num_processes": 2, "num_workers": 1}, 1, 1, tmp_path)
+    with pytest.raises(ValueError, match="--num_workers 2"):
+        check_same_layout({"num_processes": 1, "num_workers": 1}, 1, 2, tmp_path)

@@ -160,6 +160,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
         args.resume_from_checkpoint) else None
     if resume is not None:
         trainer_state, data_state = checkpointing.load_checkpoint(accelerator, resume)
+        check_same_layout(trainer_state, accelerator.num_processes, data_args.num_workers, resume)
         step = trainer_state["step"]
         logger.info(f"Resumed from {resume} at step {step}.")
     elif args.resume_from_checkpoint:
@@ -224,7 +225,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
             window, window_start = [], time.perf_counter()
         if args.save_steps and step % args.save_steps == 0 and step < args.max_steps:
             data_state = {"positions": positions, "first_reader": (first_reader + consumed) % stream.readers_per_process}
-            save(accelerator, model, extractor, args, step, data_state, recipe)
+            save(accelerator, model, extractor, args, step, data_state, recipe, data_args.num_workers)
     progress.close()
 
     recipe["wall_clock_seconds"] = round(time.perf_counter() - start_time, 1)
@@ -236,6 +237,17 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return PretrainingResult(output_dir, step, last_loss, output_dir / "logs.jsonl")
+
+
+def check_same_layout(trainer_state: dict, num_processes: int, num_workers: int, checkpoint: Path) -> None:
+    """The saved stream positions belong to readers (processes x workers): another layout cannot continue them."""
+    saved = (trainer_state.get("num_processes"), trainer_state.get("num_workers"))
+    if saved != (num_processes, num_workers):
+        raise ValueError(
+            f"{checkpoint} was written by {saved[0]} process(es) with --num_workers {saved[1]}; this run has "
+            f"{num_processes} with --num_workers {num_workers}. Resume with the same layout (the data stream's "
+            "position is saved per reader)."
+        )
 
 
 def prefetch_batches(rules: PairSampling, options: StreamOptions, limit: int = 8) -> int:
@@ -300,8 +312,10 @@ def summarize(window: list[dict], step: int, lr: float, weight_decay: float, ela
 # -- saving ---------------------------------------------------------------------------------------------------------
 
 
-def save(accelerator, model, extractor, args: PretrainingArguments, step: int, data_state: dict, recipe: dict):
-    trainer_state = {"step": step, "num_processes": accelerator.num_processes, "max_steps": args.max_steps}
+def save(accelerator, model, extractor, args: PretrainingArguments, step: int, data_state: dict, recipe: dict,
+         num_workers: int):
+    trainer_state = {"step": step, "num_processes": accelerator.num_processes, "num_workers": num_workers,
+                     "max_steps": args.max_steps}
 
     def add_encoder(folder: Path):
         if args.save_encoder_at_checkpoints:
