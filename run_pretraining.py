@@ -4,8 +4,11 @@
     python run_pretraining.py                                  # demo: built-in corpus, a few minutes on 2 CPU cores
     accelerate launch run_pretraining.py --data path/to/audio --output_dir runs/vit1d
     accelerate launch --num_processes 2 run_pretraining.py --config configs/pretraining.yaml --max_steps 1000
+    ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2 run_pretraining.py ...   # 2 CPU processes
     python run_pretraining.py --data user/dataset --push_to_hub --hub_model_id org/vit1d-base
 
+(On a machine without GPUs, accelerate 1.x starts a single process for `--num_processes 2` and for `--cpu`; the
+torchrun launcher, `--multi_gpu` with ACCELERATE_USE_CPU=true, starts them over gloo.)
 Arguments: `python run_pretraining.py --help`; a YAML or JSON file given with --config sets any of them (the command
 line wins). The library code is `vit1d.training`.
 """

@@ -379,8 +379,6 @@ def test_saving_a_step_again_replaces_the_checkpoint(tmp_path):
     assert saved_steps(tmp_path) == [5] and not stale.exists()
 
 
-@pytest.mark.xfail(strict=True, reason="pruning keeps the highest step numbers, not the newest checkpoints: resuming "
-                                       "from an older checkpoint deletes the one just written (library bug)")
 def test_save_total_limit_never_deletes_the_checkpoint_just_written(tmp_path):
     # A run resumed from an explicit older checkpoint (--resume_from_checkpoint .../step-00000005) while the
     # abandoned run's later checkpoints are still there.
@@ -388,6 +386,9 @@ def test_save_total_limit_never_deletes_the_checkpoint_just_written(tmp_path):
         save(tmp_path, step, 3)
     folder = save(tmp_path, 10, 2)
     assert folder.is_dir() and (folder / "trainer_state.json").is_file()
+    # The newest saves are kept and "latest" is the checkpoint just written, not the abandoned run's step 20.
+    assert saved_steps(tmp_path) == [20, 10]  # in save order
+    assert checkpointing.resolve_checkpoint(tmp_path, "latest") == folder
 
 
 # -- two processes ----------------------------------------------------------------------------------------------------

@@ -21,13 +21,24 @@ def checkpoint_root(output_dir: str | Path) -> Path:
     return Path(output_dir) / "checkpoints"
 
 
+def _save_sequence(checkpoint: Path) -> int:
+    """The order in which checkpoints were saved (`trainer_state.json`'s `save_sequence`; older checkpoints without
+    it count as saved before any that has one)."""
+    try:
+        return int(json.loads((checkpoint / "trainer_state.json").read_text()).get("save_sequence", 0))
+    except (OSError, ValueError):
+        return 0
+
+
 def list_checkpoints(output_dir: str | Path) -> list[Path]:
-    """Complete checkpoints, oldest first."""
+    """Complete checkpoints, oldest save first. Saves are ordered by when they were written, not by step: a run
+    resumed from an older checkpoint saves lower steps after the abandoned run's higher ones, and those newer saves
+    are what "latest" and `save_total_limit` must keep."""
     root = checkpoint_root(output_dir)
     if not root.is_dir():
         return []
     found = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and p.name[len(PREFIX):].isdigit()]
-    return sorted(found, key=lambda p: int(p.name[len(PREFIX):]))
+    return sorted(found, key=lambda p: (_save_sequence(p), int(p.name[len(PREFIX):])))
 
 
 def resolve_checkpoint(output_dir: str | Path, which: str) -> Path | None:
@@ -77,7 +88,9 @@ def save_checkpoint(accelerator, output_dir: str | Path, step: int, trainer_stat
     if accelerator.is_main_process:
         if before_publish is not None:
             before_publish(temporary)
-        write_json(temporary / "trainer_state.json", trainer_state)
+        existing = list_checkpoints(output_dir)
+        sequence = 1 + max((_save_sequence(p) for p in existing), default=0)
+        write_json(temporary / "trainer_state.json", {**trainer_state, "save_sequence": sequence})
         if final.exists():
             shutil.rmtree(final)
         os.replace(temporary, final)

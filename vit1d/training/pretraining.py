@@ -10,6 +10,7 @@ all_gather, so each process computes the same global loss and DDP's gradient ave
 gradient. Gradient accumulation averages gradients over micro-batches but does not add negatives.
 """
 
+import gc
 import json
 import logging
 import math
@@ -235,6 +236,11 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
         push_folder_to_hub(output_dir, args.hub_model_id, private=args.hub_private_repo, token=args.hub_token)
         logger.info(f"Pushed {output_dir} to https://huggingface.co/{args.hub_model_id}")
     accelerator.wait_for_everyone()
+    # Drop the DDP wrapper before the process group goes: freeing it after `end_training` shut gloo down under the
+    # GIL while a gloo thread still needed it, and a rank of a 2-process run occasionally never exited.
+    del model, optimizer, scheduler, batches, loader
+    accelerator.free_memory()
+    gc.collect()
     accelerator.end_training()
     return PretrainingResult(output_dir, step, last_loss, output_dir / "logs.jsonl")
 
