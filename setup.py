@@ -43,7 +43,7 @@ setup(
         "evaluate>=0.4",
     ],
     extras_require={
-        "dev": ["pytest>=8", "librosa>=0.10"],
+        "dev": ["pytest>=8", "librosa>=0.10", "tensorboard>=2.10"],
         # Optional experiment trackers for run_pretraining.py (`--report_to tensorboard`).
         "tensorboard": ["tensorboard>=2.10"],
     },

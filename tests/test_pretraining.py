@@ -255,3 +255,17 @@ def test_resuming_with_another_reader_layout_is_refused(tmp_path):
         check_same_layout({"num_processes": 2, "num_workers": 1}, 1, 1, tmp_path)
     with pytest.raises(ValueError, match="--num_workers 2"):
         check_same_layout({"num_processes": 1, "num_workers": 1}, 1, 2, tmp_path)
+
+
+def test_tensorboard_tracker_receives_the_logged_scalars(corpus, tmp_path, monkeypatch):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.syspath_prepend(str(REPO))
+    run(corpus, tmp_path / "tb", "--max_steps", "2", "--save_steps", "0", "--report_to", "tensorboard")
+    events = sorted((tmp_path / "tb" / "runs" / "vit1d-pretraining").glob("events.out.tfevents.*"))  # not hparams/
+    assert events, "no TensorBoard event file"
+    accumulator = EventAccumulator(str(events[0].parent)).Reload()
+    for tag in ("loss", "lr", "grad_norm", "retrieval_top1", "alignment", "uniformity", "pairs_per_second"):
+        assert [e.step for e in accumulator.Scalars(tag)] == [1, 2], tag
+    logged = read_log(tmp_path / "tb")
+    assert accumulator.Scalars("loss")[-1].value == pytest.approx(logged[-1]["loss"], rel=1e-6)
