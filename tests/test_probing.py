@@ -155,3 +155,32 @@ def test_random_init_flag_and_model_index(corpus, tiny_encoder, tmp_path):
     index = ModelCard(str(card)).data.to_dict()["model-index"][0]["results"]
     values = {m["type"]: m["value"] for r in index for m in r["metrics"]}
     assert values["weighted_score"] == pytest.approx(results["results"][0]["metrics"]["weighted_score"])
+
+
+def test_a_folder_of_csv_manifests_with_lab_and_beat_files(corpus, tiny_encoder, tmp_path):
+    """The user schema: one manifest per split, audio paths and annotation files relative to the folder."""
+    import csv
+    import shutil
+
+    from vit1d.probing.labels import write_lab
+
+    folder = tmp_path / "mine"
+    for split in ("train", "validation", "test"):
+        rows = [json.loads(line) for line in (corpus / split / "metadata.jsonl").read_text().splitlines()]
+        (folder / split).mkdir(parents=True)
+        with open(folder / f"{split}.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["audio", "key", "beats", "chords"])
+            writer.writeheader()
+            for index, row in enumerate(rows):
+                shutil.copy(corpus / row["audio_path"], folder / split / f"{index}.flac")
+                write_lab(folder / split / f"{index}.lab", np.asarray(row["chord_intervals"]), row["chord_labels"])
+                (folder / split / f"{index}.beats").write_text("".join(f"{t:.4f}\t1\n" for t in row["beats"]))
+                writer.writerow({"audio": f"{split}/{index}.flac", "key": row["key"].lower(),
+                                 "beats": f"{split}/{index}.beats", "chords": f"{split}/{index}.lab"})
+    for task in ("key", "chord"):
+        args = ProbeArguments(task=task, data=str(folder), model_name_or_path=str(tiny_encoder),
+                              output_dir=str(tmp_path / task), cache_dir=str(tmp_path / "cache"), max_steps=40,
+                              eval_every=20)
+        results = run_probe(args)
+        assert results["num_tracks"]["test"] == len((corpus / "test" / "metadata.jsonl").read_text().splitlines())
+        assert 0.0 <= results["results"][0]["metrics"][{"key": "accuracy", "chord": "majmin"}[task]] <= 1.0

@@ -267,3 +267,18 @@ def test_a_folder_named_like_an_earlier_dataset_does_not_read_its_cached_schema(
     datasets.load_dataset(str(tmp_path / "old" / "corpus"), split="train")  # caches its schema under "corpus"
     source = open_tracks(tmp_path / "new" / "corpus")
     assert next(iter(source.tracks)) == {"audio": "x.wav", "key": "C major"}
+
+
+def test_a_folder_of_split_manifests_is_read_by_split(tmp_path):
+    folder = tmp_path / "manifests"
+    (folder / "audio").mkdir(parents=True)
+    for index in range(3):
+        sf.write(folder / "audio" / f"t{index}.wav", tone(index), SR)
+    (folder / "train.jsonl").write_text("".join(json.dumps({"path": f"audio/t{i}.wav"}) + "\n" for i in (0, 1)))
+    (folder / "test.jsonl").write_text(json.dumps({"path": "audio/t2.wav"}) + "\n")
+    train, test = open_tracks(folder, "train"), open_tracks(folder, "test")
+    assert train.audio_column == "path" and [train.audio_of(r) for r in train.tracks] == [
+        str(folder.resolve() / f"audio/t{i}.wav") for i in (0, 1)]
+    assert [track_of(b["input_values"][0]) for b in take(stream(test, ONE_PAIR), 1)] == [2]
+    with pytest.raises(ValueError, match="No 'validation' manifest"):
+        open_tracks(folder, "validation")

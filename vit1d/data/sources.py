@@ -91,6 +91,32 @@ def _is_dataset_folder(folder: Path) -> bool:
     return any(path.suffix.lower() in DATA_FILE_BUILDERS for path in folder.rglob("*") if path.is_file())
 
 
+SPLIT_NAMES = {"train": ("train", "training"), "validation": ("validation", "valid", "val", "dev"),
+               "test": ("test", "eval", "evaluation")}
+
+
+def _manifests(folder: Path, split: str) -> tuple[str, list[str]]:
+    """The builder and files of `split` in a folder of manifests (csv, json(l), parquet, arrow) without a dataset
+    card: files whose name or parent folder names the split (datasets' convention: `train.csv`, `test/x.parquet`).
+    Loaded with the explicit builder, because `load_dataset(folder)` would read a folder that also holds audio files
+    as an `audiofolder`, whose `Audio` encoding needs torchcodec."""
+    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in DATA_FILE_BUILDERS)
+    names = SPLIT_NAMES.get(split, (split,))
+
+    def names_split(path: Path) -> bool:
+        parts = [path.stem.lower(), *(part.lower() for part in path.relative_to(folder).parts[:-1])]
+        return any(token in names for part in parts for token in part.replace("-", "_").split("_"))
+
+    files = [p for p in found if names_split(p)]
+    if not files:
+        raise ValueError(f"No {split!r} manifest in {folder}: name the files after their split (train.csv, "
+                         f"validation.csv, test.csv), or add a dataset card (README.md with `configs`).")
+    builders = {DATA_FILE_BUILDERS[p.suffix.lower()] for p in files}
+    if len(builders) > 1:
+        raise ValueError(f"The {split!r} manifests in {folder} mix formats {sorted(builders)}: use one format.")
+    return builders.pop(), [str(p) for p in files]
+
+
 def _pick_audio_column(features, column_names, requested: str | None) -> str:
     names = list(column_names or [])
     if requested is not None:
@@ -149,10 +175,16 @@ def open_tracks(
     root, cache_dir = None, None
     if path.is_dir():
         root = path.resolve()
-        if _is_dataset_folder(path):
+        if (path / "README.md").is_file():
             cache_dir = _private_cache_dir()
             tracks = datasets.load_dataset(str(root), dataset_config, split=split, streaming=True, cache_dir=cache_dir)
             description = f"dataset folder {data} ({split})"
+        elif _is_dataset_folder(path):
+            builder, files = _manifests(root, split)
+            cache_dir = _private_cache_dir()
+            tracks = datasets.load_dataset(builder, data_files=files, split="train", streaming=True,
+                                           cache_dir=cache_dir)
+            description = f"{builder} manifests in {data} ({split})"
         else:
             tracks, audio_column = _folder_of_audio(root), audio_column or "audio"
             description = f"audio folder {data}"
@@ -169,7 +201,9 @@ def open_tracks(
     else:
         tracks = datasets.load_dataset(data, dataset_config, split=split, streaming=True, revision=revision)
         description = f"Hub dataset {data} ({split})"
-    audio_column = _pick_audio_column(tracks.features, tracks.column_names, audio_column)
+    # Streamed csv / json manifests know their columns only once read: peek at the first row.
+    column_names = tracks.column_names or list(next(iter(tracks), {}))
+    audio_column = _pick_audio_column(tracks.features, column_names, audio_column)
     source = TrackSource(_undecoded(tracks, audio_column), audio_column, root, description)
     if cache_dir is not None:
         weakref.finalize(source, shutil.rmtree, cache_dir, True)
