@@ -81,6 +81,7 @@ def test_representations_follow_the_paper():
         Representation("pooled", (1,))
     assert parse_layers("all", 12) == [(i,) for i in range(13)] and parse_layers("3,6,9,12", 12) == [(3, 6, 9, 12)]
     assert parse_layers("last", 12) == [(12,)]
+    assert parse_layers("last;3,6,9,12", 12) == [(12,), (3, 6, 9, 12)]
     with pytest.raises(ValueError, match="0..12"):
         parse_layers("13", 12)
 

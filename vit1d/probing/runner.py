@@ -60,8 +60,9 @@ class ProbeArguments:
         metadata={"help": "class, sequence_mean or average (global tasks); local tasks always use sequence tokens."},
     )
     layers: str = field(
-        default="last", metadata={"help": "'last', one layer (0..12), stacked layers '3,6,9,12', or 'all' (a sweep: one "
-                                          "probe per layer, one table)."}
+        default="last", metadata={"help": "'last', one layer (0..12), stacked layers '3,6,9,12', 'all' (a sweep: one "
+                                          "probe per layer), or several sets separated by ';' ('last;3,6,9,12'); "
+                                          "one table."}
     )
     window_seconds: float = field(default=4.0)
     hop_seconds: float | None = field(default=None, metadata={"help": "Window hop; default: the window length."})
@@ -88,8 +89,10 @@ class ProbeArguments:
 
 
 def parse_layers(value: str, num_layers: int) -> list[tuple[int, ...]]:
-    """The layer sets to probe: 'last' -> [(L,)], '6' -> [(6,)], '3,6,9,12' -> [(3, 6, 9, 12)], 'all' -> one set per
-    layer 0..L."""
+    """The layer sets to probe, one table row each: 'last' -> [(L,)], '6' -> [(6,)], '3,6,9,12' -> [(3, 6, 9, 12)]
+    (stacked), 'all' -> one set per layer 0..L; sets separated by ';' are probed in turn ('last;3,6,9,12')."""
+    if ";" in value:
+        return [layers for part in value.split(";") if part.strip() for layers in parse_layers(part.strip(), num_layers)]
     if value == "all":
         return [(layer,) for layer in range(num_layers + 1)]
     if value == "last":
