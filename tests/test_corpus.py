@@ -380,3 +380,30 @@ def test_chorale_chords_agree_with_roman_numeral_analyses():
             agree += label != "N" and PITCH_CLASSES.index(to_majmin(label).split(":")[0]) == reference
             total += 1
     assert agree / total > 0.75, agree / total
+
+
+def test_extra_soundfonts_are_drawn_per_piece_and_named(tmp_path, monkeypatch):
+    import shutil
+
+    from vit1d.data import render
+
+    other = tmp_path / "fonts" / "Other.sf2"
+    other.parent.mkdir()
+    shutil.copy(render.default_soundfont(), other)
+    summary = render.write_corpus(tmp_path / "c", pieces=8, seconds=3, seed=0, chorale_fraction=0.0,
+                                  extra_soundfonts=[other])
+    rows = [json.loads(line) for split in ("train", "validation", "test")
+            for line in (tmp_path / "c" / split / "metadata.jsonl").read_text().splitlines()]
+    assert summary["soundfonts"] == ["TimGM6mb.sf2", "Other.sf2"]
+    assert {row["soundfont"] for row in rows} == {"TimGM6mb.sf2", "Other.sf2"}
+    again = render.write_corpus(tmp_path / "d", pieces=8, seconds=3, seed=0, chorale_fraction=0.0,
+                                extra_soundfonts=[other])
+    assert again["soundfonts"] == summary["soundfonts"]
+    for split in ("train", "validation", "test"):  # the same seed draws the same font for every piece
+        assert (tmp_path / "d" / split / "metadata.jsonl").read_text() == (
+            tmp_path / "c" / split / "metadata.jsonl").read_text()
+    monkeypatch.setattr(render, "SYSTEM_SOUNDFONT_DIRS", (str(other.parent), str(tmp_path / "missing")))
+    assert render.system_soundfonts() == [other.resolve()]
+    assert [p.name for p in render.soundfont_choices(None, "auto")] == ["TimGM6mb.sf2", "Other.sf2"]
+    with pytest.raises(FileNotFoundError, match="No SoundFont"):
+        render.soundfont_choices(None, [tmp_path / "nope.sf2"])

@@ -44,6 +44,29 @@ def default_soundfont() -> Path:
     return path
 
 
+# Where Debian/Ubuntu (fluid-soundfont-gm, timgm6mb-soundfont, ...) and other distributions put General MIDI fonts.
+SYSTEM_SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/share/sounds/sf3")
+
+
+def system_soundfonts() -> list[Path]:
+    """`.sf2` files installed on this machine (tinysoundfont plays `.sf3` fonts almost silently: they are left out)."""
+    found = {path.resolve() for folder in SYSTEM_SOUNDFONT_DIRS if Path(folder).is_dir()
+             for path in Path(folder).glob("*.sf2")}
+    return sorted(found)
+
+
+def soundfont_choices(soundfont: Path | None, extra_soundfonts) -> list[Path]:
+    """The fonts pieces are played with: the main one (default: TimGM6mb) plus `extra_soundfonts`, a list of paths or
+    "auto" for `system_soundfonts()`. Extra fonts give more timbres, but make the corpus depend on what is installed,
+    so they are opt-in."""
+    extras = system_soundfonts() if extra_soundfonts == "auto" else [Path(p) for p in (extra_soundfonts or ())]
+    fonts = [Path(soundfont or default_soundfont()), *extras]
+    missing = [str(font) for font in fonts if not font.is_file()]
+    if missing:
+        raise FileNotFoundError(f"No SoundFont file at {missing}.")
+    return list(dict.fromkeys(font.resolve() for font in fonts))
+
+
 def _synth(soundfont: Path, sampling_rate: int):
     try:
         import tinysoundfont
@@ -138,23 +161,28 @@ def make_piece(planned: PlannedPiece, seconds: float) -> Piece:
 
 
 def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int = 0, sampling_rate: int = 16000,
-                 soundfont: Path | None = None, chorale_fraction: float = 0.5) -> dict:
+                 soundfont: Path | None = None, chorale_fraction: float = 0.5, extra_soundfonts=None) -> dict:
     """Render `pieces` pieces of `seconds` s (a `chorale_fraction` of them chorales, the rest grooves, see
     `plan_corpus`) into `out/<split>/<piece_id>.flac` with one `metadata.jsonl` per split (`audio_path`,
-    `sampling_rate` and the labels of `Piece.labels`). Deterministic for a seed. Returns a summary with timings."""
+    `sampling_rate` and the labels of `Piece.labels`). Deterministic for a seed and set of SoundFonts: each piece is
+    played with one of `soundfont_choices(soundfont, extra_soundfonts)`, drawn from its seed and named in the
+    `soundfont` column. Returns a summary with timings."""
     out = Path(out)
     start = time.perf_counter()
     plan = plan_corpus(pieces, seed, chorale_fraction)
     splits = split_by_work([planned.work_id for planned in plan], seed)
     rows = {split: [] for split in SPLITS}
     keys = Counter()
+    fonts = soundfont_choices(soundfont, extra_soundfonts)
     for planned, split in zip(plan, splits):
         piece = make_piece(planned, seconds)
         keys[piece.key] += 1
         (out / split).mkdir(parents=True, exist_ok=True)
         audio_path = f"{split}/{piece.piece_id}.flac"
-        sf.write(out / audio_path, render_piece(piece, soundfont, sampling_rate), sampling_rate, subtype="PCM_16")
-        rows[split].append({"audio_path": audio_path, "sampling_rate": sampling_rate, **piece.labels()})
+        font = fonts[int(np.random.default_rng((planned.seed, 2)).integers(len(fonts)))]
+        sf.write(out / audio_path, render_piece(piece, font, sampling_rate), sampling_rate, subtype="PCM_16")
+        rows[split].append({"audio_path": audio_path, "sampling_rate": sampling_rate, "soundfont": font.name,
+                            **piece.labels()})
     for split, split_rows in rows.items():
         if split_rows:
             with open(out / split / "metadata.jsonl", "w") as handle:
@@ -165,7 +193,7 @@ def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int =
     summary = {"pieces": pieces, "grooves": pieces - chorales, "chorales": chorales, "seconds": seconds, "seed": seed,
                "render_seconds": round(elapsed, 2), "real_time_factor": round(pieces * seconds / elapsed, 1),
                "splits": {split: len(split_rows) for split, split_rows in rows.items()},
-               "keys": dict(sorted(keys.items()))}
+               "keys": dict(sorted(keys.items())), "soundfonts": [font.name for font in fonts]}
     (out / "corpus.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -194,6 +222,11 @@ class RenderArguments:
     chorale_fraction: float = field(
         default=0.5, metadata={"help": "Share of music21 Bach chorales among the pieces (0: grooves only)."}
     )
+    extra_soundfonts: list[str] = field(
+        default_factory=list,
+        metadata={"help": "More .sf2 files to draw each piece's font from, or 'auto' for those installed in "
+                          f"{', '.join(SYSTEM_SOUNDFONT_DIRS)} (e.g. Debian's fluid-soundfont-gm)."},
+    )
 
 
 def main(argv=None):
@@ -201,7 +234,8 @@ def main(argv=None):
 
     (args,) = HfArgumentParser(RenderArguments).parse_args_into_dataclasses(args=argv)
     summary = write_corpus(Path(args.out), args.pieces, args.seconds, args.seed, args.sampling_rate,
-                           Path(args.soundfont) if args.soundfont else None, args.chorale_fraction)
+                           Path(args.soundfont) if args.soundfont else None, args.chorale_fraction,
+                           "auto" if args.extra_soundfonts == ["auto"] else args.extra_soundfonts)
     print(json.dumps(summary))
     return summary
 
