@@ -16,6 +16,7 @@ for live playback and does not build everywhere), `music21` for the chorales, an
 
 import importlib.util
 import json
+import logging
 import sys
 import time
 from collections import Counter
@@ -27,6 +28,8 @@ import soundfile as sf
 
 from .chorales import chorale_piece, chorale_works, work_name
 from .scores import DRUM_CHANNEL, Piece, generate_groove
+
+logger = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
 
@@ -209,6 +212,16 @@ def _write_dataset_card(out: Path, splits: list[str], grooves: int, chorales: in
         "(`chord_source` \"chordify\": estimated from the notes; the grooves' are \"score\"). `audio_path` is "
         "relative to this folder.\n"
     )
+
+
+def ensure_corpus(folder: str | Path, pieces: int = 40, seconds: float = 30.0) -> str:
+    """The built-in corpus in `folder`, rendered (seed 0) the first time; a folder with a `corpus.json` is reused."""
+    folder = Path(folder)
+    if not (folder / "corpus.json").is_file():
+        logger.info(f"Rendering the built-in corpus into {folder} ({pieces} pieces of {seconds:g} s).")
+        summary = write_corpus(folder, pieces, seconds, seed=0)
+        logger.info(f"Rendered in {summary['render_seconds']} s ({summary['real_time_factor']}x real time).")
+    return str(folder)
 
 
 @dataclass

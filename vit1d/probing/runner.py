@@ -155,21 +155,16 @@ def load_split(args: ProbeArguments, data: str, split: str, cache: EmbeddingCach
     return TaskData(embeddings, references, names)
 
 
-def ensure_corpus(args: ProbeArguments) -> str:
-    from ..data.render import write_corpus
-
-    folder = Path(args.corpus_dir)
-    if not (folder / "corpus.json").is_file():
-        logger.info(f"Rendering the built-in corpus into {folder}.")
-        write_corpus(folder, args.corpus_pieces, args.corpus_seconds, seed=0)
-    return str(folder)
-
-
 def run_probe(args: ProbeArguments) -> dict:
     started = time.perf_counter()
     model, extractor, model_name = load_encoder(args)
     model.to(args.device).eval()
-    data = args.data or ensure_corpus(args)
+    if args.data is None:
+        from ..data.render import ensure_corpus
+
+        data = ensure_corpus(args.corpus_dir, args.corpus_pieces, args.corpus_seconds)
+    else:
+        data = args.data
     settings = ExtractionSettings(args.window_seconds, args.hop_seconds, args.task in LOCAL_TASKS, args.batch_size)
     cache = EmbeddingCache(Path(args.cache_dir).expanduser(), model, extractor, settings, model_name, args.revision)
     splits = {name: load_split(args, data, split, cache) for name, split in

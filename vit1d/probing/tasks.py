@@ -75,7 +75,7 @@ class TaskData:
     """One split of one task: embeddings and references, track by track."""
 
     embeddings: list[TrackEmbeddings]
-    references: list  # per track: tag list, key string, beat times, or (intervals, labels)
+    references: list  # per track: tag list, key string, beat-time array, or (intervals, labels)
     names: list[str] = field(default_factory=list)
 
 
@@ -157,7 +157,7 @@ def _times(track: TrackEmbeddings) -> np.ndarray:
 
 def _beat(representation, train, validation, test, config, neighbour_weights=(0.5,), trim_first_seconds=0.0, **_):
     features = torch.cat([token_features(e, representation) for e in train.embeddings])
-    targets = np.concatenate([L.beat_targets(L.read_beats(beats), _times(e), neighbour_weights)
+    targets = np.concatenate([L.beat_targets(beats, _times(e), neighbour_weights)
                               for e, beats in zip(train.embeddings, train.references)])
     positive_fraction = max(float((targets > 0).mean()), 1e-3)
     # Beat tokens are rare (about 1 in 15 at 120 BPM): weigh positives up unless the caller chose a weight.
@@ -168,14 +168,14 @@ def _beat(representation, train, validation, test, config, neighbour_weights=(0.
         return [torch.sigmoid(probe.predict(token_features(e, representation))[:, 0]).numpy() for e in data.embeddings]
 
     def mean_f(probe, data, threshold=M.DEFAULT_BEAT_THRESHOLD):
-        scores = [M.beat_metrics(M.decode_beats(a, _times(e), threshold), L.read_beats(b), trim_first_seconds)
+        scores = [M.beat_metrics(M.decode_beats(a, _times(e), threshold), b, trim_first_seconds)
                   for a, e, b in zip(activations(probe, data), data.embeddings, data.references)]
         return M.aggregate(scores)
 
     probe, history = train_probe(features, torch.from_numpy(targets)[:, None], 1, probe_config,
                                  validation_score=lambda p: mean_f(p, validation)["F-measure"])
     threshold = M.select_beat_threshold(activations(probe, validation), [_times(e) for e in validation.embeddings],
-                                        [L.read_beats(b) for b in validation.references],
+                                        validation.references,
                                         trim_first_seconds=trim_first_seconds)
     return ProbeOutcome(mean_f(probe, test, threshold), {"F-measure": history.best_score}, history.best_step,
                         history.steps_run, {"threshold": threshold, "trim_first_seconds": trim_first_seconds,

@@ -72,17 +72,14 @@ def build_feature_extractor(args: ModelArguments, config: ViT1DConfig) -> ViT1DF
     return extractor
 
 
-def ensure_corpus(data_args: DataArguments, accelerator) -> str:
-    """The built-in corpus folder, rendered on the main process the first time."""
-    from ..data.render import write_corpus
+def built_in_corpus(data_args: DataArguments, accelerator) -> str:
+    """The built-in corpus folder, rendered by the main process the first time while the others wait."""
+    from ..data.render import ensure_corpus
 
-    folder = Path(data_args.corpus_dir)
-    if accelerator.is_main_process and not (folder / "corpus.json").is_file():
-        logger.info(f"Rendering the built-in corpus into {folder} ({data_args.corpus_pieces} pieces).")
-        summary = write_corpus(folder, data_args.corpus_pieces, data_args.corpus_seconds, seed=0)
-        logger.info(f"Rendered in {summary['render_seconds']} s ({summary['real_time_factor']}x real time).")
+    if accelerator.is_main_process:
+        ensure_corpus(data_args.corpus_dir, data_args.corpus_pieces, data_args.corpus_seconds)
     accelerator.wait_for_everyone()
-    return str(folder)
+    return str(data_args.corpus_dir)
 
 
 def pair_rules(args: DataArguments) -> PairSampling:
@@ -167,7 +164,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
     elif args.resume_from_checkpoint:
         logger.info(f"No checkpoint in {output_dir} yet: starting from step 0.")
 
-    data = data_args.data or ensure_corpus(data_args, accelerator)
+    data = data_args.data or built_in_corpus(data_args, accelerator)
     source = open_tracks(data, data_args.split, data_args.audio_column, data_args.dataset_config)
     rules = pair_rules(data_args)
     options = StreamOptions(
