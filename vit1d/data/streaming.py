@@ -35,7 +35,6 @@ DataLoader takes batches from its workers in turn, the loop also saves which rea
 
 import itertools
 import logging
-import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
@@ -307,9 +306,3 @@ def total_skipped(positions: dict[int, dict]) -> Counter:
     for state in positions.values():
         total += ReaderPosition.from_dict(state).skipped()
     return total
-
-
-def approximate_memory_bytes(rules: PairSampling, options: StreamOptions) -> int:
-    """Upper bound of the crops a reader holds at once."""
-    crop_samples = math.ceil(rules.crop_seconds * options.sampling_rate)
-    return int(options.mix_tracks * rules.pairs_per_track * 2 * crop_samples * 4)

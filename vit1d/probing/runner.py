@@ -16,7 +16,7 @@ from ..modeling_vit1d import ViT1DModel
 from . import labels as L
 from .extraction import EmbeddingCache, ExtractionSettings, extract_all
 from .probe import ProbeConfig
-from .tasks import GLOBAL_TASKS, LOCAL_TASKS, TASKS, VALIDATION_METRIC, Representation, TaskData, probe_task
+from .tasks import LOCAL_TASKS, TASKS, VALIDATION_METRIC, Representation, TaskData, probe_task
 
 logger = logging.getLogger(__name__)
 
@@ -256,4 +256,4 @@ def eval_results(results: dict, dataset_name: str, dataset_type: str | None = No
     return out
 
 
-__all__ = ["ProbeArguments", "eval_results", "markdown_table", "parse_layers", "run_probe", "GLOBAL_TASKS"]
+__all__ = ["ProbeArguments", "eval_results", "markdown_table", "parse_layers", "run_probe"]
