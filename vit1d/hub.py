@@ -1,6 +1,7 @@
 """Preparing ViT-1D folders for the Hugging Face Hub (they load with `trust_remote_code=True` alone), their model
 cards, and uploads."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from .configuration_vit1d import ViT1DConfig
@@ -65,25 +66,77 @@ def _markdown_table(rows: dict) -> str:
     return "\n".join(lines)
 
 
+def tested_versions() -> str:
+    """The versions of the libraries this card's folder was written with."""
+    import importlib.metadata as metadata
+    import platform
+
+    names = ("vit1d", "torch", "transformers", "huggingface_hub", "accelerate", "datasets", "safetensors", "numpy")
+    found = []
+    for name in names:
+        try:
+            found.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return f"Python {platform.python_version()}, " + ", ".join(found)
+
+
+def _dataset_of(results: dict) -> str:
+    return results["results"][0]["dataset"] if results["results"] else "unnamed"
+
+
+def _figures_markdown(figures: dict[str, str]) -> str:
+    return "\n\n".join(f"![{caption}]({path})\n\n*{caption}*" for caption, path in figures.items())
+
+
 def model_card(
     model: ViT1DPreTrainedModel,
     feature_extractor: ViT1DFeatureExtractor,
     repo_id: str | None = None,
     training_recipe: dict | None = None,
     datasets: list[str] | None = None,
+    probe_results: Sequence[dict] = (),
+    baseline_probe_results: Sequence[dict] = (),
+    dataset_name: str | None = None,
+    figures: dict[str, str] | None = None,
+    analysis: str | None = None,
     **template_values,
 ):
-    """A `huggingface_hub.ModelCard` from the package's template, filled from the config, the feature extractor and
-    the training recipe actually used (a mapping rendered as a table)."""
+    """A `huggingface_hub.ModelCard` from the package's template (`vit1d/model_card.md`).
+
+    Args:
+        model, feature_extractor: the card's config and input contract are read from them.
+        repo_id: the Hub id the loading snippets name.
+        training_recipe: the recipe actually used (`training_recipe.json` of a `run_pretraining.py` run), rendered as
+            a table; none: the card says the weights are a random initialisation.
+        probe_results: contents of `probe_results.json` files (`run_probe.py`) of this model. Rendered as tables and
+            as the card's `model-index` (`EvalResult`s), so the Hub shows them; the numbers are the files'.
+        baseline_probe_results: the same probes on a baseline (the random initialisation): shown next to this
+            model's numbers in the tables, never in `model-index`.
+        dataset_name: the evaluation dataset's name in `model-index` (default: the results' `dataset`).
+        figures: caption -> path relative to the card (e.g. `figures/attention.png`), embedded as images.
+        analysis: Markdown of the emergent-property analysis (`vit1d.analysis`).
+        template_values: any other variable of the template (e.g. `model_name`, `license`, `revision`).
+    """
     from huggingface_hub import ModelCard, ModelCardData
 
     config = model.config
+    model_name = template_values.get("model_name") or (repo_id.split("/")[-1] if repo_id else "vit1d")
+    evaluations = []
+    if probe_results:
+        from .probing.runner import comparison_table, eval_results
+
+        for results in probe_results:
+            evaluations += eval_results(results, dataset_name or _dataset_of(results))
+        template_values.setdefault("results_table", comparison_table(list(probe_results), list(baseline_probe_results)))
     card_data = ModelCardData(
+        model_name=model_name if evaluations else None,
         library_name="transformers",
         pipeline_tag="feature-extraction",
         license=template_values.pop("license", "apache-2.0"),
         tags=["audio", "music", "vit1d", "contrastive-learning", "custom_code"],
         datasets=datasets,
+        eval_results=evaluations or None,
     )
     values = {
         "num_hidden_layers": config.num_hidden_layers,
@@ -103,11 +156,86 @@ def model_card(
         "f_max": feature_extractor.f_max,
         "top_db": feature_extractor.top_db,
         "repo_id": repo_id,
+        "tested_versions": tested_versions(),
     }
     if training_recipe:
         values["training_recipe"] = _markdown_table(training_recipe)
+    if figures:
+        values["figures"] = _figures_markdown(figures)
+    if analysis:
+        values["analysis"] = analysis
     values.update(template_values)
     return ModelCard.from_template(card_data, template_path=str(MODEL_CARD_TEMPLATE), **values)
+
+
+def write_model_card(folder: str | Path, repo_id: str | None = None, probe_results: Sequence[str | Path | dict] = (),
+                     baseline_probe_results: Sequence[str | Path | dict] = (), figures: dict[str, str | Path] | None
+                     = None, **card_values):
+    """Fill the card of a saved ViT-1D folder: read its config, feature extractor and `training_recipe.json`, copy
+    the `figures` (caption -> PNG path) into `folder/figures/`, and write `folder/README.md`. Probe results may be
+    given as `probe_results.json` paths or their loaded contents. Returns the `ModelCard`."""
+    import json
+    import shutil
+
+    folder = Path(folder)
+    model = ViT1DModel.from_pretrained(folder)
+    extractor = ViT1DFeatureExtractor.from_pretrained(folder)
+    recipe_path = folder / "training_recipe.json"
+    recipe = json.loads(recipe_path.read_text()) if recipe_path.is_file() else None
+    card_figures = {}
+    for caption, path in (figures or {}).items():
+        path = Path(path)
+        (folder / "figures").mkdir(exist_ok=True)
+        if path.resolve() != (folder / "figures" / path.name).resolve():
+            shutil.copyfile(path, folder / "figures" / path.name)
+        card_figures[caption] = f"figures/{path.name}"
+
+    def load(results):
+        return results if isinstance(results, dict) else json.loads(Path(results).read_text())
+
+    card = model_card(model, extractor, repo_id=repo_id, training_recipe=recipe,
+                      probe_results=[load(r) for r in probe_results],
+                      baseline_probe_results=[load(r) for r in baseline_probe_results],
+                      figures=card_figures, **card_values)
+    card.save(folder / "README.md")
+    return card
+
+
+def check_model_card(card, probe_results: Sequence[dict] = ()) -> None:
+    """The offline part of the Hub's checks, plus ours: the card (a `ModelCard`, its text, or a README path) parses,
+    its metadata names `library_name`, `pipeline_tag` and the `custom_code` tag the remote-code folder needs, and its
+    `model-index` holds exactly the numbers of `probe_results`. Raises a ValueError listing every problem."""
+    from huggingface_hub import ModelCard
+
+    if isinstance(card, Path) or (isinstance(card, str) and not card.lstrip().startswith("---")):
+        card = ModelCard.load(card)
+    elif isinstance(card, str):
+        card = ModelCard(card)
+    data = card.data
+    problems = []
+    if data.library_name != "transformers":
+        problems.append(f"library_name is {data.library_name!r}, expected 'transformers'")
+    if not data.pipeline_tag:
+        problems.append("pipeline_tag is missing")
+    if "custom_code" not in (data.tags or []):
+        problems.append("the 'custom_code' tag is missing (the Hub then hides the trust_remote_code snippet)")
+    if probe_results:
+        from .probing.runner import eval_results
+
+        expected = {}
+        for results in probe_results:
+            expected.update({(r.task_name, r.metric_name): r.metric_value
+                             for r in eval_results(results, _dataset_of(results))})
+        found = {(r.task_name, r.metric_name): r.metric_value for r in data.eval_results or []}
+        for key in expected.keys() - found.keys():
+            problems.append(f"model-index lacks {key[1]} ({key[0]})")
+        for key in found.keys() - expected.keys():
+            problems.append(f"model-index has {key[1]} ({key[0]}), which the probe results do not")
+        for key in expected.keys() & found.keys():
+            if float(found[key]) != float(expected[key]):
+                problems.append(f"model-index {key[1]} is {found[key]}, the probe results say {expected[key]}")
+    if problems:
+        raise ValueError("The model card does not pass the checks:\n- " + "\n- ".join(problems))
 
 
 def push_folder_to_hub(folder: str | Path, repo_id: str, private: bool = False, token: str | None = None,

@@ -236,8 +236,40 @@ def _format(value) -> str:
     return "n/a" if value is None or value != value else f"{value:.3f}"
 
 
+def _record_key(record: dict) -> tuple:
+    return record["task"], record["representation"], tuple(record["layers"])
+
+
+def comparison_table(results: list[dict], baselines: list[dict] = ()) -> str:
+    """One Markdown table per task over several `probe_results.json` contents: every probed representation with the
+    task's main metrics, and, where `baselines` (e.g. the random-init runs) probed the same representation, the
+    baseline's value after a slash ("0.758 / 0.732")."""
+    baseline = {_record_key(record): record for results_ in baselines for record in results_["results"]}
+    by_task: dict[str, list[dict]] = {}
+    for results_ in results:
+        for record in results_["results"]:
+            by_task.setdefault(record["task"], []).append(record)
+    tables = []
+    for task, records in by_task.items():
+        columns = TABLE_COLUMNS[task]
+        lines = [f"**{task}**" + (" (this model / random initialisation)" if baseline else ""), "",
+                 "| representation | layers | " + " | ".join(header for header, _ in columns) + " |",
+                 "|---|---|" + "---|" * len(columns)]
+        for record in records:
+            other = baseline.get(_record_key(record))
+            cells = []
+            for _, key in columns:
+                cell = _format(record["metrics"].get(key))
+                cells.append(cell if other is None else f"{cell} / {_format(other['metrics'].get(key))}")
+            lines.append(f"| {record['representation']} | {','.join(map(str, record['layers']))} | "
+                         f"{' | '.join(cells)} |")
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables) + "\n"
+
+
 def eval_results(results: dict, dataset_name: str, dataset_type: str | None = None) -> list:
-    """`huggingface_hub.EvalResult`s of a results file, for a model card's `model-index`."""
+    """`huggingface_hub.EvalResult`s of a results file, for a model card's `model-index`; the task's name is also the
+    dataset config, so that every task stays apart when the card is read back."""
     from huggingface_hub import EvalResult
 
     task_types = {"tagging": "audio-classification", "key": "audio-classification",
@@ -245,15 +277,18 @@ def eval_results(results: dict, dataset_name: str, dataset_type: str | None = No
     out = []
     for record in results["results"]:
         for metric, value in record["metrics"].items():
-            if metric in ("num_tracks", "duration") or value is None or value != value:
+            if metric.startswith("num_") or metric == "duration" or value is None or value != value:
                 continue
             out.append(EvalResult(
                 task_type=task_types[record["task"]], task_name=record["task"], dataset_type=dataset_type or
                 dataset_name, dataset_name=dataset_name, dataset_split=record["split"],
+                # The task's labels as the dataset config: the Hub groups results by task type and dataset, which
+                # would merge key with tagging (and beat with chord) under one task name otherwise.
+                dataset_config=record["task"],
                 metric_type=metric, metric_name=f"{metric} ({record['representation']}, layers "
                                                 f"{','.join(map(str, record['layers']))})", metric_value=float(value),
             ))
     return out
 
 
-__all__ = ["ProbeArguments", "eval_results", "markdown_table", "parse_layers", "run_probe"]
+__all__ = ["ProbeArguments", "comparison_table", "eval_results", "markdown_table", "parse_layers", "run_probe"]
