@@ -182,10 +182,15 @@ def _beat(representation, train, validation, test, config, neighbour_weights=(0.
                                             "neighbour_weights": list(neighbour_weights)})
 
 
+def _chord_frames(data: TaskData, representation) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """Every token's features and 25-class target over a split, and the tokens per track."""
+    features = [token_features(e, representation) for e in data.embeddings]
+    targets = [L.chord_targets(_times(e), *chords) for e, chords in zip(data.embeddings, data.references)]
+    return torch.cat(features), torch.from_numpy(np.concatenate(targets)), [len(f) for f in features]
+
+
 def _chord(representation, train, validation, test, config, **_):
-    features = torch.cat([token_features(e, representation) for e in train.embeddings])
-    targets = np.concatenate([L.chord_targets(_times(e), *chords) for e, chords in zip(train.embeddings,
-                                                                                        train.references)])
+    features, targets, _ = _chord_frames(train, representation)
 
     def evaluate(probe, data):
         scores = []
@@ -194,9 +199,19 @@ def _chord(representation, train, validation, test, config, **_):
             scores.append(M.chord_metrics(predicted, _times(track), intervals, chord_labels))
         return M.aggregate(scores, weight="duration")
 
+    # Early stopping needs only the frame accuracy (duration-weighted over tracks, as `evaluate` aggregates it):
+    # computed from features and targets gathered once instead of every mir_eval score at every check.
+    valid_features, valid_targets, lengths = _chord_frames(validation, representation)
+    durations = torch.tensor([float(np.ptp(np.asarray(intervals))) for intervals, _ in validation.references])
+
+    def validation_accuracy(probe):
+        hits = (probe.predict(valid_features).argmax(1) == valid_targets).float()
+        per_track = torch.stack([part.mean() for part in hits.split(lengths)])
+        return float((per_track * durations).sum() / durations.sum())
+
     probe_config = ProbeConfig(**{**config.__dict__, "objective": "multiclass"})
-    probe, history = train_probe(features, torch.from_numpy(targets), len(L.CHORD_CLASS_LABELS), probe_config,
-                                 validation_score=lambda p: evaluate(p, validation)["frame_accuracy"])
+    probe, history = train_probe(features, targets, len(L.CHORD_CLASS_LABELS), probe_config,
+                                 validation_score=validation_accuracy)
     return ProbeOutcome(evaluate(probe, test), {"frame_accuracy": history.best_score}, history.best_step,
                         history.steps_run)
 
