@@ -36,13 +36,21 @@ from huggingface_hub.errors import (
 )
 
 import vit1d
-from vit1d.hub import AUTO_CLASSES, model_card, push_folder_to_hub
+from vit1d.hub import AUTO_CLASSES, check_model_card, model_card, push_folder_to_hub
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REPO_ID = "test-org/vit1d-tiny"
 REMOTE_FILES = ("configuration_vit1d.py", "modeling_vit1d.py", "feature_extraction_vit1d.py")
 TRAINING_RECIPE = {"objective": "NT-Xent on class tokens", "global_batch_pairs": 8, "steps": 2, "precision": "no",
                    "hardware": "1 x CPU (cpu)"}
+# `run_probe.py`'s file layout, two tasks (the numbers are made up: what matters is that the card repeats them).
+PROBE_RESULTS = {"model": "encoder", "random_init": False, "num_tracks": {"train": 8, "validation": 2, "test": 2},
+                 "results": [
+                     {"task": "key", "dataset": "data/corpus", "split": "test", "representation": "class",
+                      "layers": [12], "metrics": {"accuracy": 0.5, "weighted_score": 0.6123456789012345}},
+                     {"task": "beat", "dataset": "data/corpus", "split": "test", "representation": "sequence",
+                      "layers": [3, 6, 9, 12], "metrics": {"F-measure": 0.7071067811865476, "Cemgil": 0.5}},
+                 ]}
 
 
 # -- helpers (reusable by other Hub tests) -------------------------------------------------------------------------
@@ -218,7 +226,9 @@ def encoder_folder(tmp_path_factory):
     (folder / "training_recipe.json").write_text(json.dumps(TRAINING_RECIPE, indent=2))
     (folder / "figures").mkdir()
     (folder / "figures" / "attention.png").write_bytes(tiny_png())
-    model_card(model, extractor, repo_id=REPO_ID, training_recipe=TRAINING_RECIPE).save(folder / "README.md")
+    (folder / "probe_results.json").write_text(json.dumps(PROBE_RESULTS, indent=1))
+    model_card(model, extractor, repo_id=REPO_ID, training_recipe=TRAINING_RECIPE, probe_results=[PROBE_RESULTS],
+               figures={"Attention maps": "figures/attention.png"}).save(folder / "README.md")
     return folder, model, extractor
 
 
@@ -306,6 +316,13 @@ def test_pushed_model_card_parses_with_hub_metadata(hub, encoder_folder, pushed,
     assert "custom_code" in data["tags"]
     assert card["content"] == (folder / "README.md").read_text()
     assert REPO_ID in card["content"]  # the loading snippets name the repo
+    # model-index holds exactly the numbers of the folder's probe_results.json.
+    probe_results = json.loads((folder / "probe_results.json").read_text())
+    check_model_card(card["content"], [probe_results])
+    index = {metric["name"]: metric["value"] for result in data["model-index"][0]["results"]
+             for metric in result["metrics"]}
+    assert index["weighted_score (class, layers 12)"] == probe_results["results"][0]["metrics"]["weighted_score"]
+    assert index["F-measure (sequence, layers 3,6,9,12)"] == probe_results["results"][1]["metrics"]["F-measure"]
     # The same card pinned by sha.
     assert load_card(hub, REPO_ID, tmp_path, revision=pushed)["content"] == card["content"]
 
