@@ -1,5 +1,6 @@
-"""Analyses (vit1d.analysis): onsets from attention, self-similarity summaries, figures, and run_analysis end to end."""
+"""vit1d.analysis: onsets from attention, self-similarity summaries, figures, and run_analysis end to end."""
 
+import json
 import sys
 
 import numpy as np
@@ -229,3 +230,78 @@ def test_figures_name_the_install_command_without_matplotlib(tmp_path, monkeypat
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"pip install vit1d\[analysis\]"):
         F.plot_ssm_grid({3: np.eye(4)}, token_times(4), tmp_path / "ssm.png")
+
+
+# -- run_analysis end to end ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_run_analysis_end_to_end_on_a_rendered_corpus(tmp_path):
+    import run_analysis
+    from vit1d.data.render import write_corpus
+
+    corpus = tmp_path / "corpus"
+    summary = write_corpus(corpus, pieces=4, seconds=8, seed=0)
+    assert summary["splits"]["train"] >= 2  # two grooves, with onsets, beats and chords
+    model_dir = tmp_path / "model"
+    vit1d.ViT1DModel(tiny_config()).save_pretrained(model_dir)
+    vit1d.ViT1DFeatureExtractor(feature_size=16).save_pretrained(model_dir)
+    out = tmp_path / "analysis"
+    probe_file = tmp_path / "probe_results.json"
+    probe_file.write_text(json.dumps({"model": "tiny", "random_init": False, "results": [
+        {"task": "chord", "representation": "sequence", "layers": [layer], "metrics": {"frame_accuracy": 0.1 * layer}}
+        for layer in range(4)]}))
+
+    results = run_analysis.main([
+        "--model_name_or_path", str(model_dir), "--data", str(corpus), "--split", "train", "--max_tracks", "2",
+        "--layers", "1,3", "--output_dir", str(out), "--probe_results", str(probe_file), "--device", "cpu",
+    ])
+
+    assert results["models"]["trained"] == str(model_dir) and "random_init" in results["models"]
+    assert results["num_tracks"] == {"analysed": 2, "with_onsets": 2, "without_onsets": 0, "with_beats": 2,
+                                     "with_chords": 2}
+    assert results["layers"] == [1, 2, 3] and results["heads"] == [0, 1] and results["ssm_layers"] == [1, 3]
+    for key in ("trained", "random_init"):
+        for mode in ("class_row", "column_mean"):
+            f = np.array(results["onsets"][key][mode]["f_measure"])
+            assert f.shape == (3, 2) and np.all((f >= 0) & (f <= 1))
+            assert results["onsets"][key][mode]["num_tracks"] == 2
+        best = results["best_onsets"][key]
+        assert best["mode"] in ("class_row", "column_mean") and 1 <= best["layer"] <= 3
+        assert best["f_measure"] == pytest.approx(np.max([results["onsets"][key][m]["f_measure"] for m in
+                                                          ("class_row", "column_mean")]), abs=1e-4)
+        for layer in ("1", "3"):
+            entry = results["ssm"][key][layer]
+            assert entry["num_tracks"]["chord_change_lift"] == 2 and np.isfinite(entry["chord_change_lift"])
+    assert results["onset_baseline"]["spectral_flux"]["f_measure"] > 0.5  # exact onsets of rendered grooves
+
+    on_disk = json.loads((out / "analysis_results.json").read_text())
+    assert on_disk["best_onsets"] == results["best_onsets"] and on_disk["markdown"] == results["markdown"]
+    markdown = (out / "analysis_results.md").read_text()
+    assert markdown == results["markdown"] and "### class_row" in markdown and "| 3 |" in markdown
+    assert set(results["figures"]) == {"attention_maps", "onset_curves", "ssm_trained", "ssm_random_init",
+                                       "probe_curves"}
+    for path in results["figures"].values():
+        assert_png(out / path)
+
+
+def test_run_analysis_without_a_model_analyses_a_random_paper_model_without_figures(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    from vit1d.analysis.runner import AnalysisArguments, run_analysis
+
+    folder = tmp_path / "audio"
+    folder.mkdir()
+    sf.write(folder / "a.wav", music_like(5.0), 16000)
+    args = AnalysisArguments(model_name_or_path=None, data=str(folder), split="train", layers="last", figures=False,
+                             output_dir=str(tmp_path / "out"), device="cpu")
+    monkeypatch.setattr("vit1d.probing.runner.ViT1DConfig", lambda: tiny_config())
+    monkeypatch.setattr("vit1d.probing.runner.ViT1DFeatureExtractor", lambda: vit1d.ViT1DFeatureExtractor(
+        feature_size=16))
+    results = run_analysis(args)
+    assert list(results["models"]) == ["random_init"] and results["figures"] == {}
+    assert results["onsets"] == {} and results["num_tracks"]["without_onsets"] == 1
+    assert results["ssm_layers"] == [3] and np.isnan(results["ssm"]["random_init"]["3"]["chord_change_lift"])
+    assert "No track has reference onsets" in results["markdown"]
+    assert json.loads((tmp_path / "out" / "analysis_results.json").read_text())["ssm"]["random_init"]["3"][
+        "chord_change_lift"] is None
