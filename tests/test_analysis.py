@@ -278,7 +278,8 @@ def test_run_analysis_end_to_end_on_a_rendered_corpus(tmp_path):
     on_disk = json.loads((out / "analysis_results.json").read_text())
     assert on_disk["best_onsets"] == results["best_onsets"] and on_disk["markdown"] == results["markdown"]
     markdown = (out / "analysis_results.md").read_text()
-    assert markdown == results["markdown"] and "### class_row" in markdown and "| 3 |" in markdown
+    assert results["markdown"] in markdown and "#### class_row" in markdown and "| 3 |" in markdown
+    assert "[figures/ssm_trained.png](figures/ssm_trained.png)" in markdown and "\n# " not in results["markdown"]
     assert set(results["figures"]) == {"attention_maps", "onset_curves", "ssm_trained", "ssm_random_init",
                                        "probe_curves"}
     for path in results["figures"].values():

@@ -19,6 +19,7 @@ from vit1d.analysis.attention import (
     track_onset_strength,
 )
 from vit1d.analysis.figures import plot_attention_maps, plot_onset_curves, plot_probe_curves, plot_ssm_grid
+from vit1d.analysis.runner import AnalysisArguments, markdown_tables, run_analysis
 from vit1d.analysis.ssm import (
     beat_lag_contrast,
     boundary_alignment,
@@ -30,8 +31,8 @@ from vit1d.analysis.ssm import (
 )
 
 __all__ = [
-    "MODES", "OnsetStrengths", "attention_maps", "beat_lag_contrast", "boundary_alignment", "chord_changes",
-    "novelty", "onset_scores", "onset_strength", "pick_onsets", "plot_attention_maps", "plot_onset_curves",
-    "plot_probe_curves", "plot_ssm_grid", "self_similarity", "spectral_flux", "ssm_for_layers", "ssm_summary",
-    "track_onset_strength",
+    "AnalysisArguments", "MODES", "OnsetStrengths", "attention_maps", "beat_lag_contrast", "boundary_alignment",
+    "chord_changes", "markdown_tables", "novelty", "onset_scores", "onset_strength", "pick_onsets",
+    "plot_attention_maps", "plot_onset_curves", "plot_probe_curves", "plot_ssm_grid", "run_analysis",
+    "self_similarity", "spectral_flux", "ssm_for_layers", "ssm_summary", "track_onset_strength",
 ]

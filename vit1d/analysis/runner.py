@@ -356,14 +356,15 @@ def _pair(values: list) -> str:
 
 def markdown_tables(results: dict) -> str:
     """The report: onset F-measure per layer and head (each model side by side in one cell, `trained / random`),
-    the best layer/head per model, the spectral-flux baseline, and the self-similarity summary per layer."""
+    the best layer/head per model, the spectral-flux baseline, and the self-similarity summary per layer. Headings
+    start at level 3, so that the text can sit under a section of a model card or report;
+    `analysis_results.md` adds a title and the list of figures."""
     keys = list(results["models"])
     models = " / ".join(results["models"][key] for key in keys)
     counts = results["num_tracks"]
-    lines = [f"# ViT-1D analysis: {models}", "",
-             f"{counts['analysed']} track(s) of the `{results['split']}` split of {results['dataset']}; cells read "
-             f"`{' / '.join(keys)}`.", ""]
-    lines += ["## Onsets read from attention", ""]
+    lines = [f"Models: {models}. {counts['analysed']} track(s) of the `{results['split']}` split of "
+             f"{results['dataset']}; cells read `{' / '.join(keys)}`.", ""]
+    lines += ["### Onsets read from attention", ""]
     if not results["onsets"]:
         lines += ["No track has reference onsets (an `onsets` column): nothing scored.", ""]
     else:
@@ -385,7 +386,7 @@ def markdown_tables(results: dict) -> str:
         lines.append("")
         heads = results["heads"]
         for mode in results["modes"]:
-            lines += [f"### {mode}: F-measure per layer and head", "",
+            lines += [f"#### {mode}: F-measure per layer and head", "",
                       "| layer | " + " | ".join(f"head {head}" for head in heads) + " | mean over heads |",
                       "|---|" + "---|" * (len(heads) + 1)]
             present = [key for key in keys if key in results["onsets"]]
@@ -395,7 +396,7 @@ def markdown_tables(results: dict) -> str:
                 means = [_nanmean(results["onsets"][key][mode]["f_measure"][index]) for key in present]
                 lines.append(f"| {layer} | " + " | ".join(cells) + f" | {_pair(means)} |")
             lines.append("")
-    lines += ["## Self-similarity of sequence tokens", "",
+    lines += ["### Self-similarity of sequence tokens", "",
               "Novelty lift: Foote novelty (z-scored) near chord changes / near beats that are not chord changes, "
               "minus its mean; 0 = no alignment, in standard deviations. Beat-lag contrast: mean cosine one to four "
               "beats apart minus half a beat off. F: novelty peaks vs chord changes / all beats (the denser beats "
@@ -407,8 +408,6 @@ def markdown_tables(results: dict) -> str:
         cells = [_pair([results["ssm"][key][str(layer)][column] for key in keys]) for column in columns]
         lines.append(f"| {layer} | " + " | ".join(cells) + " |")
     lines.append("")
-    if results.get("figures"):
-        lines += ["## Figures", ""] + [f"- {name}: `{path}`" for name, path in results["figures"].items()] + [""]
     return "\n".join(lines)
 
 
@@ -428,7 +427,9 @@ def _json_ready(value):
 def write_results(output_dir: Path, results: dict) -> None:
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "analysis_results.json").write_text(json.dumps(_json_ready(results), indent=1, allow_nan=False))
-    (output_dir / "analysis_results.md").write_text(results["markdown"])
+    figures = [f"- {name}: [{path}]({path})" for name, path in results.get("figures", {}).items()]
+    text = ["# ViT-1D analysis", "", results["markdown"]] + (["### Figures", "", *figures, ""] if figures else [])
+    (output_dir / "analysis_results.md").write_text("\n".join(text))
 
 
 __all__ = ["AnalysisArguments", "load_models", "markdown_tables", "run_analysis", "write_results"]
