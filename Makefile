@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU wheel of torch 2.13.0 is available locally; other versions pull GBs of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install demo embed test test-fast bench clean
+.PHONY: install demo pretrain embed test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -13,12 +13,17 @@ $(VENV)/.installed: setup.py Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,analysis]"
 	$(BIN)/python -m pip install -q --no-deps "tinysoundfont>=0.3"
 	touch $@
 
-# The main job: render the built-in corpus (once) and pretrain ViT-1D on it for a few minutes.
+# The main job: render the built-in corpus, pretrain ViT-1D briefly, probe the four tasks for the trained and a
+# random encoder, run the analyses and write outputs/demo/report plus an encoder folder with a filled model card.
 demo: install
+	$(BIN)/python run_demo.py --output_dir outputs/demo
+
+# Only the short pretraining run of the demo (what `make demo` did before the probes and analyses existed).
+pretrain: install
 	$(BIN)/python run_pretraining.py --output_dir outputs/pretraining
 
 embed: install

@@ -43,7 +43,9 @@ setup(
         "evaluate>=0.4",
     ],
     extras_require={
-        "dev": ["pytest>=8", "librosa>=0.10", "tensorboard>=2.10"],
+        "dev": ["pytest>=8", "librosa>=0.10", "tensorboard>=2.10", "matplotlib>=3.6"],
+        # Figures of vit1d.analysis (attention maps, onset curves, SSMs, probe curves) and of the demo report.
+        "analysis": ["matplotlib>=3.6"],
         # Optional experiment trackers for run_pretraining.py (`--report_to tensorboard`).
         "tensorboard": ["tensorboard>=2.10"],
     },

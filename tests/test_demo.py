@@ -1,0 +1,83 @@
+"""The one-command demo, scaled down: corpus, pretraining, probes of the four tasks for the trained and the random
+encoder, analyses, report folder and a model card ready to push."""
+
+import json
+
+import numpy as np
+import pytest
+from huggingface_hub import ModelCard
+
+import vit1d
+from vit1d.demo import DemoArguments, run_demo
+from vit1d.hub import check_model_card
+
+SMALL = dict(corpus_pieces=12, corpus_seconds=10.0, pretraining_steps=4, batch_size=4,
+             config_overrides="num_hidden_layers=4,hidden_size=64,num_attention_heads=2,intermediate_size=128",
+             probe_layers="2;4;2,4", probe_max_steps=40, probe_eval_every=20, analysis_tracks=2, analysis_layers="2,4")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    args = DemoArguments(output_dir=str(root / "out"), corpus_dir=str(root / "corpus"),
+                         cache_dir=str(root / "cache"), hub_model_id="test-org/vit1d-demo", **SMALL)
+    return args, run_demo(args)
+
+
+def _not_blank(path):
+    import matplotlib.image
+
+    image = matplotlib.image.imread(path)
+    assert image.shape[0] >= 200 and image.shape[1] >= 200, path
+    assert float(image[..., :3].std()) > 0.02, f"{path} is blank"
+
+
+@pytest.mark.slow
+def test_demo_writes_the_report_with_every_task_and_both_models(demo):
+    args, report = demo
+    readme = (report / "README.md").read_text()
+    for task in ("tagging", "key", "beat", "chord"):
+        assert f"**{task}** (this model / random initialisation)" in readme
+    assert "| sequence | 2,4 |" in readme  # the stacked layers
+    assert "### Onsets read from attention" in readme and "### Self-similarity" in readme
+    results = json.loads((report / "results.json").read_text())
+    assert [r["results"][0]["task"] for r in results["probes"]["trained"]] == ["tagging", "key", "beat", "chord"]
+    assert all(r["random_init"] for r in results["probes"]["random"])
+    assert not any(r["random_init"] for r in results["probes"]["trained"])
+    assert results["training"]["steps"] == 4
+    # The stages before the report, which is writing this file.
+    assert [stage["name"] for stage in results["stages"]] == [
+        "render corpus", "pretraining", "probing (trained and random)", "analysis"]
+    figures = sorted(path.name for path in (report / "figures").iterdir())
+    assert figures == ["attention_maps.png", "onset_curves.png", "probe_curves.png", "ssm_random_init.png",
+                       "ssm_trained.png"]
+    for name in figures:
+        _not_blank(report / "figures" / name)
+        assert f"](figures/{name})" in readme
+
+
+@pytest.mark.slow
+def test_demo_model_folder_is_ready_to_push(demo, restore_auto_classes):
+    args, report = demo
+    folder = report.parent / "model"
+    card = ModelCard.load(folder / "README.md")
+    trained = json.loads((report / "results.json").read_text())["probes"]["trained"]
+    check_model_card(card, trained)  # model-index == the probe results, Hub metadata present
+    assert 'AutoModel.from_pretrained("test-org/vit1d-demo", trust_remote_code=True' in card.text
+    for name in ("probe_curves.png", "attention_maps.png", "ssm_trained.png"):
+        assert (folder / "figures" / name).is_file() and f"](figures/{name})" in card.text
+    assert "### Onsets read from attention" in card.text and "| steps | 4 |" in card.text
+    assert json.loads((folder / "config.json").read_text())["auto_map"]["AutoModel"] == "modeling_vit1d.ViT1DModel"
+    model = vit1d.ViT1DModel.from_pretrained(folder)
+    assert model.config.num_hidden_layers == 4
+
+
+@pytest.mark.slow
+def test_demo_rerun_reuses_every_finished_stage(demo):
+    args, report = demo
+    before = json.loads((report / "results.json").read_text())
+    run_demo(args)
+    after = json.loads((report / "results.json").read_text())
+    assert [stage["reused"] for stage in after["stages"]] == [True, True, True, True]
+    assert after["probes"] == before["probes"]
+    np.testing.assert_equal(after["analysis"]["best_onsets"], before["analysis"]["best_onsets"])
