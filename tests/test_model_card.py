@@ -115,7 +115,7 @@ def test_write_model_card_fills_a_saved_folder(trained_and_random, tmp_path, res
                      figures={"Self-similarity": figure})
     assert (folder / "figures" / "ssm.png").read_bytes() == figure.read_bytes()
     card = ModelCard.load(folder / "README.md")
-    check_model_card(card, trained)
+    check_model_card(card, paths)  # paths or loaded contents
     assert card.data.model_name == "vit1d-tiny"
     assert "| objective | NT-Xent |" in card.text and "![Self-similarity](figures/ssm.png)" in card.text
     assert 'AutoModel.from_pretrained("org/vit1d-tiny", trust_remote_code=True' in card.text

@@ -1,6 +1,8 @@
 """Preparing ViT-1D folders for the Hugging Face Hub (they load with `trust_remote_code=True` alone), their model
 cards, and uploads."""
 
+import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -174,9 +176,6 @@ def write_model_card(folder: str | Path, repo_id: str | None = None, probe_resul
     """Fill the card of a saved ViT-1D folder: read its config, feature extractor and `training_recipe.json`, copy
     the `figures` (caption -> PNG path) into `folder/figures/`, and write `folder/README.md`. Probe results may be
     given as `probe_results.json` paths or their loaded contents. Returns the `ModelCard`."""
-    import json
-    import shutil
-
     folder = Path(folder)
     model = ViT1DModel.from_pretrained(folder)
     extractor = ViT1DFeatureExtractor.from_pretrained(folder)
@@ -189,22 +188,24 @@ def write_model_card(folder: str | Path, repo_id: str | None = None, probe_resul
         if path.resolve() != (folder / "figures" / path.name).resolve():
             shutil.copyfile(path, folder / "figures" / path.name)
         card_figures[caption] = f"figures/{path.name}"
-
-    def load(results):
-        return results if isinstance(results, dict) else json.loads(Path(results).read_text())
-
     card = model_card(model, extractor, repo_id=repo_id, training_recipe=recipe,
-                      probe_results=[load(r) for r in probe_results],
-                      baseline_probe_results=[load(r) for r in baseline_probe_results],
+                      probe_results=_load_results(probe_results),
+                      baseline_probe_results=_load_results(baseline_probe_results),
                       figures=card_figures, **card_values)
     card.save(folder / "README.md")
     return card
 
 
-def check_model_card(card, probe_results: Sequence[dict] = ()) -> None:
+def _load_results(results: Sequence[str | Path | dict]) -> list[dict]:
+    """`probe_results.json` contents, from paths or already loaded."""
+    return [item if isinstance(item, dict) else json.loads(Path(item).read_text()) for item in results]
+
+
+def check_model_card(card, probe_results: Sequence[str | Path | dict] = ()) -> None:
     """The offline part of the Hub's checks, plus ours: the card (a `ModelCard`, its text, or a README path) parses,
     its metadata names `library_name`, `pipeline_tag` and the `custom_code` tag the remote-code folder needs, and its
-    `model-index` holds exactly the numbers of `probe_results`. Raises a ValueError listing every problem."""
+    `model-index` holds exactly the numbers of `probe_results` (`probe_results.json` paths or contents). Raises a
+    ValueError listing every problem."""
     from huggingface_hub import ModelCard
 
     if isinstance(card, Path) or (isinstance(card, str) and not card.lstrip().startswith("---")):
@@ -223,7 +224,7 @@ def check_model_card(card, probe_results: Sequence[dict] = ()) -> None:
         from .probing.runner import eval_results
 
         expected = {}
-        for results in probe_results:
+        for results in _load_results(probe_results):
             expected.update({(r.task_name, r.metric_name): r.metric_value
                              for r in eval_results(results, _dataset_of(results))})
         found = {(r.task_name, r.metric_name): r.metric_value for r in data.eval_results or []}
