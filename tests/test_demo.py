@@ -81,3 +81,36 @@ def test_demo_rerun_reuses_every_finished_stage(demo):
     assert [stage["reused"] for stage in after["stages"]] == [True, True, True, True]
     assert after["probes"] == before["probes"]
     np.testing.assert_equal(after["analysis"]["best_onsets"], before["analysis"]["best_onsets"])
+
+
+@pytest.mark.slow
+def test_demo_push_to_hub_uploads_the_model_folder_with_its_card(demo, tmp_path):
+    """`run_demo.py --push_to_hub` on a finished demo: every stage reused, then the encoder folder, its card and
+    figures uploaded (to the loopback test Hub), and the uploaded card's model-index equals the probe results."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from hub_test_server import HubTestServer
+    from test_hub import REPO_ROOT, hub_env, load_card
+
+    args, report = demo
+    argv = [f"--{name}={value}" for name, value in {**SMALL, "output_dir": args.output_dir,
+                                                    "corpus_dir": args.corpus_dir, "cache_dir": args.cache_dir}.items()]
+    with HubTestServer() as hub:
+        env = {**hub_env(hub, tmp_path), "PYTHONPATH": str(REPO_ROOT)}
+        done = subprocess.run([sys.executable, str(REPO_ROOT / "run_demo.py"), *argv, "--push_to_hub",
+                               "--hub_model_id", "test-org/vit1d-demo"], env=env, cwd=tmp_path, capture_output=True,
+                              text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-4000:]
+        remote = hub.files("test-org/vit1d-demo")
+        card = load_card(hub, "test-org/vit1d-demo", tmp_path)
+        assert hub.unhandled == []
+    local = Path(args.output_dir) / "model"
+    for name in ("model.safetensors", "config.json", "preprocessor_config.json", "modeling_vit1d.py", "README.md",
+                 "training_recipe.json", "figures/probe_curves.png", "figures/ssm_trained.png"):
+        assert remote[name] == (local / name).read_bytes(), name
+    assert not [name for name in remote if name.startswith(("checkpoints/", "runs/"))]
+    results = json.loads((report / "results.json").read_text())
+    assert [stage["reused"] for stage in results["stages"]] == [True, True, True, True]
+    check_model_card(card["content"], results["probes"]["trained"])
