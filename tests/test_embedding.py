@@ -5,7 +5,7 @@ import torch
 from conftest import music_like, tiny_config
 
 import vit1d
-from vit1d.embedding import _plan, _windows_from_array, _windows_from_stream
+from vit1d.embedding import plan_windows, windows_from_array, windows_from_stream
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_file_input_is_streamed_and_equals_array_input(model, extractor, tmp_pat
 @pytest.mark.parametrize("hop_seconds", [1.0, 4.0])
 def test_stream_windows_equal_array_windows_and_hold_little(extractor, block, hop_seconds):
     waveform = np.arange(300_000, dtype=np.float32)
-    plan = _plan(extractor, 1, 4.0, hop_seconds)
+    plan = plan_windows(extractor, 1, 4.0, hop_seconds)
     consumed = []
 
     def blocks():
@@ -109,9 +109,9 @@ def test_stream_windows_equal_array_windows_and_hold_little(extractor, block, ho
             consumed.append(start + block)
             yield waveform[start : start + block]
 
-    from_array = list(_windows_from_array(waveform, plan))
+    from_array = list(windows_from_array(waveform, plan))
     from_stream = []
-    for start, chunk in _windows_from_stream(blocks(), plan):
+    for start, chunk in windows_from_stream(blocks(), plan):
         from_stream.append((start, chunk.copy()))
         # Never more than one block read beyond the sample after the current window.
         assert consumed[-1] <= start + plan.window_samples + 1 + block

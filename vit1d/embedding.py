@@ -48,15 +48,24 @@ class LongAudioEmbedding:
         return (self.class_tokens + counts * self.sequence_means) / (1 + counts)
 
 
+# The window-level building blocks below are shared by `embed_long_audio`, `vit1d.hear` (which batches the windows
+# of many sounds together) and `vit1d.analysis` (which needs attention maps per window).
+
+
 @dataclass
-class _WindowPlan:
+class WindowPlan:
+    """Where the windows of a track start and how long they are, in samples (see `plan_windows`)."""
+
     window_samples: int
     hop_samples: int
     min_samples: int
     samples_per_token: int
 
 
-def _plan(feature_extractor: ViT1DFeatureExtractor, frames_per_patch: int, window_seconds, hop_seconds):
+def plan_windows(feature_extractor: ViT1DFeatureExtractor, frames_per_patch: int, window_seconds,
+                 hop_seconds) -> WindowPlan:
+    """The window plan of `embed_long_audio`: `window_seconds` windows every `hop_seconds` (default: no overlap),
+    the hop rounded to whole tokens. Raises a ValueError for a hop shorter than a token or longer than a window."""
     sampling_rate = feature_extractor.sampling_rate
     samples_per_token = feature_extractor.hop_length * frames_per_patch
     window_samples = int(round(window_seconds * sampling_rate))
@@ -70,10 +79,11 @@ def _plan(feature_extractor: ViT1DFeatureExtractor, frames_per_patch: int, windo
             f"the window length ({window_seconds} s); larger hops would leave parts of the track unembedded."
         )
     min_samples = feature_extractor.n_fft // 2 + 1
-    return _WindowPlan(window_samples, hop_tokens * samples_per_token, min_samples, samples_per_token)
+    return WindowPlan(window_samples, hop_tokens * samples_per_token, min_samples, samples_per_token)
 
 
-def _windows_from_array(waveform: np.ndarray, plan: _WindowPlan) -> Iterator[tuple[int, np.ndarray]]:
+def windows_from_array(waveform: np.ndarray, plan: WindowPlan) -> Iterator[tuple[int, np.ndarray]]:
+    """`(start sample, window)` of a waveform, the last window possibly shorter; at least one (maybe empty)."""
     start = 0
     while True:
         yield start, waveform[start : start + plan.window_samples]
@@ -82,7 +92,8 @@ def _windows_from_array(waveform: np.ndarray, plan: _WindowPlan) -> Iterator[tup
         start += plan.hop_samples
 
 
-def _windows_from_stream(blocks: Iterator[np.ndarray], plan: _WindowPlan) -> Iterator[tuple[int, np.ndarray]]:
+def windows_from_stream(blocks: Iterator[np.ndarray], plan: WindowPlan) -> Iterator[tuple[int, np.ndarray]]:
+    """The windows of `windows_from_array` from decoded blocks of a file, without holding the track."""
     # Holds at most one window plus one block of samples, whatever the track length.
     buffer = np.zeros(0, dtype=np.float32)
     buffer_start = 0
@@ -107,7 +118,7 @@ def _windows_from_stream(blocks: Iterator[np.ndarray], plan: _WindowPlan) -> Ite
         buffer, buffer_start = buffer[drop:], start
 
 
-def _pad_short_window(chunk: np.ndarray, plan: _WindowPlan) -> tuple[np.ndarray, int]:
+def pad_short_window(chunk: np.ndarray, plan: WindowPlan) -> tuple[np.ndarray, int]:
     """A tail shorter than the STFT's reflect padding allows is zero-padded; returns it and its real token count."""
     num_tokens = 1 + len(chunk) // plan.samples_per_token if len(chunk) else 0
     if 0 < len(chunk) < plan.min_samples:
@@ -126,7 +137,7 @@ def _batched(iterable, batch_size: int):
         yield batch
 
 
-class _TokenStitcher:
+class TokenStitcher:
     """Places each window's sequence tokens on the track's token grid as windows arrive in order. A token goes to the
     window in which it lies farthest from the edges (ties: the earlier window). Settled tokens are written straight
     into one preallocated grid, so memory stays at the output plus one window."""
@@ -206,14 +217,14 @@ def embed_long_audio(
         layers = tuple(int(layer) for layer in layers)
         if not all(0 <= layer <= config.num_hidden_layers for layer in layers):
             raise ValueError(f"layers must lie in 0..{config.num_hidden_layers}, got {layers}.")
-    plan = _plan(feature_extractor, config.frames_per_patch, window_seconds, hop_seconds)
+    plan = plan_windows(feature_extractor, config.frames_per_patch, window_seconds, hop_seconds)
     windows, num_samples = _window_source(audio, sampling_rate, feature_extractor, block_seconds, plan)
     device = next(encoder.parameters()).device
 
     class_tokens, pooled, window_times, sequence_means, window_token_counts = [], [], [], [], []
-    stitcher = _TokenStitcher(expected_tokens=1 + num_samples // plan.samples_per_token)
+    stitcher = TokenStitcher(expected_tokens=1 + num_samples // plan.samples_per_token)
     for batch in _batched(windows, batch_size):
-        chunks, counts = zip(*(_pad_short_window(chunk, plan) for _, chunk in batch))
+        chunks, counts = zip(*(pad_short_window(chunk, plan) for _, chunk in batch))
         features = feature_extractor(
             list(chunks), sampling_rate=feature_extractor.sampling_rate, return_tensors="pt", device=device
         )
@@ -267,8 +278,8 @@ def _window_source(audio, sampling_rate, feature_extractor, block_seconds, plan)
             )
         if len(waveform) == 0:
             raise ValueError("embed_long_audio got an empty waveform.")
-        return _windows_from_array(waveform, plan), len(waveform)
+        return windows_from_array(waveform, plan), len(waveform)
     native_rate, native_frames, _ = audio_info(audio)  # header only; sizes the token grid
     blocks = stream_audio(audio, sampling_rate=feature_extractor.sampling_rate, block_seconds=block_seconds)
     expected_samples = math.ceil(native_frames * feature_extractor.sampling_rate / native_rate)
-    return _windows_from_stream(iter(blocks), plan), expected_samples
+    return windows_from_stream(iter(blocks), plan), expected_samples

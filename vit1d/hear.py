@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .configuration_vit1d import ViT1DConfig
-from .embedding import _pad_short_window, _plan, _TokenStitcher, _windows_from_array
+from .embedding import TokenStitcher, pad_short_window, plan_windows, windows_from_array
 from .feature_extraction_vit1d import ViT1DFeatureExtractor
 from .modeling_vit1d import ViT1DModel, ViT1DPreTrainedModel
 
@@ -100,7 +100,7 @@ class HearModel(nn.Module):
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive number of windows, got {batch_size}.")
         # Checks hop_seconds now, at load time, rather than on the first batch of audio.
-        _plan(feature_extractor, config.frames_per_patch, window_seconds, hop_seconds)
+        plan_windows(feature_extractor, config.frames_per_patch, window_seconds, hop_seconds)
         self.layers = layers
         self.window_seconds = float(window_seconds)
         self.hop_seconds = None if hop_seconds is None else float(hop_seconds)
@@ -305,23 +305,23 @@ def _embed(audio: torch.Tensor, model: HearModel, with_tokens: bool):
     """
     encoder, extractor, layers = model.encoder, model.feature_extractor, model.layers
     config = encoder.config
-    plan = _plan(extractor, config.frames_per_patch, model.window_seconds, model.hop_seconds)
+    plan = plan_windows(extractor, config.frames_per_patch, model.window_seconds, model.hop_seconds)
     waveforms = audio.detach().to(device="cpu", dtype=torch.float32).numpy()
     n_sounds, n_samples = waveforms.shape
     # All the sounds of a call have the same length, hence the same windows. Going window by window across the
     # sounds keeps each sound's windows in order (as the stitcher needs) and puts equal-length windows together.
-    starts = [start for start, _ in _windows_from_array(waveforms[0], plan)]
+    starts = [start for start, _ in windows_from_array(waveforms[0], plan)]
     items = [(sound, start) for start in starts for sound in range(n_sounds)]
     device = next(encoder.parameters()).device
 
     num_tokens = 1 + n_samples // plan.samples_per_token
-    stitchers = [_TokenStitcher(num_tokens) for _ in range(n_sounds)] if with_tokens else None
+    stitchers = [TokenStitcher(num_tokens) for _ in range(n_sounds)] if with_tokens else None
     scene_sums = torch.zeros(n_sounds, model.scene_embedding_size)
     with _eval_mode(model):
         for begin in range(0, len(items), model.batch_size):
             batch = items[begin : begin + model.batch_size]
             chunks, counts = zip(
-                *(_pad_short_window(waveforms[sound, start : start + plan.window_samples], plan)
+                *(pad_short_window(waveforms[sound, start : start + plan.window_samples], plan)
                   for sound, start in batch)
             )
             features = extractor(

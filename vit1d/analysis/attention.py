@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..embedding import _pad_short_window, _plan, _windows_from_array
+from ..embedding import pad_short_window, plan_windows, windows_from_array
 from ..modeling_vit1d import ViT1DModel
 
 MODES = ("class_row", "column_mean")
@@ -191,7 +191,7 @@ def track_onset_strength(model, feature_extractor, waveform, sampling_rate: int,
         raise ValueError("track_onset_strength got an empty waveform.")
     encoder = _encoder(model)
     frames_per_patch = encoder.config.frames_per_patch
-    plan = _plan(feature_extractor, frames_per_patch, window_seconds, hop_seconds)
+    plan = plan_windows(feature_extractor, frames_per_patch, window_seconds, hop_seconds)
     device = next(encoder.parameters()).device
     num_tokens = 1 + len(waveform) // plan.samples_per_token
     layers, heads = encoder.config.num_hidden_layers, encoder.config.num_attention_heads
@@ -203,10 +203,10 @@ def track_onset_strength(model, feature_extractor, waveform, sampling_rate: int,
         raise ValueError(f"token_layers must lie in 0..{layers}, got {token_layers}.")
     tokens = {layer: np.zeros((num_tokens, encoder.config.hidden_size), dtype=np.float32) for layer in token_layers}
 
-    windows = list(_windows_from_array(waveform, plan))
+    windows = list(windows_from_array(waveform, plan))
     for first in range(0, len(windows), batch_size):
         batch = windows[first : first + batch_size]
-        chunks, counts = zip(*(_pad_short_window(chunk, plan) for _, chunk in batch))
+        chunks, counts = zip(*(pad_short_window(chunk, plan) for _, chunk in batch))
         features = feature_extractor(list(chunks), sampling_rate=feature_extractor.sampling_rate,
                                      return_tensors="pt", device=device)
         outputs = encoder(features["input_values"].to(device), attention_mask=features["attention_mask"].to(device),
