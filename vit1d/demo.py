@@ -81,7 +81,13 @@ class DemoRun:
         self.probe_dir = self.root / "probe"
         self.analysis_dir = self.root / "analysis"
         self.report_dir = self.root / "report"
+        # The files whose presence means an earlier run finished a stage.
+        self.encoder_weights = self.model_dir / "model.safetensors"
+        self.analysis_results = self.analysis_dir / "analysis_results.json"
         self.stages: list[Stage] = []
+
+    def probe_results(self, model: str, task: str) -> Path:
+        return self.probe_dir / f"{model}-{task}" / "probe_results.json"
 
     def timed(self, name: str, function, *arguments, done: Path | None = None):
         """Run a stage; `done` is the file whose presence means an earlier run finished it (and it is reused)."""
@@ -109,14 +115,14 @@ def pretraining_argv(args: DemoArguments, corpus: str, model_dir: Path) -> list[
             *(["--config_overrides", args.config_overrides] if args.config_overrides else [])]
 
 
-def pretrain_encoder(args: DemoArguments, corpus: str, model_dir: Path) -> dict:
+def pretrain_encoder(args: DemoArguments, corpus: str, run: DemoRun) -> dict:
     """Pretrain (or resume, or reuse a finished run) and return the training summary from `logs.jsonl`."""
     from .training.arguments import parse_arguments
     from .training.pretraining import pretrain
 
-    if not (model_dir / "model.safetensors").is_file():
-        pretrain(*parse_arguments(pretraining_argv(args, corpus, model_dir)))
-    return training_summary(model_dir)
+    if not run.encoder_weights.is_file():
+        pretrain(*parse_arguments(pretraining_argv(args, corpus, run.model_dir)))
+    return training_summary(run.model_dir)
 
 
 def training_summary(model_dir: Path) -> dict:
@@ -150,24 +156,23 @@ def probe_all(args: DemoArguments, corpus: str, run: DemoRun) -> dict[str, list[
     results = {"trained": [], "random": []}
     for task in tqdm(task_list(args), desc="probing", unit="task"):
         for model in ("trained", "random"):
-            out = run.probe_dir / f"{model}-{task}"
-            if not (out / "probe_results.json").is_file():
+            results_file = run.probe_results(model, task)
+            if not results_file.is_file():
                 run_probe(ProbeArguments(
-                    task=task, output_dir=str(out), model_name_or_path=str(run.model_dir),
+                    task=task, output_dir=str(results_file.parent), model_name_or_path=str(run.model_dir),
                     random_init=model == "random", data=corpus, representation=REPRESENTATIONS[task],
                     layers=args.probe_layers, cache_dir=args.cache_dir, max_steps=args.probe_max_steps,
                     eval_every=args.probe_eval_every, seed=args.seed,
                 ))
-            results[model].append(json.loads((out / "probe_results.json").read_text()))
+            results[model].append(json.loads(results_file.read_text()))
     return results
 
 
 def analyse(args: DemoArguments, corpus: str, run: DemoRun) -> dict:
     from .analysis import AnalysisArguments, run_analysis
 
-    results_file = run.analysis_dir / "analysis_results.json"
-    if results_file.is_file():
-        return json.loads(results_file.read_text())
+    if run.analysis_results.is_file():
+        return json.loads(run.analysis_results.read_text())
     return run_analysis(AnalysisArguments(
         model_name_or_path=str(run.model_dir), data=corpus, max_tracks=args.analysis_tracks, layers=args.analysis_layers,
         compare_random_init=True, output_dir=str(run.analysis_dir), seed=args.seed,
@@ -198,7 +203,7 @@ def write_report(args: DemoArguments, run: DemoRun, training: dict, probes: dict
     card = write_model_card(
         run.model_dir, repo_id=args.hub_model_id, probe_results=probes["trained"],
         baseline_probe_results=probes["random"], dataset_name=CORPUS_NAME, figures=figures,
-        analysis=analysis.get("markdown"), evaluation_notes=evaluation_notes, datasets=None,
+        analysis=analysis.get("markdown"), evaluation_notes=evaluation_notes, results_table=table,
     )
     check_model_card(card, probes["trained"])
     lines = [
@@ -229,7 +234,10 @@ def _number(value) -> str:
 
 def run_demo(args: DemoArguments) -> Path:
     """Run every stage (reusing finished ones) and return the report folder."""
-    task_list(args)  # a typo fails now, not after the pretraining
+    # Mistakes in the arguments fail now, not after the pretraining.
+    tasks = task_list(args)
+    if args.push_to_hub and not args.hub_model_id:
+        raise ValueError("--push_to_hub needs --hub_model_id ORG/NAME.")
     run = DemoRun(args)
     run.root.mkdir(parents=True, exist_ok=True)
     with tqdm(total=5, desc="demo", unit="stage") as stages:
@@ -240,21 +248,18 @@ def run_demo(args: DemoArguments) -> Path:
         stages.set_postfix_str("rendering the corpus")
         corpus = run.timed("render corpus", render_corpus, args, done=Path(args.corpus_dir) / "corpus.json")
         advance("pretraining")
-        training = run.timed("pretraining", pretrain_encoder, args, corpus, run.model_dir,
-                             done=run.model_dir / "model.safetensors")
+        training = run.timed("pretraining", pretrain_encoder, args, corpus, run, done=run.encoder_weights)
         advance("probing")
         probes = run.timed("probing (trained and random)", probe_all, args, corpus, run,
-                           done=run.probe_dir / f"random-{task_list(args)[-1]}" / "probe_results.json")
+                           done=run.probe_results("random", tasks[-1]))
         advance("analysing")
-        analysis = run.timed("analysis", analyse, args, corpus, run, done=run.analysis_dir / "analysis_results.json")
+        analysis = run.timed("analysis", analyse, args, corpus, run, done=run.analysis_results)
         advance("writing the report")
-        report = run.timed("report and model card", write_report, args, run, training, probes, analysis)
+        report = write_report(args, run, training, probes, analysis)
         stages.update(1)
     if args.push_to_hub:
         from .hub import push_folder_to_hub
 
-        if not args.hub_model_id:
-            raise ValueError("--push_to_hub needs --hub_model_id ORG/NAME.")
         push_folder_to_hub(run.model_dir, args.hub_model_id)
     logger.info(f"Report: {report / 'README.md'}; encoder folder with its model card: {run.model_dir}.")
     return report
