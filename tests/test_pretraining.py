@@ -128,14 +128,18 @@ def corpus(tmp_path_factory):
     return folder
 
 
-@pytest.fixture(autouse=True)
-def fresh_accelerate_state():
+def reset_accelerate_state():
     """Accelerate's state is process-global; each in-process run must start from a clean one."""
-    yield
     from accelerate.state import AcceleratorState, GradientState
 
     AcceleratorState._reset_state(reset_partial_state=True)
     GradientState._reset_state()
+
+
+@pytest.fixture(autouse=True)
+def fresh_accelerate_state():
+    yield
+    reset_accelerate_state()
 
 
 def run(corpus, output_dir, *extra):
@@ -182,11 +186,32 @@ def test_short_run_learns_and_writes_a_loadable_encoder(corpus, tmp_path, monkey
 
 def test_bf16_and_gradient_accumulation_run_on_cpu(corpus, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(REPO))
-    run(corpus, tmp_path / "bf16", "--max_steps", "3", "--save_steps", "0", "--mixed_precision", "bf16",
-        "--gradient_accumulation_steps", "2", "--per_device_train_batch_size", "4")
+    common = ("--save_steps", "0", "--gradient_accumulation_steps", "2", "--per_device_train_batch_size", "4")
+    run(corpus, tmp_path / "bf16", "--max_steps", "3", "--mixed_precision", "bf16", *common)
     log = read_log(tmp_path / "bf16")
     assert [r["step"] for r in log] == [1, 2, 3] and all(math.isfinite(r["loss"]) for r in log)
     assert log[0]["pairs_per_second"] > 0
+    assert json.loads((tmp_path / "bf16" / "training_recipe.json").read_text())["precision"] == "bf16"
+    # bf16 autocast really ran: the same first step in fp32 gives a loss that differs by bf16 rounding only.
+    reset_accelerate_state()
+    run(corpus, tmp_path / "fp32", "--max_steps", "1", "--mixed_precision", "no", *common)
+    fp32_loss = read_log(tmp_path / "fp32")[0]["loss"]
+    assert 0 < abs(log[0]["loss"] - fp32_loss) < 0.05
+
+
+def test_mixed_precision_set_by_accelerate_launch_is_used_and_recorded(corpus, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")  # what `accelerate launch --mixed_precision bf16` sets
+    run(corpus, tmp_path / "launch", "--max_steps", "1", "--save_steps", "0")
+    assert json.loads((tmp_path / "launch" / "training_recipe.json").read_text())["precision"] == "bf16"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="fp16 autocast exists on CUDA; the refusal is for CPU runs")
+def test_fp16_on_cpu_is_refused_instead_of_silently_training_in_fp32(corpus, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    with pytest.raises(ValueError, match="fp16 is not available on cpu.*bf16"):
+        run(corpus, tmp_path / "fp16", "--max_steps", "1", "--mixed_precision", "fp16")
+    assert not (tmp_path / "fp16" / "logs.jsonl").exists()
 
 
 def test_push_to_hub_uploads_the_encoder_folder_without_checkpoints(corpus, tmp_path, monkeypatch):

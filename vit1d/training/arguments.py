@@ -81,7 +81,11 @@ class PretrainingArguments:
     adam_beta2: float = field(default=0.98)
     adam_epsilon: float = field(default=1e-8)
     max_grad_norm: float = field(default=3.0, metadata={"help": "Gradient clipping; 0 disables it."})
-    mixed_precision: str = field(default="no", metadata={"help": "'no', 'bf16' or 'fp16' (fp16 needs a GPU)."})
+    mixed_precision: str | None = field(
+        default=None,
+        metadata={"help": "'no', 'bf16' or 'fp16' (fp16 needs a GPU). Default: what `accelerate launch "
+                          "--mixed_precision` or `accelerate config` chose, else 'no'."},
+    )
     gradient_checkpointing: bool = field(default=False)
     logging_steps: int = field(default=10)
     save_steps: int = field(default=500, metadata={"help": "Checkpoint every N steps (0: only at the end)."})
@@ -103,7 +107,7 @@ class PretrainingArguments:
     hub_token: str | None = field(default=None, metadata={"help": "Default: the logged-in token or HF_TOKEN."})
 
     def __post_init__(self):
-        if self.mixed_precision not in ("no", "bf16", "fp16"):
+        if self.mixed_precision not in (None, "no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}.")
         if self.push_to_hub and not self.hub_model_id:
             raise ValueError("--push_to_hub needs --hub_model_id org/name.")

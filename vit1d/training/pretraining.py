@@ -133,6 +133,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
         project_config=ProjectConfiguration(project_dir=str(output_dir), logging_dir=str(output_dir / "runs")),
         step_scheduler_with_optimizer=False,  # the schedule counts optimizer steps, whatever the number of processes
     )
+    check_mixed_precision(accelerator)
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         removed = checkpointing.remove_partial_checkpoints(output_dir)
@@ -182,7 +183,8 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
     first_reader = data_state["first_reader"]
 
     recipe = training_recipe(model_args, data_args, args, accelerator, source.description, model)
-    accelerator.init_trackers("vit1d-pretraining", config=flat_hparams(model_args, data_args, args))
+    hparams = {**flat_hparams(model_args, data_args, args), "mixed_precision": accelerator.mixed_precision}
+    accelerator.init_trackers("vit1d-pretraining", config=hparams)
     log = JsonlLog(output_dir / "logs.jsonl", accelerator.is_main_process)
     progress = tqdm(total=args.max_steps, initial=step, disable=not accelerator.is_local_main_process,
                     desc="pretraining", unit="step")
@@ -240,6 +242,18 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
     gc.collect()
     accelerator.end_training()
     return PretrainingResult(output_dir, step, last_loss, output_dir / "logs.jsonl")
+
+
+def check_mixed_precision(accelerator) -> None:
+    """Accelerate accepts `fp16` on a machine whose device has no fp16 autocast (a CPU) and then trains in fp32,
+    while the recipe and the model card would say fp16: refuse instead."""
+    mixed_precision = accelerator.mixed_precision
+    if mixed_precision != "no" and not accelerator.native_amp:
+        raise ValueError(
+            f"--mixed_precision {mixed_precision} is not available on {accelerator.device.type}: Accelerate would "
+            "silently train in fp32. Use --mixed_precision bf16 (CPUs and recent GPUs) or no, or run on a CUDA GPU "
+            "for fp16."
+        )
 
 
 def check_same_layout(trainer_state: dict, num_processes: int, num_workers: int, checkpoint: Path) -> None:
@@ -369,7 +383,7 @@ def training_recipe(model_args, data_args, args, accelerator, data_description: 
                      "(not on biases, norms, class token, positions)",
         "schedule": f"linear warm-up {args.warmup_steps} steps, cosine to {args.min_learning_rate_ratio:g} x peak",
         "gradient_clipping": args.max_grad_norm,
-        "precision": args.mixed_precision,
+        "precision": accelerator.mixed_precision,
         "processes": accelerator.num_processes,
         "hardware": f"{accelerator.num_processes} x {hardware} ({device.type})",
         "seed": args.seed,
