@@ -11,6 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from vit1d.audio import load_audio
 from vit1d.data.pairs import PairSampling
 from vit1d.data.sources import open_tracks
 from vit1d.data.streaming import PairStream, ReaderPosition, StreamOptions, total_skipped
@@ -282,3 +283,52 @@ def test_a_folder_of_split_manifests_is_read_by_split(tmp_path):
     assert [track_of(b["input_values"][0]) for b in take(stream(test, ONE_PAIR), 1)] == [2]
     with pytest.raises(ValueError, match="No 'validation' manifest"):
         open_tracks(folder, "validation")
+
+
+# -- splits of an audio folder -----------------------------------------------------------------------------------------
+
+
+def write_tones(folder, names):
+    for index, name in names.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(folder / name, tone(index), SR)
+
+
+def tracks_of(source) -> list[int]:
+    return sorted(track_of(torch.from_numpy(load_audio(source.audio_of(row), SR))) for row in source.tracks)
+
+
+def test_an_audio_folder_with_split_folders_reads_only_the_requested_split(tmp_path):
+    write_tones(tmp_path, {0: "train/a.wav", 1: "train/sub/b.flac", 2: "val/a.wav", 3: "test/a.wav", 4: "test/b.wav"})
+    assert tracks_of(open_tracks(tmp_path)) == [0, 1]
+    assert tracks_of(open_tracks(tmp_path, "test")) == [3, 4]
+    # datasets' aliases: a val/ folder is the "validation" split, whichever alias is asked for.
+    for alias in ("validation", "valid", "val", "dev"):
+        source = open_tracks(tmp_path, alias)
+        assert tracks_of(source) == [2] and "(validation)" in source.description
+    assert [track_of(b["input_values"][0]) for b in take(stream(open_tracks(tmp_path, "test"), ONE_PAIR), 4)] == [
+        3, 4, 3, 4]
+
+
+def test_split_folders_below_the_root_follow_datasets_rules(tmp_path):
+    write_tones(tmp_path, {0: "data/train-00/a.wav", 1: "data/eval/a.wav", 2: "data/eval/b.wav"})
+    assert tracks_of(open_tracks(tmp_path)) == [0]
+    assert tracks_of(open_tracks(tmp_path, "test")) == [1, 2]
+
+
+def test_audio_folder_split_errors_name_the_fix(tmp_path, caplog):
+    write_tones(tmp_path / "split", {0: "train/a.wav", 1: "test/a.wav"})
+    with pytest.raises(ValueError, match=r"No 'validation' split .*\['test', 'train'\]. Pass --split"):
+        open_tracks(tmp_path / "split", "validation")
+    write_tones(tmp_path / "flat", {0: "a.wav", 1: "sub/test_take.wav"})
+    with caplog.at_level(logging.WARNING, logger="vit1d.data.sources"):
+        assert tracks_of(open_tracks(tmp_path / "flat")) == [0, 1]  # a flat folder is all "train"
+    assert any("sub/test_take.wav" in message and "test/ subfolder" in message for message in caplog.messages)
+    with pytest.raises(ValueError, match="no split folders.*no 'test' split.*pass --split train"):
+        open_tracks(tmp_path / "flat", "test")
+    write_tones(tmp_path / "mixed", {0: "train/a.wav", 1: "extra/a.wav"})
+    with pytest.raises(ValueError, match=r"outside them \(e.g. 'extra/a.wav'\)"):
+        open_tracks(tmp_path / "mixed")
+    write_tones(tmp_path / "both", {0: "train/test/a.wav"})
+    with pytest.raises(ValueError, match="several splits"):
+        open_tracks(tmp_path / "both")

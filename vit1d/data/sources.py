@@ -3,7 +3,8 @@
 Every input a user has ends up as one `datasets.IterableDataset` of rows plus the name of the column that holds each
 row's audio, so the pair stream has one code path for all of them:
 
-- a local folder of audio files (wav, flac, ogg, opus, mp3, aiff), listed recursively, one row per file;
+- a local folder of audio files (wav, flac, ogg, opus, mp3, aiff), listed recursively, one row per file; split
+  folders (train/, validation/, test/, ...) are read the way `datasets`' `audiofolder` reads them;
 - a local folder that `datasets.load_dataset` understands (a dataset card with `configs`, parquet, arrow, json or csv
   files; the built-in corpus is one), streamed;
 - parquet / arrow / json(l) / csv files or glob patterns, streamed;
@@ -14,8 +15,11 @@ cast to `Audio(decode=False)`: datasets 5 decodes audio through torchcodec, whic
 the undecoded bytes or path and decode crops ourselves with soundfile (which seeks).
 """
 
+import functools
 import glob
+import logging
 import os
+import re
 import shutil
 import tempfile
 import weakref
@@ -28,6 +32,8 @@ AUDIO_COLUMN_CANDIDATES = ("audio", "audio_path", "audio_file", "path", "file_na
 # A plain audio folder is cut into this many shards at most, so that processes x DataLoader workers can take whole
 # shards (see `vit1d.data.streaming`).
 MAX_FOLDER_SHARDS = 1024
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -91,8 +97,31 @@ def _is_dataset_folder(folder: Path) -> bool:
     return any(path.suffix.lower() in DATA_FILE_BUILDERS for path in folder.rglob("*") if path.is_file())
 
 
-SPLIT_NAMES = {"train": ("train", "training"), "validation": ("validation", "valid", "val", "dev"),
-               "test": ("test", "eval", "evaluation")}
+@functools.cache
+def split_words() -> dict[str, tuple[str, ...]]:
+    """The split names and the words that stand for them in folder and file names, as `datasets` defines them
+    (`{"validation": ("validation", "valid", "dev", "val"), ...}`), so that a layout means here what it means to
+    `load_dataset`."""
+    from datasets.data_files import SPLIT_KEYWORDS
+
+    return {str(split): tuple(words) for split, words in SPLIT_KEYWORDS.items()}
+
+
+def canonical_split(split: str) -> str:
+    """`"validation"` for `"val"`, `"valid"` or `"dev"`, and so on; other names are kept."""
+    return next((name for name, words in split_words().items() if split in words), split)
+
+
+@functools.cache
+def _non_words() -> re.Pattern:
+    from datasets.data_files import NON_WORDS_CHARS
+
+    return re.compile(f"[{NON_WORDS_CHARS}]+")
+
+
+def _name_words(name: str) -> set[str]:
+    """The words of a folder or file name, cut where `datasets` cuts them (at `-._`, spaces and digits)."""
+    return set(_non_words().split(name)) - {""}
 
 
 def _manifests(folder: Path, split: str) -> tuple[str, list[str]]:
@@ -101,7 +130,7 @@ def _manifests(folder: Path, split: str) -> tuple[str, list[str]]:
     Loaded with the explicit builder, because `load_dataset(folder)` would read a folder that also holds audio files
     as an `audiofolder`, whose `Audio` encoding needs torchcodec."""
     found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in DATA_FILE_BUILDERS)
-    names = SPLIT_NAMES.get(split, (split,))
+    names = split_words().get(canonical_split(split), (split,))
 
     def names_split(path: Path) -> bool:
         parts = [path.stem.lower(), *(part.lower() for part in path.relative_to(folder).parts[:-1])]
@@ -150,13 +179,72 @@ def _private_cache_dir() -> str:
     return tempfile.mkdtemp(prefix="vit1d-datasets-")
 
 
-def _folder_of_audio(folder: Path) -> "datasets.IterableDataset":  # noqa: F821
+def _split_folders(relative: Path) -> dict[str, str]:
+    """The splits named by the folders of a file's path (relative to the data root): {split: folder name}."""
+    return {split: part for part in relative.parts[:-1] for split, words in split_words().items()
+            if _name_words(part) & set(words)}
+
+
+def audio_files_of_split(folder: str | os.PathLike, split: str = "train") -> list[str]:
+    """The audio files of `split` under `folder`.
+
+    Splits follow `datasets`' `audiofolder` rule for folders: a folder at any depth whose name holds a split word
+    (`train/`, `val/`, `dev/`, `test/`, `eval-2/`, `data/test/`, ...; case-sensitive, as in `datasets`) holds that
+    split, and a folder with no split folder is all "train". Unlike `datasets`, split words in *file* names do not
+    split a folder: track titles hold them ("night train.mp3"), and `datasets` would then make that one file the
+    whole train split. File names that look like a held-out split are warned about instead.
+    """
+    folder = Path(folder)
     files = list_audio_files(folder)
     if not files:
         raise ValueError(
             f"{folder} holds no audio files ({', '.join(AUDIO_EXTENSIONS)}) and no dataset files: point --data at a "
             "folder of audio, a dataset folder, parquet/arrow files or a Hub dataset id."
         )
+    wanted = canonical_split(split)
+    splits = {path: _split_folders(Path(path).relative_to(folder)) for path in files}
+    if not any(splits.values()):
+        if wanted != "train":
+            raise ValueError(
+                f"{folder} has no split folders (train/, validation/, test/), so all of its {len(files)} audio "
+                f"files are the 'train' split and there is no {split!r} split: put the {wanted} audio in a "
+                f"{wanted}/ subfolder (and the rest in train/), or pass --split train."
+            )
+        held_out = {word for name, words in split_words().items() if name != "train" for word in words}
+        named = [path for path in files if _name_words(Path(path).stem) & held_out]
+        if named:
+            logger.warning(
+                f"{len(named)} of the {len(files)} files in {folder} have a split word in their name (e.g. "
+                f"{os.path.relpath(named[0], folder)!r}) but lie in no split folder, so they are read as 'train'. "
+                "If they are held-out audio, move them into a validation/ or test/ subfolder."
+            )
+        return files
+    folders = sorted({name for found in splits.values() for name in found.values()})
+    outside = [path for path, found in splits.items() if not found]
+    if outside:
+        raise ValueError(
+            f"{folder} has split folders ({', '.join(folders)}) and also {len(outside)} audio files outside them "
+            f"(e.g. {os.path.relpath(outside[0], folder)!r}), which would belong to no split: move them into a "
+            "split folder, rename folders that are not splits, or point --data at one split's folder."
+        )
+    several = next((path for path, found in splits.items() if len(found) > 1), None)
+    if several is not None:
+        raise ValueError(
+            f"{os.path.relpath(several, folder)!r} in {folder} lies in folders of several splits "
+            f"({sorted(splits[several])}): a track must belong to one split; rename or move its folders."
+        )
+    chosen = [path for path, found in splits.items() if wanted in found]
+    if not chosen:
+        available = sorted({name for found in splits.values() for name in found})
+        raise ValueError(
+            f"No {split!r} split in {folder}: its split folders ({', '.join(folders)}) hold the splits "
+            f"{available}. Pass --split with one of those."
+        )
+    return chosen
+
+
+def _folder_of_audio(folder: Path, split: str) -> "datasets.IterableDataset":  # noqa: F821
+    files = audio_files_of_split(folder, split)
     table = _datasets().Dataset.from_dict({"audio": [os.path.relpath(path, folder) for path in files]})
     return table.to_iterable_dataset(num_shards=min(len(files), MAX_FOLDER_SHARDS))
 
@@ -186,8 +274,8 @@ def open_tracks(
                                            cache_dir=cache_dir)
             description = f"{builder} manifests in {data} ({split})"
         else:
-            tracks, audio_column = _folder_of_audio(root), audio_column or "audio"
-            description = f"audio folder {data}"
+            tracks, audio_column = _folder_of_audio(root, split), audio_column or "audio"
+            description = f"audio folder {data} ({canonical_split(split)})"
     elif Path(data).suffix.lower() in DATA_FILE_BUILDERS:
         files = sorted(glob.glob(data)) or [data]
         missing = [f for f in files if not Path(f).is_file()]
