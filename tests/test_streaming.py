@@ -285,7 +285,7 @@ def test_a_folder_of_split_manifests_is_read_by_split(tmp_path):
         open_tracks(folder, "validation")
 
 
-# -- splits of an audio folder -----------------------------------------------------------------------------------------
+# -- splits of an audio folder and saved datasets ----------------------------------------------------------------------
 
 
 def write_tones(folder, names):
@@ -332,3 +332,33 @@ def test_audio_folder_split_errors_name_the_fix(tmp_path, caplog):
     write_tones(tmp_path / "both", {0: "train/test/a.wav"})
     with pytest.raises(ValueError, match="several splits"):
         open_tracks(tmp_path / "both")
+
+
+def audio_dataset(folder, indices):
+    """A `datasets.Dataset` of generated tones in an `Audio(decode=False)` column (encoded bytes + a path)."""
+    import datasets
+
+    cells = []
+    for index in indices:
+        sf.write(folder / f"t{index}.flac", tone(index), SR)
+        cells.append({"bytes": (folder / f"t{index}.flac").read_bytes(), "path": f"t{index}.flac"})
+    return datasets.Dataset.from_dict({"audio": cells, "id": list(indices)}).cast_column(
+        "audio", datasets.Audio(decode=False))
+
+
+def test_a_save_to_disk_folder_is_streamed(tmp_path):
+    import datasets
+
+    audio_dataset(tmp_path, range(3)).save_to_disk(tmp_path / "saved")
+    source = open_tracks(tmp_path / "saved")
+    assert source.audio_column == "audio" and source.tracks.num_shards == 3
+    assert sorted(track_of(b["input_values"][0]) for b in take(stream(source, ONE_PAIR), 3)) == [0, 1, 2]
+    with pytest.raises(ValueError, match="one saved Dataset, split 'train'.*pass --split train"):
+        open_tracks(tmp_path / "saved", "test")
+
+    datasets.DatasetDict(train=audio_dataset(tmp_path, (0, 1)), valid=audio_dataset(tmp_path, (5,))).save_to_disk(
+        tmp_path / "saved_dict")
+    assert tracks_of(open_tracks(tmp_path / "saved_dict")) == [0, 1]
+    assert tracks_of(open_tracks(tmp_path / "saved_dict", "validation")) == [5]
+    with pytest.raises(ValueError, match=r"No 'test' split .*\['train', 'valid'\]"):
+        open_tracks(tmp_path / "saved_dict", "test")

@@ -5,6 +5,7 @@ row's audio, so the pair stream has one code path for all of them:
 
 - a local folder of audio files (wav, flac, ogg, opus, mp3, aiff), listed recursively, one row per file; split
   folders (train/, validation/, test/, ...) are read the way `datasets`' `audiofolder` reads them;
+- a folder written by `Dataset.save_to_disk` / `DatasetDict.save_to_disk`, read with `datasets.load_from_disk`;
 - a local folder that `datasets.load_dataset` understands (a dataset card with `configs`, parquet, arrow, json or csv
   files; the built-in corpus is one), streamed;
 - parquet / arrow / json(l) / csv files or glob patterns, streamed;
@@ -249,6 +250,35 @@ def _folder_of_audio(folder: Path, split: str) -> "datasets.IterableDataset":  #
     return table.to_iterable_dataset(num_shards=min(len(files), MAX_FOLDER_SHARDS))
 
 
+def _is_saved_dataset(folder: Path) -> bool:
+    from datasets import config
+
+    # The files `load_from_disk` itself tells a saved Dataset and a saved DatasetDict by.
+    return (folder / config.DATASETDICT_JSON_FILENAME).is_file() or all(
+        (folder / name).is_file() for name in (config.DATASET_STATE_JSON_FILENAME, config.DATASET_INFO_FILENAME))
+
+
+def _saved_dataset(folder: Path, split: str) -> tuple["datasets.IterableDataset", str]:  # noqa: F821
+    """The rows of `split` in a `save_to_disk` folder, streamed from its memory-mapped arrow files, and the name of
+    the split read. A saved `Dataset` holds one split: the one it was made from, or "train" when it has none."""
+    datasets = _datasets()
+    saved = datasets.load_from_disk(str(folder))
+    if isinstance(saved, datasets.DatasetDict):
+        names = list(saved)
+        matches = [name for name in names if name == split] or [
+            name for name in names if canonical_split(name) == canonical_split(split)]
+        if len(matches) != 1:
+            raise ValueError(f"No {split!r} split in the saved DatasetDict {folder}: its splits are {names}. Pass "
+                             "--split with one of those.")
+        name, table = matches[0], saved[matches[0]]
+    else:
+        name, table = str(saved.split or "train"), saved
+        if canonical_split(name) != canonical_split(split):
+            raise ValueError(f"{folder} is one saved Dataset, split {name!r}, so it has no {split!r} split: pass "
+                             f"--split {name}, or save a DatasetDict with a {split!r} split.")
+    return table.to_iterable_dataset(num_shards=max(1, min(len(table), MAX_FOLDER_SHARDS))), name
+
+
 def open_tracks(
     data: str | os.PathLike,
     split: str = "train",
@@ -263,7 +293,10 @@ def open_tracks(
     root, cache_dir = None, None
     if path.is_dir():
         root = path.resolve()
-        if (path / "README.md").is_file():
+        if _is_saved_dataset(path):
+            tracks, name = _saved_dataset(root, split)
+            description = f"saved dataset {data} ({name})"
+        elif (path / "README.md").is_file():
             cache_dir = _private_cache_dir()
             tracks = datasets.load_dataset(str(root), dataset_config, split=split, streaming=True, cache_dir=cache_dir)
             description = f"dataset folder {data} ({split})"
