@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -28,9 +30,10 @@ def _direct(model, extractor, chunk, layers=None):
     return torch.stack([out.hidden_states[layer][0] for layer in layers], dim=1), out.pooler_output[0]
 
 
-def test_windows_timestamps_and_tokens_match_direct_calls(model, extractor):
+@pytest.mark.parametrize("batch_size", [2, 3])  # 3: the short last window is padded inside a batch of full ones
+def test_windows_timestamps_and_tokens_match_direct_calls(model, extractor, batch_size):
     waveform = music_like(10.3, seed=1)
-    result = vit1d.embed_long_audio(model, extractor, waveform, sampling_rate=16000, batch_size=2)
+    result = vit1d.embed_long_audio(model, extractor, waveform, sampling_rate=16000, batch_size=batch_size)
     np.testing.assert_allclose(result.window_times, [[0, 4], [4, 8], [8, len(waveform) / 16000]])
     num_tokens = 1 + len(waveform) // 512
     assert result.sequence_tokens.shape == (num_tokens, 32)
@@ -118,6 +121,17 @@ def test_stream_windows_equal_array_windows_and_hold_little(extractor, block, ho
     assert [s for s, _ in from_stream] == [s for s, _ in from_array]
     for (_, a), (_, b) in zip(from_stream, from_array):
         np.testing.assert_array_equal(a, b)
+
+
+def test_half_precision_model(model, extractor):
+    waveform = music_like(6.0, seed=3)
+    reference = vit1d.embed_long_audio(model, extractor, waveform, sampling_rate=16000)
+    half = vit1d.embed_long_audio(
+        copy.deepcopy(model).to(torch.bfloat16), extractor, waveform, sampling_rate=16000
+    )
+    assert half.sequence_tokens.dtype == torch.float32 and half.sequence_tokens.shape == reference.sequence_tokens.shape
+    similarity = torch.nn.functional.cosine_similarity(half.sequence_tokens, reference.sequence_tokens, dim=-1)
+    assert similarity.min() > 0.98
 
 
 def test_bad_inputs(model, extractor):

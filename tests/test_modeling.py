@@ -33,7 +33,8 @@ def test_default_config_is_the_papers_model():
 
 @pytest.mark.parametrize(
     "bad", [dict(pooling="max"), dict(position_embedding_type="rope"), dict(class_token_type="none"),
-            dict(hidden_size=30, num_attention_heads=4), dict(frames_per_patch=0), dict(nt_xent_temperature=0.0)]
+            dict(hidden_size=30, num_attention_heads=4), dict(frames_per_patch=0), dict(nt_xent_temperature=0.0),
+            dict(problem_type="multilabel")]
 )
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
@@ -196,6 +197,35 @@ def test_bad_input_shapes_raise_clear_errors():
         model(torch.randn(1, 16, 20))
     with pytest.raises(ValueError, match="the mask the feature extractor returned"):
         model(torch.randn(2, 20, 16), attention_mask=torch.ones(2, 19, dtype=torch.long))
+    with pytest.raises(ValueError, match="0 frames"):
+        model(torch.randn(1, 0, 16))
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_model_takes_the_extractors_float32_features(tmp_path, dtype):
+    config = vit1d.ViT1DConfig(num_hidden_layers=2)
+    vit1d.ViT1DModel(config).save_pretrained(tmp_path)
+    reference = vit1d.ViT1DModel.from_pretrained(tmp_path).eval()
+    model = AutoModel.from_pretrained(tmp_path, dtype=dtype).eval()
+    assert next(model.parameters()).dtype == dtype
+    x = torch.randn(2, 40, 128) * 20 - 40  # dB-like float32 features, as the extractor returns them
+    with torch.no_grad():
+        half, full = model(x).pooler_output, reference(x).pooler_output
+    assert half.dtype == dtype
+    assert F.cosine_similarity(half.float(), full, dim=-1).min() > 0.99
+
+
+def test_attention_implementation_setters_and_input_embeddings():
+    model = vit1d.ViT1DModel(tiny_config())
+    model.set_attn_implementation({"": "eager"})  # transformers' per-config form
+    assert model.config._attn_implementation == "eager"
+    model.set_attn_implementation("sdpa")
+    assert model.config._attn_implementation == "sdpa"
+    with pytest.raises(ValueError, match="'sdpa' or 'eager'"):
+        model.set_attn_implementation("flash_attention_2")
+    replacement = vit1d.modeling_vit1d.ViT1DPatchEmbeddings(tiny_config())
+    model.set_input_embeddings(replacement)
+    assert model.get_input_embeddings() is replacement
 
 
 @pytest.mark.parametrize(
@@ -262,6 +292,51 @@ def test_audio_classification_losses():
     torch.testing.assert_close(out.loss, F.binary_cross_entropy_with_logits(out.logits, targets))
     out.loss.backward()
     assert multi.classifier.weight.grad is not None
+
+
+def test_audio_classification_label_layouts():
+    x = torch.randn(4, 30, 16)
+    single = vit1d.ViT1DForAudioClassification(tiny_config(num_labels=3)).eval()
+    labels = torch.tensor([0, 2, 1, 1])
+    expected = single(x, labels=labels).loss
+    torch.testing.assert_close(single(x, labels=labels[:, None]).loss, expected)  # (B, 1), as transformers accepts
+    with pytest.raises(ValueError, match=r"single_label_classification labels must have shape \(4,\).*got \(3,\)"):
+        single(x, labels=labels[:3])
+    explicit = vit1d.ViT1DForAudioClassification(tiny_config(num_labels=3, problem_type="single_label_classification"))
+    with pytest.raises(ValueError, match=r"integer class indices.*labels.long\(\)"):
+        explicit(x, labels=labels.float())
+    multi = vit1d.ViT1DForAudioClassification(tiny_config(num_labels=3, problem_type="multi_label_classification"))
+    with pytest.raises(ValueError, match=r"multi_label_classification labels must have shape \(4, 3\)"):
+        multi(x, labels=torch.ones(4, 5))
+    regression = vit1d.ViT1DForAudioClassification(tiny_config(num_labels=2, problem_type="regression")).eval()
+    values = torch.randn(4, 2)
+    out = regression(x, labels=values)
+    torch.testing.assert_close(out.loss, F.mse_loss(out.logits, values))
+    with pytest.raises(ValueError, match=r"regression labels must have shape \(4, 2\), got \(4,\)"):
+        regression(x, labels=values[:, 0])
+    scalar = vit1d.ViT1DForAudioClassification(tiny_config(num_labels=1)).eval()
+    out = scalar(x, labels=values[:, 0])
+    torch.testing.assert_close(out.loss, F.mse_loss(out.logits[:, 0], values[:, 0]))
+    single.config.problem_type = "multilabel"  # set after construction: still refused, not silently BCE
+    with pytest.raises(ValueError, match="problem_type must be one of"):
+        single(x, labels=labels)
+
+
+def test_frame_classification_label_layouts_and_ignored_targets():
+    x = torch.randn(2, 30, 16)
+    multi = vit1d.ViT1DForAudioFrameClassification(
+        tiny_config(num_labels=2, problem_type="multi_label_classification")
+    ).eval()
+    with pytest.raises(ValueError, match=r"must have shape \(2, 30, 2\).*got \(2, 30, 3\)"):
+        multi(x, labels=torch.ones(2, 30, 3))
+    # -100 marks targets that are unknown (e.g. downbeats of a track without bar lines): they do not count.
+    targets = torch.randint(0, 2, (2, 30, 2)).float()
+    targets[0, :, 1] = -100
+    out = multi(x, labels=targets)
+    known = targets != -100
+    torch.testing.assert_close(
+        out.loss, F.binary_cross_entropy_with_logits(out.logits[known], targets[known])
+    )
 
 
 def test_frame_classification_ignores_padded_tokens():
@@ -336,3 +411,23 @@ def test_contrastive_pretraining_model(projection_dim):
     # Views of different lengths go through the encoder separately and give the same loss definition.
     out = model(views, positives[:, :20])
     assert torch.isfinite(out.loss)
+
+
+@pytest.mark.slow
+def test_torch_compile_fullgraph_matches_eager():
+    """`torch.compile(model, fullgraph=True)` traces the padded and the unpadded path without a graph break and
+    gives eager's outputs and gradients."""
+    torch.manual_seed(0)
+    model = vit1d.ViT1DModel(tiny_config()).train()
+    compiled = torch.compile(model, fullgraph=True)
+    x = torch.randn(3, 40, 16)
+    mask = torch.ones(3, 40, dtype=torch.long)
+    mask[1, 25:] = 0
+    parameters = list(model.parameters())
+    for attention_mask in (mask, None):
+        out, reference = compiled(x, attention_mask=attention_mask), model(x, attention_mask=attention_mask)
+        torch.testing.assert_close(out.last_hidden_state, reference.last_hidden_state, atol=1e-5, rtol=1e-5)
+        gradients = torch.autograd.grad(out.pooler_output.square().sum(), parameters)
+        reference_gradients = torch.autograd.grad(reference.pooler_output.square().sum(), parameters)
+        for gradient, expected in zip(gradients, reference_gradients):
+            torch.testing.assert_close(gradient, expected, atol=1e-4, rtol=1e-3)

@@ -91,13 +91,13 @@ REMOTE_SCRIPT = textwrap.dedent(
     inputs = extractor(waveform, sampling_rate=16000, return_tensors="pt")
     with torch.no_grad():
         logits = model(**inputs).logits
-        hidden = encoder(**inputs).last_hidden_state
+        encoded = encoder(**inputs)
     print(json.dumps({
         "model_class": type(model).__name__, "module": type(model).__module__,
         "extractor_class": type(extractor).__name__,
         "vit1d_imported": any(m == "vit1d" or m.startswith("vit1d.") for m in sys.modules),
         "input_values": inputs["input_values"].numpy().tolist(), "logits": logits.numpy().tolist(),
-        "hidden": hidden[0, :3, :5].numpy().tolist(),
+        "hidden": encoded.last_hidden_state.numpy().tolist(), "pooled": encoded.pooler_output.numpy().tolist(),
     }))
     """
 )
@@ -130,9 +130,11 @@ def test_remote_code_loads_in_a_process_without_vit1d(hub_folder, tmp_path_facto
     np.testing.assert_array_equal(np.array(result["input_values"], dtype=np.float32), inputs["input_values"].numpy())
     with torch.no_grad():
         logits = model(**inputs).logits.numpy()
-        hidden = model.vit1d(**inputs).last_hidden_state[0, :3, :5].numpy()
+        encoded = model.vit1d(**inputs)
     np.testing.assert_array_equal(np.array(result["logits"], dtype=np.float32), logits)
-    np.testing.assert_array_equal(np.array(result["hidden"], dtype=np.float32), hidden)
+    # The whole output, every token and channel, not a corner of it.
+    np.testing.assert_array_equal(np.array(result["hidden"], dtype=np.float32), encoded.last_hidden_state.numpy())
+    np.testing.assert_array_equal(np.array(result["pooled"], dtype=np.float32), encoded.pooler_output.numpy())
 
 
 def test_remote_code_refused_without_trust(hub_folder, tmp_path_factory):

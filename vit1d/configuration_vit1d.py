@@ -22,6 +22,8 @@ from transformers import PretrainedConfig
 POSITION_EMBEDDING_TYPES = ("sincos_2d", "sincos_1d", "learned")
 CLASS_TOKEN_TYPES = ("learnable_plus_mean", "learnable")
 POOLING_TYPES = ("cls", "mean", "cls_and_mean")
+# The loss of the audio heads; None lets them infer it from `num_labels` and the labels' dtype.
+PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
 
 class ViT1DConfig(PretrainedConfig):
@@ -151,6 +153,8 @@ class ViT1DConfig(PretrainedConfig):
             raise ValueError(f"frames_per_patch must be >= 1, got {frames_per_patch}.")
         if nt_xent_temperature <= 0:
             raise ValueError(f"nt_xent_temperature must be > 0, got {nt_xent_temperature}.")
+        if kwargs.get("problem_type") is not None:
+            _check_choice("problem_type", kwargs["problem_type"], PROBLEM_TYPES)
 
         self.num_mel_bins = num_mel_bins
         self.frames_per_patch = frames_per_patch

@@ -32,7 +32,7 @@ from transformers.modeling_outputs import (
 )
 from transformers.utils import ModelOutput
 
-from .configuration_vit1d import ViT1DConfig
+from .configuration_vit1d import PROBLEM_TYPES, ViT1DConfig
 
 
 def sincos_position_embedding(num_positions: int, dim: int, two_d: bool = True) -> torch.Tensor:
@@ -88,6 +88,8 @@ class ViT1DPatchEmbeddings(nn.Module):
                 f"{tuple(input_values.shape)}."
                 " Compute them with ViT1DFeatureExtractor (frames on dim 1, mel bins last)."
             )
+        # Features arrive in float32 whatever the model was loaded in (e.g. `dtype=torch.bfloat16`).
+        input_values = input_values.to(self.projection.weight.dtype)
         pad = -input_values.shape[1] % self.frames_per_patch
         if pad:
             input_values = F.pad(input_values, (0, 0, 0, pad))
@@ -269,8 +271,14 @@ class ViT1DPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["ViT1DEmbeddings", "ViT1DLayer"]
     _supports_sdpa = True
 
-    def set_attn_implementation(self, attn_implementation: str, **kwargs):
-        """Switch a built model between `"sdpa"` (default) and `"eager"` attention, both implemented in this file."""
+    def set_attn_implementation(self, attn_implementation: str | dict, **kwargs):
+        """Switch a built model between `"sdpa"` (default) and `"eager"` attention, both implemented in this file.
+        transformers' per-config dict form is accepted too; ViT-1D has a single config, keyed `""`."""
+        if isinstance(attn_implementation, dict):
+            values = set(attn_implementation.values())
+            if len(values) != 1:
+                raise ValueError(f"ViT-1D has one attention implementation to set, got {attn_implementation!r}.")
+            attn_implementation = values.pop()
         if attn_implementation not in ("eager", "sdpa"):
             raise ValueError(f"ViT-1D supports attn_implementation 'sdpa' or 'eager', got {attn_implementation!r}.")
         self.config._attn_implementation = attn_implementation
@@ -331,6 +339,9 @@ class ViT1DModel(ViT1DPreTrainedModel):
     def get_input_embeddings(self) -> ViT1DPatchEmbeddings:
         return self.embeddings.patch_embeddings
 
+    def set_input_embeddings(self, value: nn.Module):
+        self.embeddings.patch_embeddings = value
+
     def get_token_mask(self, attention_mask: torch.Tensor | None) -> torch.Tensor | None:
         """Boolean mask of the sequence tokens `(batch_size, num_tokens)` for a frame `attention_mask`."""
         if attention_mask is None:
@@ -366,14 +377,21 @@ class ViT1DModel(ViT1DPreTrainedModel):
                 f"Expected input_values of shape (batch, frames, {self.config.num_mel_bins}), got "
                 f"{tuple(input_values.shape)}. Batch a single clip with input_values[None]."
             )
+        if input_values.shape[1] == 0:
+            raise ValueError(
+                "input_values has 0 frames: there is nothing to encode. The feature extractor gives at least one frame "
+                "per clip; check that the audio is not empty."
+            )
         if attention_mask is not None and attention_mask.shape != input_values.shape[:2]:
             raise ValueError(
                 f"attention_mask has shape {tuple(attention_mask.shape)} but input_values has "
                 f"{tuple(input_values.shape[:2])} (batch, frames): pass the mask the feature extractor returned."
             )
         token_mask = self.get_token_mask(attention_mask)
-        if token_mask is not None and bool(token_mask.all()):
-            token_mask = None  # nothing is padded: take SDPA's unmasked fast path
+        if token_mask is not None and not torch.compiler.is_compiling() and bool(token_mask.all()):
+            # Nothing is padded: take SDPA's unmasked fast path. Not under torch.compile, where reading the mask's
+            # value would break the graph (the masked path gives the same result).
+            token_mask = None
         if token_mask is not None and self.config.frames_per_patch > 1:
             # A partly padded last patch must not depend on what the padding frames hold.
             input_values = input_values * attention_mask[..., None].to(input_values.dtype)
@@ -551,12 +569,41 @@ def _head_tuple(loss, logits, outputs: BaseModelOutputWithPooling) -> tuple:
 
 def _infer_problem_type(config: ViT1DConfig, labels: torch.Tensor) -> str:
     if config.problem_type is not None:
+        if config.problem_type not in PROBLEM_TYPES:
+            raise ValueError(f"config.problem_type must be one of {PROBLEM_TYPES} or None, got {config.problem_type!r}.")
         return config.problem_type
     if config.num_labels == 1:
         return "regression"
-    if labels.dtype in (torch.long, torch.int):
+    if not labels.is_floating_point():
         return "single_label_classification"
     return "multi_label_classification"
+
+
+def _labels_for_loss(labels: torch.Tensor, logits: torch.Tensor, problem_type: str) -> torch.Tensor:
+    """`labels` reshaped to what the loss of `problem_type` compares with `logits` `(*batch, num_labels)`, or a
+    ValueError that names the expected layout. Class indices have the batch shape (a trailing 1 is accepted);
+    multi-hot targets have the logits' shape; regression values have the logits' shape or, with one label, the batch
+    shape."""
+    batch_shape, num_labels = tuple(logits.shape[:-1]), logits.shape[-1]
+    shape = tuple(labels.shape)
+    if problem_type == "single_label_classification":
+        if labels.is_floating_point():
+            raise ValueError(
+                f"Single-label classification takes integer class indices, got {labels.dtype} labels. Pass "
+                "`labels.long()`, or set config.problem_type='multi_label_classification' for multi-hot targets."
+            )
+        if shape in (batch_shape, batch_shape + (1,)):
+            return labels.reshape(batch_shape)
+        expected = f"{batch_shape} (class indices in 0..{num_labels - 1}, -100 to ignore)"
+    elif problem_type == "multi_label_classification":
+        if shape == tuple(logits.shape):
+            return labels
+        expected = f"{tuple(logits.shape)} (one 0/1 target per label; num_labels={num_labels})"
+    else:
+        if shape == tuple(logits.shape) or (num_labels == 1 and shape == batch_shape):
+            return labels.reshape(logits.shape)
+        expected = f"{tuple(logits.shape)}" + (f" or {batch_shape}" if num_labels == 1 else "")
+    raise ValueError(f"{problem_type} labels must have shape {expected}, got {shape}.")
 
 
 class ViT1DForAudioClassification(ViT1DPreTrainedModel):
@@ -608,8 +655,9 @@ class ViT1DForAudioClassification(ViT1DPreTrainedModel):
 
     def _loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         problem_type = _infer_problem_type(self.config, labels)
+        labels = _labels_for_loss(labels, logits, problem_type)
         if problem_type == "regression":
-            return F.mse_loss(logits.squeeze(-1).float(), labels.squeeze(-1).float())
+            return F.mse_loss(logits.float(), labels.float())
         if problem_type == "single_label_classification":
             return F.cross_entropy(logits.float(), labels.long())
         return F.binary_cross_entropy_with_logits(logits.float(), labels.float())
@@ -675,15 +723,17 @@ class ViT1DForAudioFrameClassification(ViT1DPreTrainedModel):
         if token_mask is None:
             token_mask = torch.ones(labels.shape[:2], dtype=torch.bool, device=labels.device)
         problem_type = _infer_problem_type(self.config, labels)
+        labels = _labels_for_loss(labels, logits, problem_type)
         if problem_type == "single_label_classification":
             labels = labels.long().masked_fill(~token_mask, -100)
             return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
         if problem_type == "regression":
-            per_token = F.mse_loss(logits.float(), labels.float().view_as(logits), reduction="none").mean(-1)
+            per_entry = F.mse_loss(logits.float(), labels.float(), reduction="none")
         else:
-            per_token = F.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none").mean(-1)
-        weights = token_mask.to(per_token.dtype)
-        return (per_token * weights).sum() / weights.sum().clamp(min=1.0)
+            per_entry = F.binary_cross_entropy_with_logits(logits.float(), labels.float(), reduction="none")
+        # Padded tokens and -100 targets (e.g. unknown downbeats) do not count.
+        weights = (token_mask.unsqueeze(-1) & (labels != -100)).to(per_entry.dtype)
+        return (per_entry * weights).sum() / weights.sum().clamp(min=1.0)
 
 
 __all__ = [
