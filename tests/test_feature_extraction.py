@@ -294,6 +294,25 @@ def test_rejected_dtypes(fe, dtype):
         fe(x, sampling_rate=SR)
 
 
+def test_python_integer_lists(fe):
+    clip = (music(1.0) * 2**15).astype(np.int16)
+    with pytest.raises(ValueError, match=r"list of integers up to \d+.*PCM.*dtype=np.int16"):
+        fe(clip.tolist(), sampling_rate=SR)
+    # Integers within [-1, 1] are sample values like any other number.
+    np.testing.assert_array_equal(features(fe, [0, 1, -1] * 400), features(fe, np.array([0, 1, -1] * 400, np.float32)))
+
+
+def test_float_audio_far_outside_unit_range_warns(fe):
+    quiet = music(1.0)
+    with CaptureLogger(fe_module.logger) as captured:
+        fe(quiet, sampling_rate=SR)
+    assert "far outside" not in captured.out
+    fe_module.logger.warning_once.cache_clear()  # warning_once would hide a repeat of an earlier test's warning
+    with CaptureLogger(fe_module.logger) as captured:
+        fe(quiet * 2**15, sampling_rate=SR)
+    assert "far outside the [-1, 1] range" in captured.out and "2**15" in captured.out
+
+
 def test_list_of_strings_is_rejected(fe):
     with pytest.raises(ValueError, match="not a flat list of numbers"):
         fe([["a"] * 1000], sampling_rate=SR)
@@ -341,6 +360,10 @@ def test_empty_and_short_clips(fe):
         fe(np.ones(512, np.float32), sampling_rate=SR)
     with pytest.raises(ValueError, match="empty list"):
         fe([], sampling_rate=SR)
+    with pytest.raises(ValueError, match=r"empty batch of shape \(0, 16000\)"):
+        fe(np.zeros((0, 16000), np.float32), sampling_rate=SR)
+    with pytest.raises(ValueError, match="empty batch"):
+        fe(torch.zeros(0, 16000), sampling_rate=SR)
     assert features(fe, music(513 / SR)).shape == (1, 2, 128)
 
 

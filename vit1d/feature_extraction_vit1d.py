@@ -41,6 +41,8 @@ _ACCEPTED_DTYPES = (
     "float16, float32 or float64 (samples in [-1, 1]), int16 or int32 (signed PCM, divided by 2**15 or 2**31) and "
     "uint8 (unsigned 8-bit PCM, (x - 128) / 128)"
 )
+# Float audio louder than this is almost surely integer PCM stored as floats (a mix may exceed 1 a little).
+_MAX_FLOAT_PEAK = 2.0
 # Frames per STFT chunk on CPU: small chunks keep the float64 frames, the FFT and the power spectrum in cache (2 to 3x
 # faster than one batch-wide FFT on a 2-core machine). The power spectra of several chunks then go through the banded
 # mel matmul and the log together, in blocks of up to `_CPU_MEL_BLOCK_FRAMES` frames: 8 matmuls per block instead of
@@ -204,14 +206,22 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
         if isinstance(clip, np.ndarray):
             return clip
         if isinstance(clip, (list, tuple)):
-            # Python numbers carry no PCM width: read them as float sample values.
             try:
-                return np.asarray(clip, dtype=np.float64)
+                values = np.asarray(clip)
+                as_float = values.astype(np.float64)
             except (TypeError, ValueError) as err:
                 raise ValueError(
                     f"Clip {index} is a list that is not a flat list of numbers ({err}). Pass a 1-D numpy array, a "
                     "list of floats, or a list of 1-D arrays."
                 ) from err
+            # Python ints carry no PCM width: beyond +-1 they cannot be sample values in [-1, 1].
+            if values.dtype.kind in "iu" and values.size and np.abs(as_float).max() > 1:
+                raise ValueError(
+                    f"Clip {index} is a list of integers up to {int(np.abs(as_float).max())}, which looks like PCM "
+                    "samples of unknown width. Pass a numpy array with its PCM dtype, e.g. "
+                    "`np.asarray(x, dtype=np.int16)`, or floats in [-1, 1]."
+                )
+            return as_float
         raise ValueError(
             f"Clip {index} has unsupported type {type(clip).__name__}. Pass a 1-D numpy array, a torch tensor or a "
             "list of floats (or a list of those for a batch)."
@@ -243,6 +253,10 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
                 return [raw_speech]
             if raw_speech.ndim == 2:
                 num_rows, num_cols = raw_speech.shape
+                if num_rows == 0:
+                    raise ValueError(
+                        f"Got an empty batch of shape {tuple(raw_speech.shape)}: pass at least one clip."
+                    )
                 if num_cols <= 8 < num_rows:
                     raise ValueError(
                         f"Got a 2-D input of shape {tuple(raw_speech.shape)}, which looks like one multichannel clip "
@@ -285,6 +299,13 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
             if not np.isfinite(clip).all():
                 raise ValueError(
                     f"Clip {index} contains NaN or infinite values; clean it first, e.g. `np.nan_to_num(x)`."
+                )
+            peak = float(np.abs(clip).max())
+            if peak > _MAX_FLOAT_PEAK:
+                logger.warning_once(
+                    f"Clip {index} peaks at {peak:.4g}, far outside the [-1, 1] range of float audio: the log-mel "
+                    "levels will be off by the same factor. If these are integer PCM values stored as floats, divide "
+                    "them by 2**15 (16-bit) or 2**31 (32-bit), or pass the integer array itself."
                 )
             prepared.append(clip)
         return prepared, source_device
