@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -51,6 +52,37 @@ def test_demo_settings_apply_only_without_data_and_where_not_given():
     assert data_args.data is None and args.max_steps == 5
     assert args.per_device_train_batch_size == DEMO_OVERRIDES["per_device_train_batch_size"]
     assert data_args.pairs_per_track == DEMO_OVERRIDES["pairs_per_track"]
+
+
+def test_abbreviated_flags_are_refused_so_demo_settings_never_replace_them(capsys):
+    # Demo settings replace every default the user did not name; an abbreviation would name nothing they know of.
+    with pytest.raises(SystemExit):
+        parse_arguments(["--max_step", "5"])
+    error = capsys.readouterr().err
+    assert "unrecognized arguments: --max_step 5" in error and "--max_step: did you mean --max_steps?" in error
+    assert "spelled in full" in error
+    assert parse_arguments(["--max_steps", "5"])[2].max_steps == 5
+    assert parse_arguments(["--max-steps=5"])[2].max_steps == 5  # the dashed spelling is a full name too
+    with pytest.raises(SystemExit):
+        parse_arguments(["--data", "x", "--conf", "run.yaml"])
+    assert "did you mean --config" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag, value, allowed", [
+    ("logging_steps", "0", ">= 1"), ("save_steps", "-1", ">= 0"), ("gradient_accumulation_steps", "0", ">= 1"),
+    ("per_device_train_batch_size", "0", ">= 1"), ("learning_rate", "0", "> 0"), ("adam_beta2", "1", "in [0, 1)"),
+    ("min_learning_rate_ratio", "1.5", "in [0, 1]"), ("max_grad_norm", "-1", ">= 0"), ("pairs_per_track", "0", ">= 1"),
+    ("mix_tracks", "0", ">= 1"), ("num_workers", "-1", ">= 0"), ("crop_seconds", "0", "> 0"),
+])
+def test_out_of_range_arguments_are_refused_before_the_run(flag, value, allowed):
+    with pytest.raises(ValueError, match=f"--{flag} must be {re.escape(allowed)}, got {value}"):
+        parse_arguments(["--data", "x", f"--{flag}", value])
+
+
+def test_range_boundaries_are_accepted():
+    _, _, args = parse_arguments(["--data", "x", "--save_steps", "0", "--min_learning_rate_ratio", "1",
+                                  "--warmup_steps", "0", "--max_grad_norm", "0", "--save_total_limit", "0"])
+    assert (args.save_steps, args.min_learning_rate_ratio, args.warmup_steps) == (0, 1.0, 0)
 
 
 # -- optimisation and metrics ---------------------------------------------------------------------------------------

@@ -61,6 +61,9 @@ class DataArguments:
     gain_db: float = field(default=0.0, metadata={"help": "Augmentation (off by default): random gain in +-gain_db."})
     num_workers: int = field(default=1, metadata={"help": "DataLoader workers per process (0: decode in the loop)."})
 
+    def __post_init__(self):
+        check_ranges(self, DATA_RULES)
+
 
 @dataclass
 class PretrainingArguments:
@@ -88,8 +91,12 @@ class PretrainingArguments:
     )
     gradient_checkpointing: bool = field(default=False)
     logging_steps: int = field(default=10)
-    save_steps: int = field(default=500, metadata={"help": "Checkpoint every N steps (0: only at the end)."})
-    save_total_limit: int = field(default=3, metadata={"help": "Checkpoints kept (the newest)."})
+    save_steps: int = field(
+        default=500,
+        metadata={"help": "Write a checkpoint (to resume from) every N steps before the last; 0: no checkpoints. The "
+                          "end of a run writes the final encoder folder in output_dir, never a checkpoint."},
+    )
+    save_total_limit: int = field(default=3, metadata={"help": "Checkpoints kept (the newest; 0 keeps 1)."})
     save_encoder_at_checkpoints: bool = field(
         default=False, metadata={"help": "Also write a loadable encoder folder inside every checkpoint."}
     )
@@ -111,8 +118,37 @@ class PretrainingArguments:
             raise ValueError(f"mixed_precision must be 'no', 'bf16' or 'fp16', got {self.mixed_precision!r}.")
         if self.push_to_hub and not self.hub_model_id:
             raise ValueError("--push_to_hub needs --hub_model_id org/name.")
-        if self.max_steps < 1:
-            raise ValueError(f"max_steps must be at least 1, got {self.max_steps}.")
+        check_ranges(self, TRAINING_RULES)
+
+
+def check_ranges(arguments, rules: dict[str, tuple[str, object]]) -> None:
+    """Refuse out-of-range values before anything starts (a --logging_steps 0 would otherwise only fail after the
+    first step). `rules`: name -> (the allowed range in words, a predicate of the value)."""
+    for name, (allowed, holds) in rules.items():
+        value = getattr(arguments, name)
+        if not holds(value):
+            raise ValueError(f"--{name} must be {allowed}, got {value}: pass a value in that range.")
+
+
+def at_least(low):
+    return f">= {low}", lambda value: value >= low
+
+
+POSITIVE = ("> 0", lambda value: value > 0)
+UNIT_INTERVAL = ("in [0, 1]", lambda value: 0 <= value <= 1)
+BETA = ("in [0, 1)", lambda value: 0 <= value < 1)
+
+DATA_RULES = {
+    "crop_seconds": POSITIVE, "pairs_per_track": at_least(1), "shuffle_buffer": at_least(0),
+    "mix_tracks": at_least(1), "gain_db": at_least(0), "num_workers": at_least(0),
+}
+TRAINING_RULES = {
+    "max_steps": at_least(1), "per_device_train_batch_size": at_least(1), "gradient_accumulation_steps": at_least(1),
+    "learning_rate": POSITIVE, "warmup_steps": at_least(0), "min_learning_rate_ratio": UNIT_INTERVAL,
+    "weight_decay": at_least(0), "weight_decay_end": at_least(0), "adam_beta1": BETA, "adam_beta2": BETA,
+    "adam_epsilon": at_least(0), "max_grad_norm": at_least(0), "logging_steps": at_least(1),
+    "save_steps": at_least(0), "save_total_limit": at_least(0),
+}
 
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, PretrainingArguments)
@@ -156,7 +192,9 @@ def read_config_file(path: str | Path) -> dict:
 def parse_arguments(argv: list[str] | None = None):
     """`(model_args, data_args, training_args)` from `--config FILE` (YAML/JSON) and the command line, which wins.
 
-    Without `--data`, the demo settings of `DEMO_OVERRIDES` replace the defaults the user did not set.
+    Without `--data`, the demo settings of `DEMO_OVERRIDES` replace the defaults the user did not set. Flags must be
+    spelled in full: the demo settings know what was given by the flags' names, so an abbreviation such as
+    `--max_step 5` would be overwritten silently; it is refused instead.
     """
     import argparse
     import sys
@@ -164,14 +202,16 @@ def parse_arguments(argv: list[str] | None = None):
     from transformers import HfArgumentParser
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--config", default=None)
     known, rest = pre.parse_known_args(argv)
-    parser = HfArgumentParser(ARGUMENT_CLASSES)
+    parser = HfArgumentParser(ARGUMENT_CLASSES, allow_abbrev=False)
     parser.add_argument("--config", default=None, help="A YAML or JSON file of arguments; the command line wins.")
     file_values = read_config_file(known.config) if known.config else {}
     parser.set_defaults(**file_values)
-    namespace = parser.parse_args(rest)
+    namespace, unknown = parser.parse_known_args(rest)
+    if unknown:
+        parser.error(unknown_arguments_message(unknown, parser))
     flags = {token[2:].split("=")[0].replace("-", "_") for token in rest if token.startswith("--")}
     given = set(file_values) | flags
     if namespace.data is None:
@@ -181,3 +221,21 @@ def parse_arguments(argv: list[str] | None = None):
     values = vars(namespace)
     values.pop("config", None)
     return tuple(cls(**{f.name: values[f.name] for f in fields(cls) if f.init}) for cls in ARGUMENT_CLASSES)
+
+
+def unknown_arguments_message(unknown: list[str], parser) -> str:
+    """Name the unknown flags and the full flags they may abbreviate or misspell."""
+    import difflib
+
+    known = [option for action in parser._actions for option in action.option_strings if option.startswith("--")]
+    lines = [f"unrecognized arguments: {' '.join(unknown)}."]
+    for token in unknown:
+        flag = token.split("=")[0]
+        if not flag.startswith("--"):
+            continue
+        candidates = [option for option in known if option.startswith(flag)]
+        candidates = candidates or difflib.get_close_matches(flag, known, n=3)
+        if candidates:
+            lines.append(f"{flag}: did you mean {' or '.join(candidates)}?")
+    lines.append("Flags must be spelled in full (abbreviations are refused, see --help).")
+    return " ".join(lines)
