@@ -246,6 +246,27 @@ def test_fp16_on_cpu_is_refused_instead_of_silently_training_in_fp32(corpus, tmp
     assert not (tmp_path / "fp16" / "logs.jsonl").exists()
 
 
+def test_gradient_accumulation_set_by_accelerate_launch_must_match_the_argument(corpus, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    # What `accelerate launch --gradient_accumulation_steps 2` (or a DeepSpeed config) sets: Accelerate would step the
+    # optimizer every 2nd micro-batch while the loop counts one micro-batch per step.
+    monkeypatch.setenv("ACCELERATE_GRADIENT_ACCUMULATION_STEPS", "2")
+    with pytest.raises(ValueError, match=r"over 2 micro-batches .*ACCELERATE_GRADIENT_ACCUMULATION_STEPS.*"
+                                         r"--gradient_accumulation_steps is 1: pass --gradient_accumulation_steps 2"):
+        run(corpus, tmp_path / "mismatch", "--max_steps", "1")
+    assert not (tmp_path / "mismatch").exists()
+    reset_accelerate_state()
+    run(corpus, tmp_path / "match", "--max_steps", "1", "--save_steps", "0", "--gradient_accumulation_steps", "2",
+        "--per_device_train_batch_size", "4")
+    assert [r["step"] for r in read_log(tmp_path / "match")] == [1]
+
+
+def test_a_global_batch_of_one_pair_is_refused(corpus, tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))
+    with pytest.raises(ValueError, match="one pair per step, with no negatives"):
+        run(corpus, tmp_path / "one", "--max_steps", "1", "--per_device_train_batch_size", "1")
+
+
 def test_push_to_hub_uploads_the_encoder_folder_without_checkpoints(corpus, tmp_path, monkeypatch):
     calls = []
 

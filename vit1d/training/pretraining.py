@@ -134,6 +134,8 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
         step_scheduler_with_optimizer=False,  # the schedule counts optimizer steps, whatever the number of processes
     )
     check_mixed_precision(accelerator)
+    check_gradient_accumulation(accelerator.gradient_accumulation_steps, args.gradient_accumulation_steps)
+    check_global_batch(args.per_device_train_batch_size, accelerator.num_processes)
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
         removed = checkpointing.remove_partial_checkpoints(output_dir)
@@ -253,6 +255,28 @@ def check_mixed_precision(accelerator) -> None:
             f"--mixed_precision {mixed_precision} is not available on {accelerator.device.type}: Accelerate would "
             "silently train in fp32. Use --mixed_precision bf16 (CPUs and recent GPUs) or no, or run on a CUDA GPU "
             "for fp16."
+        )
+
+
+def check_gradient_accumulation(accelerator_steps: int, argument_steps: int) -> None:
+    """Accelerate takes ACCELERATE_GRADIENT_ACCUMULATION_STEPS (set by `accelerate launch`, e.g. from a DeepSpeed
+    config) over the value passed to it, while the loop runs --gradient_accumulation_steps micro-batches per step:
+    with two values, optimizer steps and logged steps would silently disagree."""
+    if accelerator_steps != argument_steps:
+        raise ValueError(
+            f"Accelerate accumulates gradients over {accelerator_steps} micro-batches (from "
+            f"ACCELERATE_GRADIENT_ACCUMULATION_STEPS, set by `accelerate launch` / `accelerate config` or its DeepSpeed "
+            f"config) but --gradient_accumulation_steps is {argument_steps}: pass --gradient_accumulation_steps "
+            f"{accelerator_steps}, or launch with gradient accumulation {argument_steps}."
+        )
+
+
+def check_global_batch(per_device_batch_size: int, num_processes: int) -> None:
+    """NT-Xent needs negatives: with a single pair in the global batch the loss is 0 and nothing is learned."""
+    if per_device_batch_size * num_processes < 2:
+        raise ValueError(
+            f"--per_device_train_batch_size {per_device_batch_size} on {num_processes} process(es) gives one pair per "
+            "step, with no negatives for NT-Xent: use a batch of at least 2 pairs."
         )
 
 
