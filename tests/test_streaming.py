@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from vit1d.audio import load_audio
+from vit1d.audio import audio_info, load_audio
 from vit1d.data.pairs import PairSampling
 from vit1d.data.sources import open_tracks
 from vit1d.data.streaming import PairStream, ReaderPosition, StreamOptions, total_skipped
@@ -203,6 +203,65 @@ def test_bad_files_are_skipped_counted_and_warned(tmp_path, caplog, decode_whole
     assert total_skipped({0: batch["position"]}) == skipped
     for name in ("corrupt.wav", "empty.wav", "short.wav", "nan.wav", "low_rate.wav", "silent.wav"):
         assert any(name in message for message in caplog.messages), name
+
+
+@pytest.fixture
+def folder_with_a_corrupt_file(tmp_path):
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    for index in range(5):
+        sf.write(folder / f"good{index}.wav", tone(index), SR)
+    (folder / "corrupt.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(100))
+    return folder
+
+
+def test_a_bad_track_is_counted_once_over_passes_and_not_decoded_again(folder_with_a_corrupt_file, caplog,
+                                                                       monkeypatch):
+    from vit1d.data import streaming
+
+    opened = Counter()
+
+    def counting_audio_info(audio):
+        opened[str(audio).rsplit("/", 1)[-1]] += 1
+        return audio_info(audio)
+
+    monkeypatch.setattr(streaming, "audio_info", counting_audio_info)
+    with caplog.at_level(logging.WARNING, logger="vit1d.data.streaming"):
+        batches = take(stream(open_tracks(folder_with_a_corrupt_file), ONE_PAIR, mix_tracks=4, shuffle_buffer=6),
+                       5 * 5)  # 5 passes of 5 usable tracks, one pair each
+    assert batches[-1]["position"]["epoch"] == 4
+    assert total_skipped({0: batches[-1]["position"]}) == Counter(unreadable=1)
+    assert opened["corrupt.wav"] == 1 and opened["good0.wav"] == 5  # the corrupt file is not retried
+    assert sum("corrupt.wav" in message for message in caplog.messages) == 1
+    summaries = [message for message in caplog.messages if "first pass" in message]
+    assert len(summaries) == 1 and "skipped 1 of 6 tracks" in summaries[0] and "unreadable: 1" in summaries[0]
+
+
+def test_skip_counts_summed_over_readers_count_each_bad_track_once(tmp_path, folder_with_a_corrupt_file):
+    # One json shard: readers take every 2nd track of the shuffled order, so the corrupt track moves between
+    # readers from pass to pass, and a per-reader memory of bad tracks alone would count it again.
+    files = sorted(folder_with_a_corrupt_file.iterdir())
+    (tmp_path / "tracks.jsonl").write_text("".join(json.dumps({"audio": str(f)}) + "\n" for f in files))
+    source = open_tracks(tmp_path / "tracks.jsonl")
+    last = {rank: take(stream(source, ONE_PAIR, shuffle_buffer=6, rank=rank, world_size=2), 12)[-1]["position"]
+            for rank in range(2)}
+    assert min(position["epoch"] for position in last.values()) >= 3
+    assert total_skipped(last) == Counter(unreadable=1)
+
+
+@pytest.mark.parametrize("resume_after", [4, 7, 12])
+def test_a_resumed_stream_skips_known_bad_tracks_exactly(folder_with_a_corrupt_file, resume_after):
+    """A resumed reader has no memory of bad tracks: it retries them once, and must still give the same batches."""
+    source = open_tracks(folder_with_a_corrupt_file)
+    settings = dict(batch_size=3, mix_tracks=4, shuffle_buffer=6)
+    reference = take(stream(source, **settings), resume_after + 4)
+    position = reference[resume_after - 1]["position"]
+    resumed = take(stream(source, positions={0: position}, **settings), 4)
+    for expected, got in zip(reference[resume_after:], resumed):
+        assert torch.equal(expected["input_values"], got["input_values"])
+        assert torch.equal(expected["positive_input_values"], got["positive_input_values"])
+        assert expected["position"] == got["position"]
+    assert total_skipped({0: resumed[-1]["position"]}) == Counter(unreadable=1)
 
 
 def test_a_reader_without_usable_tracks_fails_clearly(tmp_path):

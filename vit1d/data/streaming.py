@@ -22,7 +22,13 @@ crop by crop with soundfile's seeking, so a long track is never decoded whole. (
 2-3 crops per pair; below about 2 minutes one whole decode is cheaper than that many seeks.)
 
 Bad tracks (unreadable, empty, NaN/inf samples, sampling rate below `min_sampling_rate`, too short for a pair,
-silent) are skipped, counted by reason, and warned about (the first few of each reason); nothing bad reaches a batch.
+silent) are skipped and warned about (the first few of each reason); nothing bad reaches a batch. The skip counts are
+counts of *tracks*: a reader counts only in its first pass, in which every track is read by exactly one reader, so
+the counts summed over readers are the number of bad tracks however long training runs; each reader warns the total
+when its first pass ends. A reader remembers the tracks whose fault does not depend on the drawn crops (unreadable,
+empty, low rate, too short, NaN/inf or silent in the probe crops or the whole decode) and skips them in later passes
+without decoding them again; that is only a cache, since retrying them would skip them all the same, so a resumed
+reader without it gives the same batches.
 Multichannel audio is mixed down and other sampling rates are resampled with soxr.
 
 Exact resume. Everything a reader does is a pure function of (seed, epoch, reader, group of tracks): the pairs of a
@@ -33,6 +39,7 @@ reader and saves it with the checkpoint. A resumed reader re-reads the rows of t
 DataLoader takes batches from its workers in turn, the loop also saves which reader is next (`first_reader`).
 """
 
+import hashlib
 import itertools
 import logging
 from collections import Counter
@@ -57,7 +64,8 @@ class ReaderPosition:
     epoch: int = 0
     group: int = 0
     emitted: int = 0  # pairs of `group` already emitted
-    skipped_before_group: dict[str, int] = field(default_factory=dict)  # skips in the groups before `group`
+    # Tracks skipped in the groups before `group`, counted in the first pass (epoch 0) only, so each once.
+    skipped_before_group: dict[str, int] = field(default_factory=dict)
     skipped_in_group: dict[str, int] = field(default_factory=dict)
     tracks_before_group: int = 0  # usable tracks (that gave pairs) before `group`, over all epochs
     tracks_in_group: int = 0
@@ -74,9 +82,11 @@ class ReaderPosition:
 
 
 class _BadTrack(Exception):
-    def __init__(self, reason: str, detail: str):
+    def __init__(self, reason: str, detail: str, depends_on_draw: bool = False):
         super().__init__(detail)
         self.reason = reason
+        # Whether the fault showed in randomly drawn crops: another draw might miss it, so the track is retried.
+        self.depends_on_draw = depends_on_draw
 
 
 @dataclass
@@ -189,16 +199,18 @@ class PairStream(torch.utils.data.IterableDataset):
 
     def _batches(self, reader: int, position: ReaderPosition):
         views, positives = [], []
-        warned = Counter()
+        warned, known_bad = Counter(), set()
         while True:
             pairs_this_epoch, full_pass = 0, position.group == 0 and position.emitted == 0
             groups = _chunks(self._rows(reader, position.epoch), self.options.mix_tracks)
             for group_index, rows in enumerate(groups):
                 if group_index < position.group:
                     continue  # already consumed before a resume: its rows are read, never decoded
-                pairs, skipped, usable = self._group_pairs(rows, reader, position.epoch, group_index, warned)
+                pairs, skipped, usable = self._group_pairs(rows, reader, position.epoch, group_index, warned,
+                                                           known_bad)
                 pairs_this_epoch += len(pairs)
-                position.skipped_in_group, position.tracks_in_group = dict(skipped), usable
+                position.skipped_in_group = dict(skipped) if position.epoch == 0 else {}
+                position.tracks_in_group = usable
                 for index in range(position.emitted, len(pairs)):
                     views.append(pairs[index][0])
                     positives.append(pairs[index][1])
@@ -221,22 +233,45 @@ class PairStream(torch.utils.data.IterableDataset):
                     f"(skipped so far: {dict(position.skipped()) or 'none'}). Use more or longer tracks than "
                     "processes x DataLoader workers, or fix the files named in the warnings."
                 )
+            skipped = position.skipped()
+            if position.epoch == 0 and skipped:
+                logger.warning(
+                    f"Reader {reader} of {self.num_readers} skipped {skipped.total()} of "
+                    f"{skipped.total() + position.tracks_before_group} tracks in its first pass "
+                    f"({', '.join(f'{reason}: {n}' for reason, n in sorted(skipped.items()))}; the first "
+                    f"{self.options.warnings_per_reason} of each reason are named above). The skip counts stay at "
+                    "these tracks: later passes skip them again without counting them."
+                )
             position.epoch, position.group, position.emitted = position.epoch + 1, 0, 0
 
-    def _group_pairs(self, rows, reader, epoch, group_index, warned) -> tuple[list, Counter, int]:
-        """The pairs of a group of tracks, round-robin over tracks, and the skip counts."""
+    def _group_pairs(self, rows, reader, epoch, group_index, warned, known_bad) -> tuple[list, Counter, int]:
+        """The pairs of a group of tracks, round-robin over tracks, and the skip counts. `known_bad` holds the keys
+        of tracks that failed for a reason no new draw changes; they are skipped undecoded (and not counted: they
+        were counted the first time)."""
         per_track, skipped = [], Counter()
         for track_index, row in enumerate(rows):
+            if known_bad and self._track_key(row) in known_bad:
+                continue
             rng = np.random.default_rng([self.options.seed, epoch, reader, group_index, track_index])
             try:
                 per_track.append(self._track_pairs(row, rng))
             except _BadTrack as bad:
                 skipped[bad.reason] += 1
+                if not bad.depends_on_draw:
+                    known_bad.add(self._track_key(row))
                 if warned[bad.reason] < self.options.warnings_per_reason:
                     warned[bad.reason] += 1
                     logger.warning(f"Skipping track {self.source.name_of(row)!r} ({bad.reason}): {bad}")
         round_robin = [pair for rank in itertools.zip_longest(*per_track) for pair in rank if pair is not None]
         return round_robin, skipped, len(per_track)
+
+    def _track_key(self, row: dict):
+        """What identifies a track's audio: its path, or a digest of its bytes (rows of encoded audio may share a
+        path name, or have none)."""
+        value = row.get(self.source.audio_column)
+        if isinstance(value, dict) and value.get("bytes"):
+            return hashlib.blake2b(value["bytes"], digest_size=16).digest()
+        return self.source.name_of(row)
 
     def _track_pairs(self, row: dict, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
         try:
@@ -266,9 +301,14 @@ class PairStream(torch.utils.data.IterableDataset):
         level = reference_db(decode, duration, self.rules)
         if level < self.options.min_track_db:
             raise _BadTrack("silent", f"reference level below {self.options.min_track_db} dBFS")
-        drawn = sample_pairs(decode, duration, rng, self.rules, reference=level)
+        try:
+            drawn = sample_pairs(decode, duration, rng, self.rules, reference=level)
+        except _BadTrack as bad:
+            bad.depends_on_draw = True  # a crop read by seeking at a drawn time failed
+            raise
         if not drawn.pairs:
-            raise _BadTrack("silent", f"every candidate crop was silent ({drawn.silent_crops} silent crops)")
+            raise _BadTrack("silent", f"every candidate crop was silent ({drawn.silent_crops} silent crops)",
+                            depends_on_draw=True)
         return [(self._finish(a, rng), self._finish(b, rng)) for _, _, a, b in drawn.pairs]
 
     def _finish(self, crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
