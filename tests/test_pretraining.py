@@ -335,6 +335,29 @@ def test_resuming_with_another_reader_layout_is_refused(tmp_path):
         check_same_layout({"num_processes": 1, "num_workers": 1}, 1, 2, tmp_path)
 
 
+def test_every_argument_is_deliberately_fixed_or_free_on_resume():
+    from dataclasses import fields
+
+    from vit1d.training.arguments import ARGUMENT_CLASSES, RESUME_FIXED, RESUME_MAY_CHANGE
+
+    names = {f.name for cls in ARGUMENT_CLASSES for f in fields(cls)}
+    assert not set(RESUME_FIXED) & set(RESUME_MAY_CHANGE)
+    assert set(RESUME_FIXED) | set(RESUME_MAY_CHANGE) == names  # a new argument needs a decision
+    assert {"learning_rate", "seed", "max_steps", "data", "mix_tracks", "per_device_train_batch_size"} <= set(
+        RESUME_FIXED)
+
+
+def test_changed_arguments_are_listed_with_both_values(tmp_path):
+    from vit1d.training.pretraining import changed_arguments, check_same_arguments
+
+    saved = {"learning_rate": 1e-3, "seed": 0, "data": "a", "removed_since": 1}
+    now = {"learning_rate": 2e-3, "seed": 0, "data": "b", "added_since": 2}
+    assert changed_arguments(saved, now) == ["learning_rate: 0.001 -> 0.002", "data: 'a' -> 'b'"]
+    check_same_arguments({**now, "data": "b"}, now, tmp_path)
+    with pytest.raises(ValueError, match="(?s)learning_rate: 0.001 -> 0.002.*another --output_dir"):
+        check_same_arguments(saved, now, tmp_path)
+
+
 def test_tensorboard_tracker_receives_the_logged_scalars(corpus, tmp_path, monkeypatch):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

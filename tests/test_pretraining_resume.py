@@ -329,6 +329,54 @@ def test_resume_latest_without_a_checkpoint_starts_fresh(corpus, tmp_path, caplo
     assert read_json(output_dir / "checkpoints" / checkpoint_name(2) / "trainer_state.json")["step"] == 2
 
 
+def run_in_process(arguments: list[str]):
+    import run_pretraining
+
+    try:
+        return run_pretraining.main(arguments)
+    finally:
+        reset_accelerate_state()
+
+
+def test_resume_refuses_changed_arguments_and_nothing_left_to_train(corpus, tmp_path, caplog):
+    output_dir = tmp_path / "run"
+    fixed = dict(max_steps=3, save_steps=2, num_workers=0)
+    run_in_process(run_arguments(corpus, output_dir, **fixed))
+    checkpoint = checkpointing.checkpoint_root(output_dir) / checkpoint_name(2)
+    saved = read_json(checkpoint / "trainer_state.json")["fixed_arguments"]
+    assert saved["learning_rate"] == 1e-3 and saved["max_steps"] == 3 and saved["data"] == str(corpus)
+    assert saved["mixed_precision"] == "no"  # the precision Accelerate used, not the argument's None
+    log = (output_dir / "logs.jsonl").read_text()
+
+    resume = dict(fixed, resume_from_checkpoint="latest")
+    with pytest.raises(ValueError) as refused:
+        run_in_process(run_arguments(corpus, output_dir, **dict(resume, learning_rate=0.002, seed=1, mix_tracks=8,
+                                                                logging_steps=2)))
+    message = str(refused.value)
+    changed = [line.strip() for line in message.splitlines()[1:-1]]
+    # Every changed fixed argument, and only those (logging_steps may change).
+    assert changed == ["mix_tracks: 4 -> 8", "seed: 0 -> 1", "learning_rate: 0.001 -> 0.002"], message
+    assert message.endswith("Resume with the checkpoint's values, or start a new run in another --output_dir.")
+    with pytest.raises(ValueError, match="at step 2 and --max_steps is 2: nothing is left to train. Resume with the "
+                                         "run's --max_steps 3"):
+        run_in_process(run_arguments(corpus, output_dir, **dict(resume, max_steps=2)))
+    assert (output_dir / "logs.jsonl").read_text() == log  # the refused runs trained nothing
+
+    # Output, logging and saving options may change.
+    result = run_in_process(run_arguments(corpus, output_dir, **dict(resume, logging_steps=5, save_total_limit=1)))
+    assert result.steps == 3 and [r["step"] for r in read_log(output_dir)] == [1, 2, 3, 3]
+
+    # A checkpoint written before the arguments were saved stays resumable: only the layout is checked, with a warning.
+    state = read_json(checkpoint / "trainer_state.json")
+    del state["fixed_arguments"]
+    (checkpoint / "trainer_state.json").write_text(json.dumps(state))
+    caplog.set_level("WARNING", logger="vit1d.training.pretraining")
+    result = run_in_process(run_arguments(corpus, output_dir, **dict(resume, learning_rate=0.002)))
+    assert result.steps == 3 and "predates the saving of arguments" in caplog.text
+    with pytest.raises(ValueError, match="nothing is left to train"):
+        run_in_process(run_arguments(corpus, output_dir, **dict(resume, max_steps=2)))
+
+
 # -- save_total_limit -------------------------------------------------------------------------------------------------
 
 

@@ -153,6 +153,28 @@ TRAINING_RULES = {
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, PretrainingArguments)
 
+# What a resume must not change. A resume continues one run: the optimizer and scheduler states are restored whatever
+# the arguments say, the data stream continues from saved positions that only mean something under the same data,
+# rules and order, and the recipe and model card would describe a run that never happened. So the model's origin, the
+# data, its pair rules and order, the batch, the optimisation, the schedule and the precision are fixed.
+RESUME_FIXED = (
+    "model_name_or_path", "config_name", "config_overrides", "revision",
+    "data", "split", "dataset_config", "audio_column", "corpus_dir", "corpus_pieces", "corpus_seconds",
+    "crop_seconds", "min_distance_seconds", "max_distance_seconds", "pairs_per_track", "silence_db", "short_tracks",
+    "shuffle_buffer", "mix_tracks", "peak_normalize", "gain_db",
+    "seed", "per_device_train_batch_size", "gradient_accumulation_steps", "max_steps", "learning_rate",
+    "warmup_steps", "min_learning_rate_ratio", "weight_decay", "weight_decay_end", "adam_beta1", "adam_beta2",
+    "adam_epsilon", "max_grad_norm", "mixed_precision",
+)
+# What may change between the segments of a run: where and how often it logs and saves, trackers, the Hub, trust in
+# remote code, and memory savers that leave the numbers alone. (num_workers is part of the reader layout, which
+# `check_same_layout` compares with its own message.)
+RESUME_MAY_CHANGE = (
+    "trust_remote_code", "num_workers", "output_dir", "gradient_checkpointing", "logging_steps", "save_steps",
+    "save_total_limit", "save_encoder_at_checkpoints", "resume_from_checkpoint", "report_to", "push_to_hub",
+    "hub_model_id", "hub_private_repo", "hub_token",
+)
+
 # The demo run used when no --data is given: the built-in corpus and a run of a few minutes on 2 CPU cores. Each
 # value applies only where the user kept the default.
 DEMO_OVERRIDES = {

@@ -105,10 +105,15 @@ def write_state(accelerator, folder: Path) -> None:
     accelerator.save_state(str(folder), safe_serialization=True)
 
 
+def read_trainer_state(folder: Path) -> dict:
+    """`trainer_state.json` alone, to check a resume before any state is loaded."""
+    return json.loads((Path(folder) / "trainer_state.json").read_text())
+
+
 def load_checkpoint(accelerator, folder: Path) -> tuple[dict, dict]:
     """Restore Accelerate's state; returns `trainer_state.json` and this process's data state."""
     accelerator.load_state(str(folder))
-    trainer_state = json.loads((folder / "trainer_state.json").read_text())
+    trainer_state = read_trainer_state(folder)
     data_file = folder / f"data_state_rank{accelerator.process_index}.json"
     if not data_file.is_file():
         raise ValueError(

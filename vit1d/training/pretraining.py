@@ -29,7 +29,7 @@ from ..feature_extraction_vit1d import ViT1DFeatureExtractor
 from ..hub import model_card, prepare_for_hub, push_folder_to_hub
 from ..modeling_vit1d import ViT1DForContrastivePretraining
 from . import checkpointing
-from .arguments import DataArguments, ModelArguments, PretrainingArguments
+from .arguments import RESUME_FIXED, DataArguments, ModelArguments, PretrainingArguments
 from .metrics import embedding_metrics
 from .optimization import parameter_groups, set_weight_decay, warmup_cosine_schedule
 
@@ -157,11 +157,16 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
     step, data_state = 0, {"positions": {}, "first_reader": 0}
+    fixed = fixed_arguments((model_args, data_args, args), accelerator.mixed_precision)
     resume = checkpointing.resolve_checkpoint(output_dir, args.resume_from_checkpoint) if (
         args.resume_from_checkpoint) else None
     if resume is not None:
-        trainer_state, data_state = checkpointing.load_checkpoint(accelerator, resume)
+        # Checked before any state is loaded: a changed model config would otherwise fail inside load_state.
+        trainer_state = checkpointing.read_trainer_state(resume)
+        check_steps_left(trainer_state, args.max_steps, resume)
         check_same_layout(trainer_state, accelerator.num_processes, data_args.num_workers, resume)
+        check_same_arguments(trainer_state.get("fixed_arguments"), fixed, resume)
+        trainer_state, data_state = checkpointing.load_checkpoint(accelerator, resume)
         step = trainer_state["step"]
         logger.info(f"Resumed from {resume} at step {step}.")
     elif args.resume_from_checkpoint:
@@ -227,7 +232,10 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
             window, window_start = [], time.perf_counter()
         if args.save_steps and step % args.save_steps == 0 and step < args.max_steps:
             data_state = {"positions": positions, "first_reader": (first_reader + consumed) % stream.readers_per_process}
-            save(accelerator, model, extractor, args, step, data_state, recipe, data_args.num_workers)
+            trainer_state = {"step": step, "num_processes": accelerator.num_processes,
+                             "num_workers": data_args.num_workers, "max_steps": args.max_steps,
+                             "fixed_arguments": fixed}
+            save(accelerator, model, extractor, args, trainer_state, data_state, recipe)
     progress.close()
 
     recipe["wall_clock_seconds"] = round(time.perf_counter() - start_time, 1)
@@ -288,6 +296,45 @@ def check_same_layout(trainer_state: dict, num_processes: int, num_workers: int,
             f"{checkpoint} was written by {saved[0]} process(es) with --num_workers {saved[1]}; this run has "
             f"{num_processes} with --num_workers {num_workers}. Resume with the same layout (the data stream's "
             "position is saved per reader)."
+        )
+
+
+def fixed_arguments(argument_sets, mixed_precision: str) -> dict:
+    """The values of `RESUME_FIXED`, saved with every checkpoint. The precision is the one Accelerate uses (the
+    argument may defer to `accelerate launch`)."""
+    values = {name: value for arguments in argument_sets for name, value in asdict(arguments).items()}
+    return {**{name: values[name] for name in RESUME_FIXED}, "mixed_precision": mixed_precision}
+
+
+def check_steps_left(trainer_state: dict, max_steps: int, checkpoint: Path) -> None:
+    step = trainer_state["step"]
+    if max_steps <= step:
+        raise ValueError(
+            f"{checkpoint} is at step {step} and --max_steps is {max_steps}: nothing is left to train. Resume with the "
+            f"run's --max_steps {trainer_state.get('max_steps')}, or start a new run in another --output_dir."
+        )
+
+
+def changed_arguments(saved: dict, now: dict) -> list[str]:
+    """`name: checkpoint value -> now value` for each argument both know and that differs. An argument that only one
+    side knows (added or removed by another version of this code) cannot be compared and is left out."""
+    return [f"{name}: {saved[name]!r} -> {now[name]!r}" for name in now if name in saved and saved[name] != now[name]]
+
+
+def check_same_arguments(saved: dict | None, now: dict, checkpoint: Path) -> None:
+    """A resume continues the checkpoint's run: refuse it when an argument of `RESUME_FIXED` changed. Checkpoints
+    written before the arguments were saved (`saved` None) stay resumable, under the layout check alone."""
+    if saved is None:
+        logger.warning(f"{checkpoint} predates the saving of arguments with checkpoints: this run's arguments cannot "
+                       "be checked against it; resume only with the arguments that wrote it.")
+        return
+    changed = changed_arguments(saved, now)
+    if changed:
+        raise ValueError(
+            f"{checkpoint} belongs to a run with other arguments. A resume continues that run (its optimizer, "
+            "schedule and data position), so these must not change (checkpoint value -> now value):\n  "
+            + "\n  ".join(changed)
+            + "\nResume with the checkpoint's values, or start a new run in another --output_dir."
         )
 
 
@@ -353,10 +400,9 @@ def summarize(window: list[dict], step: int, lr: float, weight_decay: float, ela
 # -- saving ---------------------------------------------------------------------------------------------------------
 
 
-def save(accelerator, model, extractor, args: PretrainingArguments, step: int, data_state: dict, recipe: dict,
-         num_workers: int):
-    trainer_state = {"step": step, "num_processes": accelerator.num_processes, "num_workers": num_workers,
-                     "max_steps": args.max_steps}
+def save(accelerator, model, extractor, args: PretrainingArguments, trainer_state: dict, data_state: dict,
+         recipe: dict):
+    step = trainer_state["step"]
 
     def add_encoder(folder: Path):
         if args.save_encoder_at_checkpoints:
