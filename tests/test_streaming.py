@@ -96,6 +96,24 @@ def test_parquet_shards_with_audio_bytes_and_an_audio_feature(tmp_path, tone_fol
         assert sorted(track_of(crop) for crop in batch["input_values"]) == [0, 2, 4, 6]
 
 
+@pytest.mark.parametrize("extension", ["ogg", "mp3"])
+def test_lossy_files_in_a_local_folder_stream(tmp_path, extension):
+    assert extension.upper() in sf.available_formats()  # libsndfile >= 1.1 writes MP3; older builds cannot
+    for index in range(4):
+        sf.write(tmp_path / f"track{index}.{extension}", tone(index), SR)
+    # One whole decode, and crops read by seeking. After a seek libsndfile decodes an MP3's first frames to zeros,
+    # so MP3 tracks are decoded whole either way; OGG seeks exactly. Both settings must give the same crops.
+    batches = [take(stream(open_tracks(tmp_path), ONE_PAIR, batch_size=4, mix_tracks=4,
+                           decode_whole_below_seconds=whole_below), 1)[0] for whole_below in (120.0, 0.0)]
+    for batch in batches:
+        assert batch["input_values"].shape == batch["positive_input_values"].shape == (4, SR)
+        assert sorted(track_of(crop) for crop in batch["input_values"]) == [0, 1, 2, 3]
+        assert [track_of(crop) for crop in batch["positive_input_values"]] == [
+            track_of(crop) for crop in batch["input_values"]]
+    assert torch.equal(batches[0]["input_values"], batches[1]["input_values"])
+    assert torch.equal(batches[0]["positive_input_values"], batches[1]["positive_input_values"])
+
+
 def test_dataset_folder_resolves_relative_paths(tmp_path, tone_folder):
     folder = tmp_path / "ds"
     (folder / "train").mkdir(parents=True)
