@@ -114,6 +114,18 @@ def test_lossy_files_in_a_local_folder_stream(tmp_path, extension):
     assert torch.equal(batches[0]["positive_input_values"], batches[1]["positive_input_values"])
 
 
+def test_arrow_shards_given_as_a_glob(tmp_path, tone_folder):
+    files = sorted(tone_folder.rglob("*.*"))
+    for shard, part in enumerate((files[:3], files[3:])):
+        table = pa.table({"audio": [{"bytes": f.read_bytes(), "path": f.name} for f in part]})
+        with pa.ipc.new_stream(tmp_path / f"tracks-{shard}.arrow", table.schema) as writer:
+            writer.write_table(table)
+    source = open_tracks(str(tmp_path / "tracks-*.arrow"))
+    assert source.audio_column == "audio" and source.tracks.num_shards == 2
+    batch = take(stream(source, ONE_PAIR, batch_size=8, mix_tracks=8), 1)[0]
+    assert sorted(track_of(crop) for crop in batch["input_values"]) == list(range(8))
+
+
 def test_dataset_folder_resolves_relative_paths(tmp_path, tone_folder):
     folder = tmp_path / "ds"
     (folder / "train").mkdir(parents=True)
