@@ -132,6 +132,19 @@ def test_embedding_metrics_against_direct_formulas():
     assert metrics["uniformity"] == pytest.approx(distances[off].mul(-2).exp().mean().log().item(), abs=1e-5)
 
 
+def test_recipe_names_the_initialisation_and_the_data_rules():
+    from vit1d.training.arguments import DataArguments, ModelArguments
+    from vit1d.training.pretraining import data_order_of, initialisation_of
+
+    assert initialisation_of(ModelArguments(model_name_or_path="org/vit1d-base", revision="v2")) == (
+        "continued from the weights of org/vit1d-base (revision v2)")
+    assert initialisation_of(ModelArguments()) == "random (config: ViT1DConfig defaults)"
+    assert initialisation_of(ModelArguments(config_name="org/cfg", config_overrides="num_hidden_layers=4")) == (
+        "random (config: org/cfg with num_hidden_layers=4)")
+    assert data_order_of(DataArguments(shuffle_buffer=0, mix_tracks=8)) == (
+        "no shuffle (the source's order), pairs of 8 tracks interleaved before batching")
+
+
 # -- checkpoints ----------------------------------------------------------------------------------------------------
 
 
@@ -200,6 +213,12 @@ def test_short_run_learns_and_writes_a_loadable_encoder(corpus, tmp_path, monkey
     assert np.mean([r["loss"] for r in last]) < 0.6 * np.mean([r["loss"] for r in first])
     assert np.mean([r["retrieval_top1"] for r in last]) > np.mean([r["retrieval_top1"] for r in first])
     assert log[0]["lr"] < log[3]["lr"] and log[-1]["lr"] < log[3]["lr"]  # warm-up, then cosine decay
+    # Each record's lr and weight decay are the ones its optimizer step used (step n is the schedules' step n - 1).
+    assert [r["lr"] for r in log] == pytest.approx([1e-3 * warmup_cosine_factor(n, 3, 24) for n in range(24)])
+    assert log[0]["lr"] == pytest.approx(1e-3 / 3) and log[2]["lr"] == pytest.approx(1e-3)
+    optimizer = torch.optim.AdamW(parameter_groups(torch.nn.Linear(2, 2), 0.04))
+    assert [r["weight_decay"] for r in log] == pytest.approx(
+        [set_weight_decay(optimizer, n, 24, 0.04, 0.01) for n in range(24)])
 
     out = tmp_path / "out"
     assert [p.name for p in checkpointing.list_checkpoints(out)] == ["step-00000012"]
@@ -214,6 +233,11 @@ def test_short_run_learns_and_writes_a_loadable_encoder(corpus, tmp_path, monkey
     assert "NT-Xent" in card.text and "global_batch_pairs | 16" in card.text and "| steps | 24 |" in card.text
     recipe = json.loads((out / "training_recipe.json").read_text())
     assert recipe["final_loss"] == pytest.approx(log[-1]["loss"], abs=1e-4)
+    assert recipe["initialisation"] == f"random (config: ViT1DConfig defaults with {TINY})"
+    assert recipe["data_order"] == "shuffle buffer of 16 tracks, pairs of 16 tracks interleaved before batching"
+    assert recipe["short_tracks"].startswith("widest:") and "peak normalisation off" in recipe["views"]
+    assert 0 < recipe["wall_clock_seconds"] < 600
+    assert "| initialisation | random" in card.text and "| data_order | shuffle buffer of 16" in card.text
 
 
 def test_bf16_and_gradient_accumulation_run_on_cpu(corpus, tmp_path, monkeypatch):

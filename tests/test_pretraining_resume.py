@@ -290,8 +290,10 @@ def test_resume_after_kill_during_a_save_reproduces_the_uninterrupted_losses(cor
     previous, expected = root / checkpoint_name(SAVE_STEPS), reference_run / "checkpoints" / checkpoint_name(SAVE_STEPS)
     assert checkpointing.resolve_checkpoint(output_dir, "latest") == previous
     assert sorted(p.name for p in previous.iterdir()) == sorted(p.name for p in expected.iterdir())
-    for name in ("trainer_state.json", "data_state_rank0.json"):
-        assert read_json(previous / name) == read_json(expected / name), name
+    assert read_json(previous / "data_state_rank0.json") == read_json(expected / "data_state_rank0.json")
+    untimed = [{k: v for k, v in read_json(folder / "trainer_state.json").items() if k != "training_seconds"}
+               for folder in (previous, expected)]
+    assert untimed[0] == untimed[1]
     assert_same_weights(previous, expected)
     records_before = len(read_log(output_dir))
     assert [record["step"] for record in read_log(output_dir)] == list(range(1, killed_step + 1))
@@ -362,17 +364,22 @@ def test_resume_refuses_changed_arguments_and_nothing_left_to_train(corpus, tmp_
         run_in_process(run_arguments(corpus, output_dir, **dict(resume, max_steps=2)))
     assert (output_dir / "logs.jsonl").read_text() == log  # the refused runs trained nothing
 
-    # Output, logging and saving options may change.
+    # Output, logging and saving options may change. The recipe's training time adds the checkpoint's.
+    state = read_json(checkpoint / "trainer_state.json")
+    assert 0 < state["training_seconds"] < TIMEOUT
+    (checkpoint / "trainer_state.json").write_text(json.dumps({**state, "training_seconds": 1000.0}))
     result = run_in_process(run_arguments(corpus, output_dir, **dict(resume, logging_steps=5, save_total_limit=1)))
     assert result.steps == 3 and [r["step"] for r in read_log(output_dir)] == [1, 2, 3, 3]
+    assert 1000 < read_json(output_dir / "training_recipe.json")["wall_clock_seconds"] < 1000 + TIMEOUT
 
     # A checkpoint written before the arguments were saved stays resumable: only the layout is checked, with a warning.
-    state = read_json(checkpoint / "trainer_state.json")
-    del state["fixed_arguments"]
+    # Its training time is unknown, and so is the total: the recipe says so rather than give this segment's time.
+    del state["fixed_arguments"], state["training_seconds"]
     (checkpoint / "trainer_state.json").write_text(json.dumps(state))
     caplog.set_level("WARNING", logger="vit1d.training.pretraining")
     result = run_in_process(run_arguments(corpus, output_dir, **dict(resume, learning_rate=0.002)))
     assert result.steps == 3 and "predates the saving of arguments" in caplog.text
+    assert read_json(output_dir / "training_recipe.json")["wall_clock_seconds"] is None
     with pytest.raises(ValueError, match="nothing is left to train"):
         run_in_process(run_arguments(corpus, output_dir, **dict(resume, max_steps=2)))
 

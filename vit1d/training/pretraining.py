@@ -156,7 +156,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
     scheduler = warmup_cosine_schedule(optimizer, args.warmup_steps, args.max_steps, args.min_learning_rate_ratio)
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
-    step, data_state = 0, {"positions": {}, "first_reader": 0}
+    step, data_state, trained_before = 0, {"positions": {}, "first_reader": 0}, 0.0
     fixed = fixed_arguments((model_args, data_args, args), accelerator.mixed_precision)
     resume = checkpointing.resolve_checkpoint(output_dir, args.resume_from_checkpoint) if (
         args.resume_from_checkpoint) else None
@@ -168,6 +168,8 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
         check_same_arguments(trainer_state.get("fixed_arguments"), fixed, resume)
         trainer_state, data_state = checkpointing.load_checkpoint(accelerator, resume)
         step = trainer_state["step"]
+        # None: a checkpoint that predates the record; the total is then unknown rather than this segment's time.
+        trained_before = trainer_state.get("training_seconds")
         logger.info(f"Resumed from {resume} at step {step}.")
     elif args.resume_from_checkpoint:
         logger.info(f"No checkpoint in {output_dir} yet: starting from step 0.")
@@ -202,6 +204,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
     model.train()
     while step < args.max_steps:
         weight_decay = set_weight_decay(optimizer, step, args.max_steps, args.weight_decay, args.weight_decay_end)
+        lr = scheduler.get_last_lr()[0]  # read before scheduler.step(), which sets the next step's lr
         for _ in range(args.gradient_accumulation_steps):
             batch = next(batches)
             consumed += 1
@@ -222,7 +225,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
         window[-1]["grad_norm"] = grad_norm
         if step % args.logging_steps == 0 or step == args.max_steps:
             elapsed = time.perf_counter() - window_start
-            record = summarize(window, step, scheduler.get_last_lr()[0], weight_decay, elapsed,
+            record = summarize(window, step, lr, weight_decay, elapsed,
                                args.per_device_train_batch_size * accelerator.num_processes,
                                skipped_counts(accelerator, positions))
             last_loss = record["loss"]
@@ -234,11 +237,12 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
             data_state = {"positions": positions, "first_reader": (first_reader + consumed) % stream.readers_per_process}
             trainer_state = {"step": step, "num_processes": accelerator.num_processes,
                              "num_workers": data_args.num_workers, "max_steps": args.max_steps,
-                             "fixed_arguments": fixed}
+                             "fixed_arguments": fixed,
+                             "training_seconds": training_seconds(trained_before, start_time)}
             save(accelerator, model, extractor, args, trainer_state, data_state, recipe)
     progress.close()
 
-    recipe["wall_clock_seconds"] = round(time.perf_counter() - start_time, 1)
+    recipe["wall_clock_seconds"] = training_seconds(trained_before, start_time)
     recipe["final_loss"] = None if last_loss is None else round(last_loss, 4)
     save_encoder(accelerator, model, extractor, output_dir, recipe, args.hub_model_id)
     if args.push_to_hub and accelerator.is_main_process:
@@ -252,6 +256,14 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
     gc.collect()
     accelerator.end_training()
     return PretrainingResult(output_dir, step, last_loss, output_dir / "logs.jsonl")
+
+
+def training_seconds(trained_before: float | None, start_time: float) -> float | None:
+    """Training time of the steps in the model, summed over the segments of a resumed run (steps that a crash threw
+    away after the last checkpoint are not in the model and their time is not counted)."""
+    if trained_before is None:
+        return None
+    return round(trained_before + time.perf_counter() - start_time, 1)
 
 
 def check_mixed_precision(accelerator) -> None:
@@ -440,11 +452,15 @@ def training_recipe(model_args, data_args, args, accelerator, data_description: 
     hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'CPU'}"
     return {
         "objective": f"NT-Xent on last-layer class tokens, temperature {config.nt_xent_temperature}",
+        "initialisation": initialisation_of(model_args),
         "data": data_description,
         "views": f"{data_args.crop_seconds:g} s crops, centres {data_args.min_distance_seconds:g}-"
                  f"{data_args.max_distance_seconds:g} s apart, up to {data_args.pairs_per_track} pairs per track, "
-                 f"silence threshold {data_args.silence_db:g} dB, augmentation "
+                 f"silence threshold {data_args.silence_db:g} dB, peak normalisation "
+                 f"{'on' if data_args.peak_normalize else 'off'}, augmentation "
                  f"{'gain +-%g dB' % data_args.gain_db if data_args.gain_db else 'none'}",
+        "short_tracks": SHORT_TRACK_RULES[data_args.short_tracks],
+        "data_order": data_order_of(data_args),
         "global_batch_pairs": args.per_device_train_batch_size * accelerator.num_processes,
         "gradient_accumulation_steps": args.gradient_accumulation_steps,
         "steps": args.max_steps,
@@ -459,6 +475,30 @@ def training_recipe(model_args, data_args, args, accelerator, data_description: 
         "seed": args.seed,
         "versions": versions(),
     }
+
+
+SHORT_TRACK_RULES = {
+    "widest": "widest: tracks shorter than crop + minimum distance give their two most distant crops",
+    "skip": "skip: tracks shorter than crop + minimum distance give no pair",
+}
+
+
+def initialisation_of(model_args: ModelArguments) -> str:
+    """Where the weights started: continued pretraining must not read like training from scratch."""
+    if model_args.model_name_or_path:
+        revision = f" (revision {model_args.revision})" if model_args.revision else ""
+        return f"continued from the weights of {model_args.model_name_or_path}{revision}"
+    config = model_args.config_name or "ViT1DConfig defaults"
+    if model_args.config_name and model_args.revision:
+        config += f" (revision {model_args.revision})"
+    overrides = f" with {model_args.config_overrides}" if model_args.config_overrides else ""
+    return f"random (config: {config}{overrides})"
+
+
+def data_order_of(data_args: DataArguments) -> str:
+    shuffle = (f"shuffle buffer of {data_args.shuffle_buffer} tracks" if data_args.shuffle_buffer
+               else "no shuffle (the source's order)")
+    return f"{shuffle}, pairs of {data_args.mix_tracks} tracks interleaved before batching"
 
 
 def versions() -> str:
