@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -449,13 +450,55 @@ def test_save_total_limit_never_deletes_the_checkpoint_just_written(tmp_path):
 # -- two processes ----------------------------------------------------------------------------------------------------
 
 
-def launch_two_processes(*arguments: str) -> list[str]:
+def launch_two_processes(*arguments: str, script: str = "run_pretraining.py") -> list[str]:
     # `accelerate launch --cpu --num_processes 2` starts ONE process on accelerate 1.15 (its --cpu launcher only
     # spreads over processes through mpirun); the torchrun launcher (--multi_gpu) with ACCELERATE_USE_CPU=true starts
     # two CPU processes over gloo. The test checks that there really were two.
     return [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
             "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-            "--main_process_port", str(free_port()), "run_pretraining.py", *arguments]
+            "--main_process_port", str(free_port()), script, *arguments]
+
+
+RECORD_READS = """
+import json, os, sys
+
+sys.path.insert(0, {repo!r})
+from vit1d.data.streaming import PairStream
+
+original = PairStream._rows
+
+
+def _rows(self, reader, epoch):
+    for row in original(self, reader, epoch):
+        # Written by the DataLoader worker that reads the track, one file per worker process.
+        with open(os.path.join({folder!r}, f"{{os.getpid()}}.jsonl"), "a") as handle:
+            handle.write(json.dumps([reader, epoch, self.source.name_of(row)]) + "\\n")
+        yield row
+
+
+PairStream._rows = _rows
+import run_pretraining
+
+run_pretraining.main(sys.argv[1:])
+"""
+
+
+def tracks_read(folder: Path) -> list[tuple[int, int, str]]:
+    """(reader, pass, track) of every track read, from the files of `RECORD_READS` (a line cut off when a worker was
+    stopped is left out)."""
+    lines = [line for path in folder.glob("*.jsonl") for line in path.read_text().split("\n")[:-1]]
+    return [tuple(json.loads(line)) for line in lines]
+
+
+def assert_each_track_read_once_per_pass(reads: list[tuple[int, int, str]], readers: int, tracks: list[str]) -> None:
+    """Over all readers of all processes, each pass reads every track exactly once. Only the passes that every
+    reader has finished count (a reader is still inside its last one when the run ends)."""
+    assert {reader for reader, _, _ in reads} == set(range(readers)), "a reader read nothing"
+    finished = min(max(epoch for reader, epoch, _ in reads if reader == r) for r in range(readers))
+    assert finished >= 2, f"too few finished passes to check: {finished}"
+    for epoch in range(finished):
+        counts = Counter(track for _, e, track in reads if e == epoch)
+        assert counts == Counter(tracks), f"pass {epoch}: {counts}"
 
 
 @pytest.mark.slow
@@ -468,8 +511,17 @@ def test_two_processes_finish_and_resume_exactly(corpus, tmp_path):
     env = subprocess_env(ACCELERATE_USE_CPU="true")
     reference_dir, log_file = tmp_path / "uninterrupted", tmp_path / "uninterrupted.txt"
     arguments = dict(max_steps=max_steps, save_steps=save_steps, save_total_limit=limit)
-    run_multiprocess_to_completion(launch_two_processes(*run_arguments(corpus, reference_dir, **arguments)), env,
-                                   log_file, reference_dir, max_steps)
+    reads = tmp_path / "reads"
+    reads.mkdir()
+    driver = tmp_path / "record_reads.py"
+    driver.write_text(RECORD_READS.format(repo=str(REPO), folder=str(reads)))
+    run_multiprocess_to_completion(
+        launch_two_processes(*run_arguments(corpus, reference_dir, **arguments), script=str(driver)), env, log_file,
+        reference_dir, max_steps)
+    # The 4 readers (2 processes x 2 DataLoader workers) split the training tracks: each pass reads each once.
+    tracks = [path.relative_to(corpus).as_posix() for path in (corpus / "train").glob("*.flac")]
+    assert len(tracks) == 8
+    assert_each_track_read_once_per_pass(tracks_read(reads), readers=4, tracks=tracks)
 
     records = read_log(reference_dir)
     assert [record["step"] for record in records] == list(range(1, max_steps + 1))  # logged once, by rank 0
