@@ -69,6 +69,22 @@ def test_crop_equals_slice_of_full_read(files, ext):
     np.testing.assert_allclose(crop, full[:, start : start + 2 * SR], atol=1e-6)
 
 
+@pytest.mark.parametrize("rate", [16000, 44100])
+@pytest.mark.parametrize("offset", [0.3, 1.3, 3.7])
+def test_mp3_crop_equals_slice_of_full_read(tmp_path, rate, offset):
+    """libsndfile decodes the first MP3 frames after a seek to zeros; load_audio must still return the samples of a
+    sequential decode, for offsets shorter and longer than its lead-in."""
+    assert "MP3" in sf.available_formats()  # libsndfile >= 1.1 writes MP3
+    path = tmp_path / "tone.mp3"
+    t = np.arange(5 * rate) / rate
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32), rate)  # a bare seek gives ~0.25 s of zeros
+    full = load_audio(path, sampling_rate=None)
+    crop = load_audio(path, sampling_rate=None, offset=offset, duration=1.0)
+    start = int(round(offset * rate))
+    assert np.abs(crop[: rate // 10]).max() > 0.1
+    np.testing.assert_allclose(crop, full[start : start + rate], atol=1e-6)  # the decoder's float rounding
+
+
 @pytest.mark.parametrize("ext", ["wav", "flac"])
 def test_stereo_mixes_down_to_the_mean(files, ext):
     stereo = load_audio(files[ext], sampling_rate=None, mono=False)

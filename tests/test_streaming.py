@@ -101,8 +101,8 @@ def test_lossy_files_in_a_local_folder_stream(tmp_path, extension):
     assert extension.upper() in sf.available_formats()  # libsndfile >= 1.1 writes MP3; older builds cannot
     for index in range(4):
         sf.write(tmp_path / f"track{index}.{extension}", tone(index), SR)
-    # One whole decode, and crops read by seeking. After a seek libsndfile decodes an MP3's first frames to zeros,
-    # so MP3 tracks are decoded whole either way; OGG seeks exactly. Both settings must give the same crops.
+    # One whole decode, and crops read by seeking (libsndfile decodes an MP3's first frames after a seek to zeros,
+    # which load_audio works around). Both settings must give the same crops.
     batches = [take(stream(open_tracks(tmp_path), ONE_PAIR, batch_size=4, mix_tracks=4,
                            decode_whole_below_seconds=whole_below), 1)[0] for whole_below in (120.0, 0.0)]
     for batch in batches:
@@ -110,8 +110,9 @@ def test_lossy_files_in_a_local_folder_stream(tmp_path, extension):
         assert sorted(track_of(crop) for crop in batch["input_values"]) == [0, 1, 2, 3]
         assert [track_of(crop) for crop in batch["positive_input_values"]] == [
             track_of(crop) for crop in batch["input_values"]]
-    assert torch.equal(batches[0]["input_values"], batches[1]["input_values"])
-    assert torch.equal(batches[0]["positive_input_values"], batches[1]["positive_input_values"])
+    # MP3 decoding after an earlier seek may differ in the last float bit from a sequential decode.
+    for key in ("input_values", "positive_input_values"):
+        torch.testing.assert_close(batches[0][key], batches[1][key], atol=1e-6, rtol=0)
 
 
 def test_arrow_shards_given_as_a_glob(tmp_path, tone_folder):

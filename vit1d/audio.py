@@ -115,17 +115,25 @@ def audio_info(path_or_bytes) -> tuple[int, int, int]:
             path_or_bytes.seek(position)
 
 
+# After a seek, libsndfile (1.2) decodes the first MP3 frames to zeros (up to about 0.4 s): layer III frames borrow
+# bits from the frames before them (the bit reservoir), which the seek skipped. Seeking this much earlier and dropping
+# the lead-in gives the samples a sequential decode gives.
+_MP3_SEEK_LEAD_SECONDS = 1.0
+
+
 def _read_frames(f: sf.SoundFile, source, start: int, count: int, dtype: str) -> np.ndarray:
     """Reads `count` frames (-1: to the end) from frame `start` as a `(frames, channels)` array."""
+    lead = min(start, int(_MP3_SEEK_LEAD_SECONDS * f.samplerate)) if f.format == "MP3" and f.seekable() else 0
     try:
         if start:
             if f.seekable():
-                f.seek(start)
+                f.seek(start - lead)
             else:
                 f.read(frames=start, dtype=dtype, always_2d=True)
-        return f.read(frames=count, dtype=dtype, always_2d=True)
+        data = f.read(frames=count + lead if count >= 0 else -1, dtype=dtype, always_2d=True)
     except (sf.SoundFileError, RuntimeError) as err:
         raise _decode_error(source, err) from err
+    return data[lead:]
 
 
 def _mix_down(data: np.ndarray) -> np.ndarray:

@@ -19,8 +19,8 @@ last), so every process makes the same number of steps and the NT-Xent all_gathe
 
 Decoding. Tracks up to `decode_whole_below_seconds` (2 minutes) are decoded once and sliced; longer ones are read
 crop by crop with soundfile's seeking, so a long track is never decoded whole. (A track costs about 8 probe crops and
-2-3 crops per pair; below about 2 minutes one whole decode is cheaper than that many seeks.) MP3 tracks are always
-decoded whole: libsndfile (1.2) decodes the first frames after a seek to zeros, see `_seeks_exactly`.
+2-3 crops per pair; below about 2 minutes one whole decode is cheaper than that many seeks.) MP3 crops are exact too:
+`load_audio` seeks 1 s early and drops the lead-in, which libsndfile (1.2) decodes to zeros after a seek.
 
 Bad tracks (unreadable, empty, NaN/inf samples, sampling rate below `min_sampling_rate`, too short for a pair,
 silent) are skipped and warned about (the first few of each reason); nothing bad reaches a batch. The skip counts are
@@ -41,14 +41,12 @@ DataLoader takes batches from its workers in turn, the loop also saves which rea
 """
 
 import hashlib
-import io
 import itertools
 import logging
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from ..audio import audio_info, load_audio
@@ -280,7 +278,6 @@ class PairStream(torch.utils.data.IterableDataset):
         try:
             audio = self.source.audio_of(row)
             native_rate, frames, _ = audio_info(audio)
-            seeks_exactly = _seeks_exactly(audio)
         except (ValueError, TypeError, OSError, RuntimeError) as err:
             raise _BadTrack("unreadable", str(err)) from None
         if frames == 0:
@@ -300,7 +297,7 @@ class PairStream(torch.utils.data.IterableDataset):
                 raise _BadTrack("non_finite", f"NaN or inf samples near {start:.2f} s")
             return crop
 
-        if duration <= self.options.decode_whole_below_seconds or not seeks_exactly:
+        if duration <= self.options.decode_whole_below_seconds:
             decode = _sliced(decode(0.0, duration), self.options.sampling_rate)
         level = reference_db(decode, duration, self.rules)
         if level < self.options.min_track_db:
@@ -326,14 +323,6 @@ class PairStream(torch.utils.data.IterableDataset):
         if self.options.gain_db:
             crop = crop * np.float32(10 ** (rng.uniform(-self.options.gain_db, self.options.gain_db) / 20))
         return crop
-
-
-def _seeks_exactly(audio: str | bytes) -> bool:
-    """Whether a crop read after a seek has the samples a sequential decode gives. Not so for MP3 in libsndfile 1.2:
-    layer III frames borrow bits from the frames before them (the bit reservoir), which a seek skips, so the first
-    frames after it decode to zeros (up to 0.4 s at 22 kHz for tonal music) and a crop would start with silence."""
-    with sf.SoundFile(io.BytesIO(audio) if isinstance(audio, bytes) else audio) as f:
-        return f.format != "MP3"
 
 
 def _sliced(waveform: np.ndarray, sampling_rate: int):
