@@ -6,7 +6,7 @@ import pytest
 from datasets import load_dataset
 
 import vit1d
-from vit1d.data import chorales
+from vit1d.data import chorales, render, tunes
 from vit1d.data.chorales import ENSEMBLES, VOICE_PROGRAMS, Measure, beat_grid, chorale_piece, load_chorale, merge_ties
 from vit1d.data.render import assign_splits, make_piece, plan_corpus, render_piece, split_by_work, write_corpus
 from vit1d.data.scores import (
@@ -14,6 +14,7 @@ from vit1d.data.scores import (
     KICK,
     NUM_MAJMIN_CLASSES,
     PITCH_CLASSES,
+    QUALITY_INTERVALS,
     SCALES,
     NoteEvent,
     Piece,
@@ -21,10 +22,17 @@ from vit1d.data.scores import (
     generate_groove,
     majmin_class,
     name_chord,
+    split_chord_label,
     to_majmin,
 )
 
 needs_music21 = pytest.mark.skipif(importlib.util.find_spec("music21") is None, reason="needs `pip install music21`")
+
+
+def _load_corpus(folder):
+    """`load_dataset(folder)` with a cache of its own: datasets 5 keys its cache by the folder's name, so a shared
+    cache can hand back the rows of another folder called "corpus" (another test run's, with other columns)."""
+    return load_dataset(str(folder), cache_dir=str(folder.parent / "datasets-cache"))
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -80,9 +88,9 @@ def test_splits_are_by_piece_and_deterministic():
 
 
 def test_written_corpus_loads_with_datasets(tmp_path):
-    summary = write_corpus(tmp_path / "corpus", pieces=10, seconds=4.0, seed=1, chorale_fraction=0.0)
+    summary = write_corpus(tmp_path / "corpus", pieces=10, seconds=4.0, seed=1, score_fraction=0.0)
     assert summary["splits"] == {"train": 8, "validation": 1, "test": 1}
-    corpus = load_dataset(str(tmp_path / "corpus"))  # the folder's dataset card maps the splits
+    corpus = _load_corpus(tmp_path / "corpus")  # the folder's dataset card maps the splits
     assert set(corpus) == {"train", "validation", "test"}
     ids = [set(corpus[split]["piece_id"]) for split in corpus]
     assert sum(len(i) for i in ids) == 10 and len(set.union(*ids)) == 10  # no piece in two splits
@@ -95,7 +103,7 @@ def test_written_corpus_loads_with_datasets(tmp_path):
     assert row["key"] == piece.key and row["beats"] == pytest.approx(piece.beats)
     assert row["chord_labels"] == [label for _, _, label in piece.chords]
     assert row["chord_intervals"] == [[s, e] for s, e, _ in piece.chords]
-    again = write_corpus(tmp_path / "again", pieces=10, seconds=4.0, seed=1, chorale_fraction=0.0)
+    again = write_corpus(tmp_path / "again", pieces=10, seconds=4.0, seed=1, score_fraction=0.0)
     for split in ("train", "validation", "test"):
         first = (tmp_path / "corpus" / split / "metadata.jsonl").read_text()
         assert first == (tmp_path / "again" / split / "metadata.jsonl").read_text()
@@ -269,10 +277,8 @@ def test_chorale_instruments_and_tags(ensemble):
     assert "drums" not in piece.tags and piece.tags[-1] == "major"
 
 
-@needs_music21
-def test_rendered_chorale_onsets_match_the_labels():
-    piece = chorale_piece("bach/bwv269", 3, seconds=12.0, ensemble="piano")
-    audio = render_piece(piece)
+def _assert_onsets_are_heard(piece: Piece, audio: np.ndarray) -> None:
+    """The labelled onsets are the heard ones, within 30 ms, both ways."""
     envelope = np.abs(audio)
     assert piece.onsets[0] == 0.0 and np.argmax(envelope > 0.1 * envelope.max()) / 16000 < 0.020
     # Half-wave rectified log-spectral flux, 5 ms hop; its peaks are the heard onsets.
@@ -290,6 +296,153 @@ def test_rendered_chorale_onsets_match_the_labels():
     assert np.mean([np.abs(np.array(piece.onsets) - t).min() < 0.03 for t in detected]) >= 0.9
 
 
+@needs_music21
+def test_rendered_chorale_onsets_match_the_labels():
+    piece = chorale_piece("bach/bwv269", 3, seconds=12.0, ensemble="piano")
+    _assert_onsets_are_heard(piece, render_piece(piece))
+
+
+# Fiddle tunes ---------------------------------------------------------------------------------------------------
+
+
+def _assert_accompaniment_plays_the_labels(piece: Piece) -> None:
+    """Every chord label is what the bass and chord instruments strike under it, and nothing is struck under "N"
+    (a chord cut by the end of the clip may not have sounded all its notes yet)."""
+    for start, end, label in piece.chords:
+        struck = {n.pitch % 12 for n in piece.notes if n.channel in (tunes.BASS, tunes.CHORDS) and start <= n.start < end}
+        parsed = split_chord_label(label)
+        if parsed is None:
+            assert not struck, (start, end, label)
+        else:
+            root, quality = parsed
+            tones = {(root + i) % 12 for i in QUALITY_INTERVALS[quality]}
+            assert root in struck and struck <= tones, (start, end, label)
+            assert struck == tones or end == piece.duration, (start, end, label)
+
+
+def _assert_metre_is_strict(piece: Piece) -> None:
+    beat = 60.0 / piece.tempo
+    np.testing.assert_allclose(np.diff(piece.beats), beat, atol=2e-6)
+    first = piece.beats.index(piece.downbeats[0])
+    assert first < piece.beats_per_bar and piece.downbeats == piece.beats[first :: piece.beats_per_bar]
+
+
+def _assert_chords_tile(piece: Piece) -> None:
+    assert piece.chords[0][0] == 0.0 and piece.chords[-1][1] == pytest.approx(piece.duration)
+    assert all(a[1] == b[0] and a[2] != b[2] for a, b in zip(piece.chords, piece.chords[1:]))
+    assert all(0 <= majmin_class(label) < NUM_MAJMIN_CLASSES for _, _, label in piece.chords)
+
+
+def test_harmonise_follows_the_melody_and_ends_on_the_tonic():
+    two_four = [Measure(0, 1, 2, 1)] + [Measure(1 + 2 * k, 2, 2, 1) for k in range(4)]  # a one-beat pickup
+    units = tunes.chord_units(two_four, 2)
+    assert units == [(1, 3), (3, 5), (5, 7), (7, 9)]  # one chord a bar; the pickup is not accompanied
+    melody = [(0, 1, 67), (1, 1, 60), (2, 1, 64), (3, 1, 65), (4, 1, 69), (5, 1, 67), (6, 1, 71), (7, 2, 60)]
+    assert [c[2:] for c in tunes.harmonise(melody, units, 0, "major")] == [
+        (0, "maj"), (5, "maj"), (7, "maj"), (0, "maj")]  # C F G C
+    four_four = [Measure(0, 4, 4, 1), Measure(4, 4, 4, 1)]
+    units = tunes.chord_units(four_four, 4)
+    assert units == [(0, 2), (2, 4), (4, 6), (6, 8)]  # half bars in 4/4
+    melody = [(0, 1, 69), (1, 1, 72), (2, 1, 64), (3, 1, 76), (4, 1, 68), (5, 1, 71), (6, 2, 69)]  # A minor
+    assert [c[2:] for c in tunes.harmonise(melody, units, 9, "minor")] == [
+        (9, "min"), (9, "min"), (4, "maj"), (9, "min")]  # the dominant of a minor key is major (G#)
+
+
+def test_tune_metre_check():
+    regular = [Measure(0, 0.5, 2, 1), Measure(0.5, 2, 2, 1), Measure(2.5, 1.5, 2, 1), Measure(4, 0.5, 2, 1),
+               Measure(4.5, 2, 2, 1), Measure(6.5, 1.5, 2, 1)]  # pickup; the last bar of a part and the pickup again
+    assert tunes.is_regular(regular)
+    assert not tunes.is_regular([Measure(0, 2, 2, 1), Measure(2, 2, 2, 1), Measure(4, 0.5, 2, 1),
+                                 Measure(4.5, 2, 2, 1)])  # a pickup after a full bar shifts every later bar
+    assert not tunes.is_regular([Measure(0, 2, 2, 1), Measure(2, 1.5, 2, 1), Measure(3.5, 2, 2, 1)])
+
+
+def test_tune_performances_spread_keys_and_play_their_labels():
+    measures = (Measure(0, 1, 2, 1), *(Measure(1 + 2 * k, 2, 2, 1) for k in range(8)))
+    melody = tuple((1.0 + k, 1.0, 62 + 5 * (k % 3)) for k in range(16))
+    score = tunes.TuneScore("test", 2, "major", 2, 1.0, ((0.0, 1.0, 69), *melody), measures,
+                            tuple(tunes.harmonise(melody, tunes.chord_units(measures, 2), 2, "major")))
+    pieces = [tunes.piece_from_score(score, seed, 6.0) for seed in range(150)]
+    assert {p.key for p in pieces} == {f"{name} major" for name in PITCH_CLASSES}
+    assert {p.style for p in pieces} == set(tunes.ACCOMPANIMENTS)
+    assert all(tunes.BEAT_BPM[0] <= p.tempo <= tunes.BEAT_BPM[1] for p in pieces)
+    for piece in pieces[:30]:
+        _assert_accompaniment_plays_the_labels(piece)
+        _assert_metre_is_strict(piece)
+        _assert_chords_tile(piece)
+        assert piece.chords[0] == (0.0, piece.downbeats[0], "N")  # nothing accompanies the one-beat pickup
+        assert piece.downbeats[0] == pytest.approx(60.0 / piece.tempo) and piece.beats[0] == 0.0
+        assert piece.notes[0].pitch - 69 == (piece.key_tonic - 2 + 5) % 12 - 5  # the melody moves with the key
+    assert tunes.piece_from_score(score, 3, 6.0) == pieces[3]
+    with pytest.raises(ValueError, match="boom_chick"):
+        tunes.piece_from_score(score, 3, 6.0, accompaniment="polka")
+
+
+def test_tune_fingerprints_ignore_the_key():
+    measures = (Measure(0, 2, 2, 1),)
+    a = tunes.TuneScore("a", 7, "major", 2, 1.0, ((0, 0.5, 67), (0.5, 0.5, 71), (1, 1, 74)), measures, ())
+    b = tunes.TuneScore("b", 9, "major", 2, 1.0, ((0, 0.5, 69), (0.5, 0.5, 73), (1, 1, 76)), measures, ())
+    c = tunes.TuneScore("c", 7, "major", 2, 1.0, ((0, 1, 67), (1, 0.5, 71), (1.5, 0.5, 74)), measures, ())
+    assert tunes.fingerprint(a) == tunes.fingerprint(b) == ((4, 0.5), (3, 0.5)) != tunes.fingerprint(c)
+    assert tunes.work_name("/x/corpus/ryansMammoth/CampMeetingJigNo2.abc") == "CampMeetingJigNo2"
+
+
+@needs_music21
+@pytest.mark.parametrize("work, metre, key", [
+    ("AcaciaReel", (2, 1.0), "G major"),  # 2/4 with an eighth-note pickup
+    ("AdmiralsHornpipe", (2, 2.0), "G major"),  # 2/2
+    ("BannocksOBarleyMealJig", (2, 1.5), "D major"),  # 6/8
+    ("BoatieRowsStrathspey", (4, 1.0), "G major"),  # 4/4
+    ("AndrewCareysSlipjig", (3, 1.5), "D major"),  # 9/8
+    ("BillyORourkesJig", (2, 1.5), "E minor"),  # 6/8, minor
+])
+def test_tune_labels_are_exact(work, metre, key):
+    score = tunes.load_tune(f"ryansMammoth/{work}.abc")
+    assert (score.beats_per_bar, score.beat_length) == metre
+    assert f"{PITCH_CLASSES[score.key_tonic]} {score.key_mode}" == key
+    for seed in range(4):
+        piece = tunes.tune_piece(f"ryansMammoth/{work}.abc", seed, seconds=30.0)
+        played = sorted(n.pitch for n in piece.notes if n.channel == tunes.MELODY)
+        seconds_per_quarter = 60.0 / (piece.tempo * score.beat_length)
+        written = sorted(p for offset, _, p in score.notes if offset * seconds_per_quarter < 30.0)
+        shift = {a - b for a, b in zip(played, written)}
+        assert len(played) == len(written) and len(shift) == 1  # one transposition for the whole tune
+        shift = shift.pop()
+        assert -5 <= shift <= 6
+        assert piece.key == f"{PITCH_CLASSES[(score.key_tonic + shift) % 12]} {score.key_mode}"
+        assert (piece.source, piece.chord_source, piece.work) == ("tune", "score", work)
+        _assert_metre_is_strict(piece)
+        _assert_chords_tile(piece)
+        _assert_accompaniment_plays_the_labels(piece)
+        end = score.length * seconds_per_quarter
+        assert piece.beats[-1] < min(30.0, end) <= piece.beats[-1] + 60.0 / piece.tempo + 1e-6
+        if end < 30.0:  # a short tune ends in silence
+            assert piece.chords[-1] == (pytest.approx(end), 30.0, "N")
+        final = [label for _, _, label in tunes.piece_from_score(score, seed, end + 1.0).chords if label != "N"][-1]
+        assert final == f"{piece.key.split()[0]}:{'maj' if score.key_mode == 'major' else 'min'}"  # cadence
+
+
+@needs_music21
+def test_rendered_tune_onsets_match_the_labels():
+    piece = tunes.piece_from_score(tunes.load_tune("ryansMammoth/BannocksOBarleyMealJig.abc"), 1, 12.0,
+                                   accompaniment="boom_chick", programs={tunes.MELODY: 0, tunes.CHORDS: 0})
+    audio = render_piece(piece)
+    assert audio.shape == (12 * 16000,)
+    _assert_onsets_are_heard(piece, audio)
+
+
+@needs_music21
+def test_tune_works_are_distinct_usable_tunes():
+    works = tunes.tune_works()
+    names = {tunes.work_name(work) for work in works}
+    assert len(works) == len(names) == 605 and not names & tunes.EXCLUDED
+    assert len({"BagOfMealThe", "BanishMisfortune"} & names) == 1  # one file under two titles
+    assert len({"OldZipCoonReel_A", "OldZipCoonReel_G"} & names) == 1  # one tune in two keys
+    scores = [tunes.load_tune(work) for work in works[:25]]
+    assert len({tunes.fingerprint(score) for score in scores}) == 25
+    assert {score.key_mode for score in scores} <= {"major", "minor"}
+
+
 # Mixed corpus ----------------------------------------------------------------------------------------------------
 
 
@@ -303,7 +456,7 @@ def test_splits_keep_every_work_together():
 
 @needs_music21
 def test_plans_cycle_through_the_chorales_without_leaking_across_splits():
-    plan = plan_corpus(600, 0, chorale_fraction=0.9)
+    plan = plan_corpus(600, 0, score_fraction=0.9, tune_fraction=0.0)
     chorale_plan = [p for p in plan if p.work]
     assert len(chorale_plan) == 540 and len(plan) - len(chorale_plan) == 60
     works = chorales.chorale_works()
@@ -312,27 +465,51 @@ def test_plans_cycle_through_the_chorales_without_leaking_across_splits():
     splits = split_by_work([p.work_id for p in plan], 0)
     for work in {p.work_id for p in plan}:
         assert len({s for p, s in zip(plan, splits) if p.work_id == work}) == 1
-    with pytest.raises(ValueError):
-        plan_corpus(10, 0, chorale_fraction=1.5)
+    with pytest.raises(ValueError, match="score_fraction"):
+        plan_corpus(10, 0, score_fraction=1.5)
+    with pytest.raises(ValueError, match="tune_fraction"):
+        plan_corpus(10, 0, tune_fraction=-0.1)
+
+
+@needs_music21
+def test_plans_mix_the_sources_and_keep_tunes_in_one_split():
+    assert render.score_counts(120) == {"grooves": 60, "chorales": 30, "tunes": 30}  # the demo corpus
+    assert render.score_counts(10, 0.3, 1.0) == {"grooves": 7, "chorales": 0, "tunes": 3}
+    plan = plan_corpus(1400, 3, score_fraction=0.9, tune_fraction=0.5)
+    sources = [p.source for p in plan]
+    assert sources == ["groove"] * 140 + ["chorale"] * 630 + ["tune"] * 630
+    tune_plan = [p for p in plan if p.source == "tune"]
+    assert {p.work for p in tune_plan} == set(tunes.tune_works())  # every tune, some twice
+    assert all(p.piece_id.startswith("tune-3-") and p.work_id == tunes.work_name(p.work) for p in tune_plan)
+    assert len({p.seed for p in plan}) == len({p.piece_id for p in plan}) == 1400
+    splits = split_by_work([p.work_id for p in plan], 3)
+    for work in {p.work_id for p in tune_plan}:
+        assert len({s for p, s in zip(plan, splits) if p.work_id == work}) == 1
+    # Without tunes a plan is what it was before they existed; with them, the grooves and their seeds are unchanged.
+    without = plan_corpus(20, 3, 0.5, 0.0)
+    assert [p.source for p in without] == ["groove"] * 10 + ["chorale"] * 10
+    assert plan_corpus(20, 3, 0.5)[:10] == without[:10] == plan_corpus(20, 3, 0.0)[:10]
+    assert plan_corpus(20, 3) == plan_corpus(20, 3) and plan_corpus(20, 3) != plan_corpus(20, 4)
 
 
 @needs_music21
 def test_mixed_corpus_loads_with_datasets(tmp_path):
-    summary = write_corpus(tmp_path / "corpus", 6, 3.0, 2)  # positional arguments as before chorales existed
-    assert (summary["grooves"], summary["chorales"]) == (3, 3)
-    corpus = load_dataset(str(tmp_path / "corpus"))
+    summary = write_corpus(tmp_path / "corpus", 8, 3.0, 2)  # positional arguments as before chorales existed
+    assert (summary["grooves"], summary["chorales"], summary["tunes"]) == (4, 2, 2)
+    corpus = _load_corpus(tmp_path / "corpus")
     rows = [row for split in corpus for row in corpus[split]]
-    assert {row["source"] for row in rows} == {"groove", "chorale"}
-    assert {(row["source"], row["chord_source"]) for row in rows} == {("groove", "score"), ("chorale", "chordify")}
+    assert {(row["source"], row["chord_source"]) for row in rows} == {
+        ("groove", "score"), ("chorale", "chordify"), ("tune", "score")}
     for split in corpus:
         assert not {row["work"] for row in corpus[split]} & {r["work"] for s in corpus if s != split for r in corpus[s]}
-    plan = {p.piece_id: p for p in plan_corpus(6, 2)}
-    row = next(row for row in rows if row["source"] == "chorale")
-    piece = make_piece(plan[row["piece_id"]], 3.0)
-    assert row["work"] == piece.work and row["key"] == piece.key and row["beats"] == pytest.approx(piece.beats)
-    assert row["chord_labels"] == [label for _, _, label in piece.chords]
-    waveform = vit1d.load_audio(tmp_path / "corpus" / row["audio_path"], sampling_rate=16000)
-    np.testing.assert_allclose(waveform, render_piece(piece), atol=2 / 2**15)
+    plan = {p.piece_id: p for p in plan_corpus(8, 2)}
+    for source in ("chorale", "tune"):
+        row = next(row for row in rows if row["source"] == source)
+        piece = make_piece(plan[row["piece_id"]], 3.0)
+        assert row["work"] == piece.work and row["key"] == piece.key and row["beats"] == pytest.approx(piece.beats)
+        assert row["chord_labels"] == [label for _, _, label in piece.chords]
+        waveform = vit1d.load_audio(tmp_path / "corpus" / row["audio_path"], sampling_rate=16000)
+        np.testing.assert_allclose(waveform, render_piece(piece), atol=2 / 2**15)
 
 
 # Slow: every chorale of the music21 corpus -----------------------------------------------------------------------
@@ -382,21 +559,41 @@ def test_chorale_chords_agree_with_roman_numeral_analyses():
     assert agree / total > 0.75, agree / total
 
 
+@needs_music21
+@pytest.mark.slow
+def test_tune_exclusions_are_current():
+    from vit1d.data import tune_exclusions
+
+    found = {"MODAL_OR_NO_SINGLE_KEY": set(), "IRREGULAR_METRE": set(), "KEY_NOT_AT_END": set(), "SAME_TUNE": set()}
+    fingerprints = set()
+    for path in tunes._collection_files():
+        try:
+            score = tunes.load_tune(f"{tunes.COLLECTION}/{path.name}")
+        except ValueError as err:
+            reason = str(err)
+            group = ("MODAL_OR_NO_SINGLE_KEY" if "major or minor" in reason else
+                     "KEY_NOT_AT_END" if "tonic" in reason else "IRREGULAR_METRE")
+            found[group].add(path.stem)
+            continue
+        if tunes.fingerprint(score) in fingerprints:
+            found["SAME_TUNE"].add(path.stem)
+        fingerprints.add(tunes.fingerprint(score))
+    assert found == {name: getattr(tune_exclusions, name) for name in found}
+
+
 def test_extra_soundfonts_are_drawn_per_piece_and_named(tmp_path, monkeypatch):
     import shutil
-
-    from vit1d.data import render
 
     other = tmp_path / "fonts" / "Other.sf2"
     other.parent.mkdir()
     shutil.copy(render.default_soundfont(), other)
-    summary = render.write_corpus(tmp_path / "c", pieces=8, seconds=3, seed=0, chorale_fraction=0.0,
+    summary = render.write_corpus(tmp_path / "c", pieces=8, seconds=3, seed=0, score_fraction=0.0,
                                   extra_soundfonts=[other])
     rows = [json.loads(line) for split in ("train", "validation", "test")
             for line in (tmp_path / "c" / split / "metadata.jsonl").read_text().splitlines()]
     assert summary["soundfonts"] == ["TimGM6mb.sf2", "Other.sf2"]
     assert {row["soundfont"] for row in rows} == {"TimGM6mb.sf2", "Other.sf2"}
-    again = render.write_corpus(tmp_path / "d", pieces=8, seconds=3, seed=0, chorale_fraction=0.0,
+    again = render.write_corpus(tmp_path / "d", pieces=8, seconds=3, seed=0, score_fraction=0.0,
                                 extra_soundfonts=[other])
     assert again["soundfonts"] == summary["soundfonts"]
     for split in ("train", "validation", "test"):  # the same seed draws the same font for every piece

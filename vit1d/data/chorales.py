@@ -107,7 +107,7 @@ def _music21():
     try:
         import music21
     except ImportError as err:
-        raise ImportError("Bach chorales come from the music21 corpus: `pip install music21`.") from err
+        raise ImportError("Bach chorales and fiddle tunes come from the music21 corpus: `pip install music21`.") from err
     return music21
 
 

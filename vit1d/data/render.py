@@ -1,17 +1,19 @@
-"""Render the built-in corpus: generated grooves (`scores.generate_groove`, exact labels) and Bach chorales from the
-music21 corpus (`chorales.chorale_piece`, labels from the score) played by a General MIDI SoundFont, written as a
-folder that `datasets.load_dataset(folder)` loads: one subfolder per split with FLAC files and a `metadata.jsonl`, and a dataset
-card whose `configs` map the splits. The audio is referenced by the `audio_path` column (relative to the folder)
-rather than an `Audio` feature, because datasets 5 encodes `Audio` through torchcodec, which has no CPU build here;
-decode it with `vit1d.load_audio(folder / row["audio_path"], ...)`.
+"""Render the built-in corpus: generated grooves (`scores.generate_groove`, exact labels), Bach chorales
+(`chorales.chorale_piece`) and fiddle tunes over a generated accompaniment (`tunes.tune_piece`) from the music21
+corpus, played by a General MIDI SoundFont, written as a folder that `datasets.load_dataset(folder)` loads: one
+subfolder per split with FLAC files and a `metadata.jsonl`, and a dataset card whose `configs` map the splits. The
+audio is referenced by the `audio_path` column (relative to the folder) rather than an `Audio` feature, because
+datasets 5 encodes `Audio` through torchcodec, which has no CPU build here; decode it with
+`vit1d.load_audio(folder / row["audio_path"], ...)`.
 
-    python -m vit1d.data.render --out data/corpus --pieces 40 --seconds 30 --seed 0 --chorale_fraction 0.5
+    python -m vit1d.data.render --out data/corpus --pieces 40 --seconds 30 --score_fraction 0.5 --tune_fraction 0.5
 
-Every row has the same columns whatever its `source` ("groove" or "chorale"); `chord_source` says whether its chords
-are exact ("score") or estimated from the notes ("chordify"). Splits are by work: all renderings of a chorale land in
-one split. Needs `tinysoundfont` (install it with `pip install --no-deps tinysoundfont`: its pyaudio dependency is only
-for live playback and does not build everywhere), `music21` for the chorales, and, for the default SoundFont,
-`pretty_midi`, whose wheel ships `TimGM6mb.sf2`.
+Every row has the same columns whatever its `source` ("groove", "chorale" or "tune"); `chord_source` says whether
+its chords are exact ("score": the chords the grooves' and tunes' accompaniment plays) or estimated from the notes
+("chordify", the chorales). Splits are by work: all renderings of a chorale or tune land in one split. Needs
+`tinysoundfont` (install it with `pip install --no-deps tinysoundfont`: its pyaudio dependency is only for live
+playback and does not build everywhere), `music21` for the scores, and, for the default SoundFont, `pretty_midi`,
+whose wheel ships `TimGM6mb.sf2`.
 """
 
 import importlib.util
@@ -28,6 +30,8 @@ import soundfile as sf
 
 from .chorales import chorale_piece, chorale_works, work_name
 from .scores import DRUM_CHANNEL, Piece, generate_groove
+from .tunes import tune_piece, tune_works
+from .tunes import work_name as tune_work_name
 
 logger = logging.getLogger(__name__)
 
@@ -124,29 +128,51 @@ def assign_splits(num_pieces: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> list
 class PlannedPiece:
     piece_id: str
     seed: int
-    work: str | None = None  # music21 corpus name of a chorale; None for a groove
+    work: str | None = None  # music21 corpus name of a chorale or tune; None for a groove
+    source: str = "groove"  # "groove", "chorale" or "tune"
 
     @property
     def work_id(self) -> str:
         """The work this piece renders, as `Piece.labels()["work"]` names it: splits keep a work together."""
-        return work_name(self.work) if self.work else self.piece_id
+        if self.source == "chorale":
+            return work_name(self.work)
+        return tune_work_name(self.work) if self.source == "tune" else self.piece_id
 
 
-def plan_corpus(pieces: int, seed: int, chorale_fraction: float = 0.5) -> list[PlannedPiece]:
-    """What every piece of a corpus is. The first `pieces - round(pieces * chorale_fraction)` are grooves, with the
-    ids and seeds they had before chorales existed; the rest are chorales drawn without replacement in a seeded
-    order of `chorale_works()` (starting again, with new seeds, once all have been used)."""
-    if not 0.0 <= chorale_fraction <= 1.0:
-        raise ValueError(f"chorale_fraction must be in [0, 1], got {chorale_fraction}")
-    num_grooves = pieces - round(pieces * chorale_fraction)
-    works = chorale_works() if num_grooves < pieces else ()
-    order = np.random.default_rng((seed, 1)).permutation(len(works))
-    return [
-        PlannedPiece(f"groove-{seed}-{index:05d}", seed * 1_000_003 + index) if index < num_grooves else
-        PlannedPiece(f"chorale-{seed}-{index:05d}", seed * 1_000_003 + index,
-                     works[order[(index - num_grooves) % len(works)]])
-        for index in range(pieces)
-    ]
+def score_counts(pieces: int, score_fraction: float = 0.5, tune_fraction: float = 0.5) -> dict[str, int]:
+    """How many pieces of each source a corpus has: `round(pieces * score_fraction)` scores from the music21 corpus,
+    `round(scores * tune_fraction)` of them fiddle tunes and the others Bach chorales; the rest are grooves."""
+    for name, value in (("score_fraction", score_fraction), ("tune_fraction", tune_fraction)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value}")
+    scores = round(pieces * score_fraction)
+    tunes = round(scores * tune_fraction)
+    return {"grooves": pieces - scores, "chorales": scores - tunes, "tunes": tunes}
+
+
+def plan_corpus(pieces: int, seed: int, score_fraction: float = 0.5, tune_fraction: float = 0.5) -> list[PlannedPiece]:
+    """What every piece of a corpus is (counts from `score_counts`). Grooves come first, with the ids and seeds they
+    had before chorales existed, then chorales, then tunes; the chorales and the tunes are each drawn without
+    replacement in a seeded order of `chorale_works()` / `tune_works()` (starting again, with new seeds, once all
+    have been used). With `tune_fraction=0` the plan is the one made before tunes existed."""
+    counts = score_counts(pieces, score_fraction, tune_fraction)
+    grooves, chorales = counts["grooves"], counts["chorales"]
+    chorale_list = chorale_works() if chorales else ()
+    tune_list = tune_works() if counts["tunes"] else ()
+    chorale_order = np.random.default_rng((seed, 1)).permutation(len(chorale_list))
+    tune_order = np.random.default_rng((seed, 3)).permutation(len(tune_list))
+    plan = []
+    for index in range(pieces):
+        piece_seed = seed * 1_000_003 + index
+        if index < grooves:
+            plan.append(PlannedPiece(f"groove-{seed}-{index:05d}", piece_seed))
+        elif index < grooves + chorales:
+            work = chorale_list[chorale_order[(index - grooves) % len(chorale_list)]]
+            plan.append(PlannedPiece(f"chorale-{seed}-{index:05d}", piece_seed, work, "chorale"))
+        else:
+            work = tune_list[tune_order[(index - grooves - chorales) % len(tune_list)]]
+            plan.append(PlannedPiece(f"tune-{seed}-{index:05d}", piece_seed, work, "tune"))
+    return plan
 
 
 def split_by_work(works: list[str], seed: int) -> list[str]:
@@ -158,21 +184,24 @@ def split_by_work(works: list[str], seed: int) -> list[str]:
 
 
 def make_piece(planned: PlannedPiece, seconds: float) -> Piece:
-    if planned.work is None:
-        return generate_groove(planned.seed, seconds, piece_id=planned.piece_id)
-    return chorale_piece(planned.work, planned.seed, seconds, piece_id=planned.piece_id)
+    if planned.source == "chorale":
+        return chorale_piece(planned.work, planned.seed, seconds, piece_id=planned.piece_id)
+    if planned.source == "tune":
+        return tune_piece(planned.work, planned.seed, seconds, piece_id=planned.piece_id)
+    return generate_groove(planned.seed, seconds, piece_id=planned.piece_id)
 
 
 def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int = 0, sampling_rate: int = 16000,
-                 soundfont: Path | None = None, chorale_fraction: float = 0.5, extra_soundfonts=None) -> dict:
-    """Render `pieces` pieces of `seconds` s (a `chorale_fraction` of them chorales, the rest grooves, see
+                 soundfont: Path | None = None, score_fraction: float = 0.5, extra_soundfonts=None,
+                 tune_fraction: float = 0.5) -> dict:
+    """Render `pieces` pieces of `seconds` s (grooves, chorales and tunes in the proportions of `score_counts`, see
     `plan_corpus`) into `out/<split>/<piece_id>.flac` with one `metadata.jsonl` per split (`audio_path`,
     `sampling_rate` and the labels of `Piece.labels`). Deterministic for a seed and set of SoundFonts: each piece is
     played with one of `soundfont_choices(soundfont, extra_soundfonts)`, drawn from its seed and named in the
     `soundfont` column. Returns a summary with timings."""
     out = Path(out)
     start = time.perf_counter()
-    plan = plan_corpus(pieces, seed, chorale_fraction)
+    plan = plan_corpus(pieces, seed, score_fraction, tune_fraction)
     splits = split_by_work([planned.work_id for planned in plan], seed)
     rows = {split: [] for split in SPLITS}
     keys = Counter()
@@ -190,10 +219,10 @@ def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int =
         if split_rows:
             with open(out / split / "metadata.jsonl", "w") as handle:
                 handle.writelines(json.dumps(row) + "\n" for row in split_rows)
-    chorales = sum(planned.work is not None for planned in plan)
-    _write_dataset_card(out, [split for split in SPLITS if rows[split]], pieces - chorales, chorales, seconds, seed)
+    counts = score_counts(pieces, score_fraction, tune_fraction)
+    _write_dataset_card(out, [split for split in SPLITS if rows[split]], counts, seconds, seed)
     elapsed = time.perf_counter() - start
-    summary = {"pieces": pieces, "grooves": pieces - chorales, "chorales": chorales, "seconds": seconds, "seed": seed,
+    summary = {"pieces": pieces, **counts, "seconds": seconds, "seed": seed,
                "render_seconds": round(elapsed, 2), "real_time_factor": round(pieces * seconds / elapsed, 1),
                "splits": {split: len(split_rows) for split, split_rows in rows.items()},
                "keys": dict(sorted(keys.items())), "soundfonts": [font.name for font in fonts]}
@@ -201,16 +230,17 @@ def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int =
     return summary
 
 
-def _write_dataset_card(out: Path, splits: list[str], grooves: int, chorales: int, seconds: float, seed: int) -> None:
+def _write_dataset_card(out: Path, splits: list[str], counts: dict[str, int], seconds: float, seed: int) -> None:
     data_files = "".join(f"  - split: {split}\n    path: {split}/metadata.jsonl\n" for split in splits)
     (out / "README.md").write_text(
         f"---\nconfigs:\n- config_name: default\n  data_files:\n{data_files}---\n\n"
-        f"# vit1d built-in corpus\n\n{grooves} generated grooves and {chorales} Bach chorales from the music21 corpus, "
-        f"{seconds:g} s each, rendered with a General MIDI SoundFont (seed {seed}) and split by work. Labels: beats, "
-        "downbeats, chords (`chord_intervals`, `chord_labels`, and their 25-class reduction `chord_labels_majmin`), "
-        "global key, tempo, note onsets and instrument-family tags. Everything is exact except the chorales' chords "
-        "(`chord_source` \"chordify\": estimated from the notes; the grooves' are \"score\"). `audio_path` is "
-        "relative to this folder.\n"
+        f"# vit1d built-in corpus\n\n{counts['grooves']} generated grooves, {counts['chorales']} Bach chorales and "
+        f"{counts['tunes']} fiddle tunes (Ryan's Mammoth Collection) from the music21 corpus, {seconds:g} s each, "
+        f"rendered with a General MIDI SoundFont (seed {seed}) and split by work. Labels: beats, downbeats, chords "
+        "(`chord_intervals`, `chord_labels`, and their 25-class reduction `chord_labels_majmin`), global key, tempo, "
+        "note onsets and instrument-family tags. Everything is exact except the chorales' chords (`chord_source` "
+        "\"chordify\": estimated from the notes); the grooves' and the tunes' chords (\"score\") are the ones their "
+        "accompaniment plays. `audio_path` is relative to this folder.\n"
     )
 
 
@@ -232,8 +262,11 @@ class RenderArguments:
     seed: int = field(default=0)
     sampling_rate: int = field(default=16000)
     soundfont: str | None = field(default=None, metadata={"help": "A .sf2 file; default: pretty_midi's TimGM6mb."})
-    chorale_fraction: float = field(
-        default=0.5, metadata={"help": "Share of music21 Bach chorales among the pieces (0: grooves only)."}
+    score_fraction: float = field(
+        default=0.5, metadata={"help": "Share of scores from the music21 corpus among the pieces (0: grooves only)."}
+    )
+    tune_fraction: float = field(
+        default=0.5, metadata={"help": "Share of fiddle tunes among those scores; the others are Bach chorales."}
     )
     extra_soundfonts: list[str] = field(
         default_factory=list,
@@ -247,8 +280,8 @@ def main(argv=None):
 
     (args,) = HfArgumentParser(RenderArguments).parse_args_into_dataclasses(args=argv)
     summary = write_corpus(Path(args.out), args.pieces, args.seconds, args.seed, args.sampling_rate,
-                           Path(args.soundfont) if args.soundfont else None, args.chorale_fraction,
-                           "auto" if args.extra_soundfonts == ["auto"] else args.extra_soundfonts)
+                           Path(args.soundfont) if args.soundfont else None, args.score_fraction,
+                           "auto" if args.extra_soundfonts == ["auto"] else args.extra_soundfonts, args.tune_fraction)
     print(json.dumps(summary))
     return summary
 
