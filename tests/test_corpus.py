@@ -512,6 +512,43 @@ def test_mixed_corpus_loads_with_datasets(tmp_path):
         np.testing.assert_allclose(waveform, render_piece(piece), atol=2 / 2**15)
 
 
+# Reusing a rendered corpus ---------------------------------------------------------------------------------------
+
+
+def test_ensure_corpus_reuses_only_a_corpus_rendered_with_the_requested_parameters(tmp_path, monkeypatch):
+    folder = tmp_path / "corpus"
+    assert render.ensure_corpus(folder, 3, 2.0, score_fraction=0.0) == str(folder)
+    recorded = json.loads((folder / "corpus.json").read_text())
+    assert recorded["parameters"] == render.render_parameters(3, 2.0, 0, 16000, 0.0, 0.5,
+                                                              render.soundfont_choices(None, None))
+    assert recorded["parameters"]["soundfonts"][0]["name"] == "TimGM6mb.sf2"
+    stamp = (folder / "corpus.json").stat().st_mtime_ns
+    assert render.ensure_corpus(folder, 3, 2.0, score_fraction=0.0) == str(folder)  # reused, not rendered again
+    assert (folder / "corpus.json").stat().st_mtime_ns == stamp
+    for changed, expected in [({"pieces": 4}, "pieces: 3 there, 4 requested"),
+                              ({"seconds": 3.0}, "seconds: 2.0 there, 3.0 requested"),
+                              ({"seed": 1}, "seed: 0 there, 1 requested"),
+                              ({"score_fraction": 0.5}, "score_fraction: 0.0 there, 0.5 requested")]:
+        arguments = {"pieces": 3, "seconds": 2.0, "score_fraction": 0.0, **changed}
+        with pytest.raises(ValueError, match=expected) as error:
+            render.ensure_corpus(folder, **arguments)
+        assert "--corpus_dir" in str(error.value) and f"delete {folder}" in str(error.value)
+    assert (folder / "corpus.json").stat().st_mtime_ns == stamp  # a refused folder is left as it was
+    # Another set of SoundFonts renders other audio for the same seed: also refused.
+    other = tmp_path / "fonts" / "TimGM6mb.sf2"
+    other.parent.mkdir()
+    other.write_bytes(render.default_soundfont().read_bytes()[:-2])
+    monkeypatch.setattr(render, "default_soundfont", lambda: other)
+    with pytest.raises(ValueError, match="soundfonts"):
+        render.ensure_corpus(folder, 3, 2.0, score_fraction=0.0)
+    monkeypatch.undo()
+    # A corpus rendered before the parameters were recorded cannot be checked: refused, with the fix.
+    del recorded["parameters"]
+    (folder / "corpus.json").write_text(json.dumps(recorded))
+    with pytest.raises(ValueError, match="older vit1d.*did not record"):
+        render.ensure_corpus(folder, 3, 2.0, score_fraction=0.0)
+
+
 # Slow: every chorale of the music21 corpus -----------------------------------------------------------------------
 
 
@@ -592,6 +629,7 @@ def test_extra_soundfonts_are_drawn_per_piece_and_named(tmp_path, monkeypatch):
     rows = [json.loads(line) for split in ("train", "validation", "test")
             for line in (tmp_path / "c" / split / "metadata.jsonl").read_text().splitlines()]
     assert summary["soundfonts"] == ["TimGM6mb.sf2", "Other.sf2"]
+    assert [font["name"] for font in summary["parameters"]["soundfonts"]] == summary["soundfonts"]  # checked on reuse
     assert {row["soundfont"] for row in rows} == {"TimGM6mb.sf2", "Other.sf2"}
     again = render.write_corpus(tmp_path / "d", pieces=8, seconds=3, seed=0, score_fraction=0.0,
                                 extra_soundfonts=[other])

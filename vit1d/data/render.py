@@ -191,6 +191,22 @@ def make_piece(planned: PlannedPiece, seconds: float) -> Piece:
     return generate_groove(planned.seed, seconds, piece_id=planned.piece_id)
 
 
+# Bump when the same parameters would render a different corpus, so that `ensure_corpus` refuses older folders.
+# 1: grooves and chorales (parameters not recorded); 2: fiddle tunes join, parameters recorded in corpus.json.
+CORPUS_VERSION = 2
+
+
+def render_parameters(pieces: int, seconds: float, seed: int, sampling_rate: int, score_fraction: float,
+                      tune_fraction: float, fonts: list[Path]) -> dict:
+    """Everything a corpus depends on, as recorded in its corpus.json and compared by `ensure_corpus`; the fonts by
+    name and size, since a different font set renders different audio for the same seed."""
+    parameters = {"corpus_version": CORPUS_VERSION, "pieces": pieces, "seconds": float(seconds), "seed": seed,
+                  "sampling_rate": sampling_rate, "score_fraction": float(score_fraction),
+                  "tune_fraction": float(tune_fraction),
+                  "soundfonts": [{"name": font.name, "bytes": font.stat().st_size} for font in fonts]}
+    return json.loads(json.dumps(parameters))  # as read back from corpus.json
+
+
 def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int = 0, sampling_rate: int = 16000,
                  soundfont: Path | None = None, score_fraction: float = 0.5, extra_soundfonts=None,
                  tune_fraction: float = 0.5) -> dict:
@@ -198,7 +214,7 @@ def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int =
     `plan_corpus`) into `out/<split>/<piece_id>.flac` with one `metadata.jsonl` per split (`audio_path`,
     `sampling_rate` and the labels of `Piece.labels`). Deterministic for a seed and set of SoundFonts: each piece is
     played with one of `soundfont_choices(soundfont, extra_soundfonts)`, drawn from its seed and named in the
-    `soundfont` column. Returns a summary with timings."""
+    `soundfont` column. corpus.json, written last, holds a summary with timings and the `render_parameters`."""
     out = Path(out)
     start = time.perf_counter()
     plan = plan_corpus(pieces, seed, score_fraction, tune_fraction)
@@ -225,7 +241,9 @@ def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int =
     summary = {"pieces": pieces, **counts, "seconds": seconds, "seed": seed,
                "render_seconds": round(elapsed, 2), "real_time_factor": round(pieces * seconds / elapsed, 1),
                "splits": {split: len(split_rows) for split, split_rows in rows.items()},
-               "keys": dict(sorted(keys.items())), "soundfonts": [font.name for font in fonts]}
+               "keys": dict(sorted(keys.items())), "soundfonts": [font.name for font in fonts],
+               "parameters": render_parameters(pieces, seconds, seed, sampling_rate, score_fraction, tune_fraction,
+                                               fonts)}
     (out / "corpus.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -244,13 +262,36 @@ def _write_dataset_card(out: Path, splits: list[str], counts: dict[str, int], se
     )
 
 
-def ensure_corpus(folder: str | Path, pieces: int = 40, seconds: float = 30.0) -> str:
-    """The built-in corpus in `folder`, rendered (seed 0) the first time; a folder with a `corpus.json` is reused."""
+def ensure_corpus(folder: str | Path, pieces: int = 40, seconds: float = 30.0, seed: int = 0,
+                  score_fraction: float = 0.5, tune_fraction: float = 0.5, sampling_rate: int = 16000) -> str:
+    """The built-in corpus in `folder` (default SoundFont only), rendered the first time. A folder already holding
+    a corpus is reused only if its corpus.json records these `render_parameters`; otherwise this raises rather than
+    silently training or probing on another corpus, or deleting a folder that may be in use (a run being resumed,
+    probes of a trained model)."""
     folder = Path(folder)
-    if not (folder / "corpus.json").is_file():
-        logger.info(f"Rendering the built-in corpus into {folder} ({pieces} pieces of {seconds:g} s).")
-        summary = write_corpus(folder, pieces, seconds, seed=0)
-        logger.info(f"Rendered in {summary['render_seconds']} s ({summary['real_time_factor']}x real time).")
+    requested = render_parameters(pieces, seconds, seed, sampling_rate, score_fraction, tune_fraction,
+                                  soundfont_choices(None, None))
+    record = folder / "corpus.json"
+    if record.is_file():
+        recorded = json.loads(record.read_text()).get("parameters")
+        if recorded is None:
+            raise ValueError(
+                f"{folder} holds a corpus rendered by an older vit1d that did not record its parameters, so it "
+                f"cannot be checked against the requested ones ({requested}). Delete {folder} to render it again, "
+                "or pass another corpus folder (--corpus_dir)."
+            )
+        differences = {name: (recorded.get(name), value) for name, value in requested.items()
+                       if recorded.get(name) != value}
+        if differences:
+            listed = ", ".join(f"{name}: {old} there, {new} requested" for name, (old, new) in differences.items())
+            raise ValueError(
+                f"{folder} holds a corpus rendered with other parameters ({listed}). Pass another corpus folder "
+                f"(--corpus_dir) or delete {folder} to render it again."
+            )
+        return str(folder)
+    logger.info(f"Rendering the built-in corpus into {folder} ({pieces} pieces of {seconds:g} s).")
+    summary = write_corpus(folder, pieces, seconds, seed, sampling_rate, None, score_fraction, None, tune_fraction)
+    logger.info(f"Rendered in {summary['render_seconds']} s ({summary['real_time_factor']}x real time).")
     return str(folder)
 
 
@@ -270,8 +311,10 @@ class RenderArguments:
     )
     extra_soundfonts: list[str] = field(
         default_factory=list,
-        metadata={"help": "More .sf2 files to draw each piece's font from, or 'auto' for those installed in "
-                          f"{', '.join(SYSTEM_SOUNDFONT_DIRS)} (e.g. Debian's fluid-soundfont-gm)."},
+        metadata={"help": "Off by default. More .sf2 files to draw each piece's font from, or 'auto' for those "
+                          f"installed in {', '.join(SYSTEM_SOUNDFONT_DIRS)} (e.g. `apt install fluid-soundfont-gm`) "
+                          "for more timbres. Off because the audio of a seed would then depend on what the machine "
+                          "has installed; corpus.json records the fonts used."},
     )
 
 
