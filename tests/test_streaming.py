@@ -285,13 +285,7 @@ def test_a_resumed_stream_skips_known_bad_tracks_exactly(folder_with_a_corrupt_f
     """A resumed reader has no memory of bad tracks: it retries them once, and must still give the same batches."""
     source = open_tracks(folder_with_a_corrupt_file)
     settings = dict(batch_size=3, mix_tracks=4, shuffle_buffer=6)
-    reference = take(stream(source, **settings), resume_after + 4)
-    position = reference[resume_after - 1]["position"]
-    resumed = take(stream(source, positions={0: position}, **settings), 4)
-    for expected, got in zip(reference[resume_after:], resumed):
-        assert torch.equal(expected["input_values"], got["input_values"])
-        assert torch.equal(expected["positive_input_values"], got["positive_input_values"])
-        assert expected["position"] == got["position"]
+    resumed = assert_resumes_exactly(source, settings, resume_after, 4)
     assert total_skipped({0: resumed[-1]["position"]}) == Counter(unreadable=1)
 
 
@@ -337,13 +331,20 @@ def test_resumed_stream_continues_exactly(tone_folder, resume_after):
     """Positions inside a group, at a group boundary and across an epoch all resume to the same next batches."""
     source = open_tracks(tone_folder)
     settings = dict(batch_size=3, mix_tracks=3, shuffle_buffer=4)
-    reference = take(stream(source, **settings), resume_after + 3)
+    assert_resumes_exactly(source, settings, resume_after, 3)
+
+
+def assert_resumes_exactly(source, settings: dict, resume_after: int, batches: int) -> list[dict]:
+    """A stream resumed from the position of batch `resume_after` gives the next `batches` batches of the
+    uninterrupted stream; returns the resumed batches."""
+    reference = take(stream(source, **settings), resume_after + batches)
     position = reference[resume_after - 1]["position"]
-    resumed = take(stream(source, positions={0: position}, **settings), 3)
+    resumed = take(stream(source, positions={0: position}, **settings), batches)
     for expected, got in zip(reference[resume_after:], resumed):
         assert torch.equal(expected["input_values"], got["input_values"])
         assert torch.equal(expected["positive_input_values"], got["positive_input_values"])
         assert expected["position"] == got["position"]
+    return resumed
 
 
 def test_a_folder_named_like_an_earlier_dataset_does_not_read_its_cached_schema(tmp_path, monkeypatch):
