@@ -126,6 +126,32 @@ def pad_short_window(chunk: np.ndarray, plan: WindowPlan) -> tuple[np.ndarray, i
     return chunk, num_tokens
 
 
+def encode_windows(
+    encoder: ViT1DModel, feature_extractor: ViT1DFeatureExtractor, chunks: Sequence[np.ndarray],
+    layers: Sequence[int] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One forward pass over a batch of windows (each passed through `pad_short_window`), on the encoder's device.
+
+    Returns, on the CPU in float32, the tokens `(batch, 1 + tokens, hidden_size)` of `last_hidden_state`, or
+    `(batch, 1 + tokens, len(layers), hidden_size)` of the `hidden_states` in `layers`, and the `pooler_output`
+    `(batch, hidden_size)`. Rows of windows shorter than the longest are padded past their own token count.
+    """
+    device = next(encoder.parameters()).device
+    features = feature_extractor(
+        list(chunks), sampling_rate=feature_extractor.sampling_rate, return_tensors="pt", device=device
+    )
+    outputs = encoder(
+        features["input_values"].to(device),
+        attention_mask=features["attention_mask"].to(device),
+        output_hidden_states=layers is not None,
+        return_dict=True,
+    )
+    tokens = outputs.last_hidden_state
+    if layers is not None:
+        tokens = torch.stack([outputs.hidden_states[layer] for layer in layers], dim=2)
+    return tokens.float().cpu(), outputs.pooler_output.float().cpu()
+
+
 def _batched(iterable, batch_size: int):
     batch = []
     for item in iterable:
@@ -219,27 +245,14 @@ def embed_long_audio(
             raise ValueError(f"layers must lie in 0..{config.num_hidden_layers}, got {layers}.")
     plan = plan_windows(feature_extractor, config.frames_per_patch, window_seconds, hop_seconds)
     windows, num_samples = _window_source(audio, sampling_rate, feature_extractor, block_seconds, plan)
-    device = next(encoder.parameters()).device
 
     class_tokens, pooled, window_times, sequence_means, window_token_counts = [], [], [], [], []
     stitcher = TokenStitcher(expected_tokens=1 + num_samples // plan.samples_per_token)
     for batch in _batched(windows, batch_size):
         chunks, counts = zip(*(pad_short_window(chunk, plan) for _, chunk in batch))
-        features = feature_extractor(
-            list(chunks), sampling_rate=feature_extractor.sampling_rate, return_tensors="pt", device=device
-        )
-        outputs = encoder(
-            features["input_values"].to(device),
-            attention_mask=features["attention_mask"].to(device),
-            output_hidden_states=layers is not None,
-            return_dict=True,
-        )
-        tokens = outputs.last_hidden_state
-        if layers is not None:
-            tokens = torch.stack([outputs.hidden_states[layer] for layer in layers], dim=2)
-        tokens = tokens.float().cpu()
+        tokens, pooler_output = encode_windows(encoder, feature_extractor, chunks, layers)
         # Copies, not views: a view would keep the whole batch of hidden states alive until the end.
-        pooled.append(outputs.pooler_output.float().cpu().clone())
+        pooled.append(pooler_output.clone())
         class_tokens.append(tokens[:, 0].clone())
         for row, ((start, chunk), count) in enumerate(zip(batch, counts)):
             stitcher.add(start // plan.samples_per_token, tokens[row, 1 : 1 + count])

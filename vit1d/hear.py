@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .configuration_vit1d import ViT1DConfig
-from .embedding import TokenStitcher, pad_short_window, plan_windows, windows_from_array
+from .embedding import TokenStitcher, encode_windows, pad_short_window, plan_windows, windows_from_array
 from .feature_extraction_vit1d import ViT1DFeatureExtractor
 from .modeling_vit1d import ViT1DModel, ViT1DPreTrainedModel
 
@@ -312,7 +312,6 @@ def _embed(audio: torch.Tensor, model: HearModel, with_tokens: bool):
     # sounds keeps each sound's windows in order (as the stitcher needs) and puts equal-length windows together.
     starts = [start for start, _ in windows_from_array(waveforms[0], plan)]
     items = [(sound, start) for start in starts for sound in range(n_sounds)]
-    device = next(encoder.parameters()).device
 
     num_tokens = 1 + n_samples // plan.samples_per_token
     stitchers = [TokenStitcher(num_tokens) for _ in range(n_sounds)] if with_tokens else None
@@ -324,21 +323,8 @@ def _embed(audio: torch.Tensor, model: HearModel, with_tokens: bool):
                 *(pad_short_window(waveforms[sound, start : start + plan.window_samples], plan)
                   for sound, start in batch)
             )
-            features = extractor(
-                list(chunks), sampling_rate=extractor.sampling_rate, return_tensors="pt", device=device
-            )
-            outputs = encoder(
-                features["input_values"].to(device),
-                attention_mask=features["attention_mask"].to(device),
-                output_hidden_states=layers is not None,
-                return_dict=True,
-            )
-            if layers is None:
-                tokens = outputs.last_hidden_state.float().cpu()
-                window_vectors = outputs.pooler_output.float().cpu()
-            else:
-                # (batch, 1 + tokens, len(layers), hidden_size)
-                tokens = torch.stack([outputs.hidden_states[layer] for layer in layers], dim=2).float().cpu()
+            tokens, window_vectors = encode_windows(encoder, extractor, chunks, layers)
+            if layers is not None:  # tokens: (batch, 1 + tokens, len(layers), hidden_size)
                 window_vectors = torch.stack(
                     [_pool_layers(tokens[row, : 1 + count], config.pooling) for row, count in enumerate(counts)]
                 ).flatten(1)
