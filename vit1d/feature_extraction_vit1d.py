@@ -296,7 +296,7 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
             clip = self._to_float32(clip, index)
             if clip.size == 0:
                 raise ValueError(f"Clip {index} is empty (0 samples).")
-            # Two reductions without temporaries; NaN and inf propagate into both, so one finiteness test suffices.
+            # Two reductions without temporaries: NaN reaches both and an infinity one, so testing the peak suffices.
             peak = max(float(clip.max()), -float(clip.min()))
             if not math.isfinite(peak):
                 raise ValueError(
