@@ -16,7 +16,7 @@ import logging
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -26,7 +26,7 @@ from ..data.pairs import PairSampling
 from ..data.sources import open_tracks
 from ..data.streaming import PairStream, StreamOptions, total_skipped
 from ..feature_extraction_vit1d import ViT1DFeatureExtractor
-from ..hub import model_card, prepare_for_hub, push_folder_to_hub
+from ..hub import model_card, prepare_for_hub, push_folder_to_hub, tested_versions
 from ..modeling_vit1d import ViT1DForContrastivePretraining
 from . import checkpointing
 from .arguments import RESUME_FIXED, DataArguments, ModelArguments, PretrainingArguments
@@ -134,6 +134,8 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
         step_scheduler_with_optimizer=False,  # the schedule counts optimizer steps, whatever the number of processes
     )
     check_mixed_precision(accelerator)
+    # The argument may defer to `accelerate launch` or `accelerate config` (None): from here on, what Accelerate uses.
+    args = replace(args, mixed_precision=accelerator.mixed_precision)
     check_gradient_accumulation(accelerator.gradient_accumulation_steps, args.gradient_accumulation_steps)
     check_global_batch(args.per_device_train_batch_size, accelerator.num_processes)
     if accelerator.is_main_process:
@@ -157,7 +159,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
 
     step, data_state, trained_before = 0, {"positions": {}, "first_reader": 0}, 0.0
-    fixed = fixed_arguments((model_args, data_args, args), accelerator.mixed_precision)
+    fixed = fixed_arguments((model_args, data_args, args))
     resume = checkpointing.resolve_checkpoint(output_dir, args.resume_from_checkpoint) if (
         args.resume_from_checkpoint) else None
     if resume is not None:
@@ -192,7 +194,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
     first_reader = data_state["first_reader"]
 
     recipe = training_recipe(model_args, data_args, args, accelerator, source.description, model)
-    hparams = {**flat_hparams(model_args, data_args, args), "mixed_precision": accelerator.mixed_precision}
+    hparams = flat_hparams(model_args, data_args, args)
     accelerator.init_trackers("vit1d-pretraining", config=hparams)
     log = JsonlLog(output_dir / "logs.jsonl", accelerator.is_main_process)
     progress = tqdm(total=args.max_steps, initial=step, disable=not accelerator.is_local_main_process,
@@ -311,11 +313,10 @@ def check_same_layout(trainer_state: dict, num_processes: int, num_workers: int,
         )
 
 
-def fixed_arguments(argument_sets, mixed_precision: str) -> dict:
-    """The values of `RESUME_FIXED`, saved with every checkpoint. The precision is the one Accelerate uses (the
-    argument may defer to `accelerate launch`)."""
+def fixed_arguments(argument_sets) -> dict:
+    """The values of `RESUME_FIXED`, saved with every checkpoint."""
     values = {name: value for arguments in argument_sets for name, value in asdict(arguments).items()}
-    return {**{name: values[name] for name in RESUME_FIXED}, "mixed_precision": mixed_precision}
+    return {name: values[name] for name in RESUME_FIXED}
 
 
 def check_steps_left(trainer_state: dict, max_steps: int, checkpoint: Path) -> None:
@@ -469,11 +470,11 @@ def training_recipe(model_args, data_args, args, accelerator, data_description: 
                      "(not on biases, norms, class token, positions)",
         "schedule": f"linear warm-up {args.warmup_steps} steps, cosine to {args.min_learning_rate_ratio:g} x peak",
         "gradient_clipping": args.max_grad_norm,
-        "precision": accelerator.mixed_precision,
+        "precision": args.mixed_precision,
         "processes": accelerator.num_processes,
         "hardware": f"{accelerator.num_processes} x {hardware} ({device.type})",
         "seed": args.seed,
-        "versions": versions(),
+        "versions": tested_versions(),
     }
 
 
@@ -499,16 +500,6 @@ def data_order_of(data_args: DataArguments) -> str:
     shuffle = (f"shuffle buffer of {data_args.shuffle_buffer} tracks" if data_args.shuffle_buffer
                else "no shuffle (the source's order)")
     return f"{shuffle}, pairs of {data_args.mix_tracks} tracks interleaved before batching"
-
-
-def versions() -> str:
-    import accelerate
-    import transformers
-
-    from .. import __version__
-
-    return (f"vit1d {__version__}, torch {torch.__version__}, transformers {transformers.__version__}, "
-            f"accelerate {accelerate.__version__}")
 
 
 def flat_hparams(*argument_sets) -> dict:
