@@ -95,12 +95,17 @@ class ChoraleScore:
         return last.offset + last.duration
 
 
+def final_bass_pitch_class(notes) -> int:
+    """The pitch class of the lowest note sounding at the end of `notes`, tuples that start with (offset, duration,
+    MIDI pitch)."""
+    end = max(offset + duration for offset, duration, *_ in notes)
+    return min(pitch for offset, duration, pitch, *_ in notes if offset + duration >= end - _EPS) % 12
+
+
 def ends_on_tonic(score: ChoraleScore) -> bool:
     """Whether the lowest note of the final chord is the tonic of the score's key: chorales end on their tonic, so
     when this fails the written key (often a modal signature) is not the key one hears."""
-    end = max(offset + duration for offset, duration, _, _ in score.notes)
-    final_bass = min(pitch for offset, duration, pitch, _ in score.notes if offset + duration >= end - _EPS)
-    return final_bass % 12 == score.key_tonic
+    return final_bass_pitch_class(score.notes) == score.key_tonic
 
 
 def _music21():

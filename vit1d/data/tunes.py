@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .chorales import Measure, _music21, beat_grid, merge_ties
+from .chorales import Measure, _music21, beat_grid, final_bass_pitch_class, merge_ties
 from .scores import NO_CHORD, PITCH_CLASSES, QUALITY_INTERVALS, NoteEvent, Piece
 from .tune_exclusions import IRREGULAR_METRE, KEY_NOT_AT_END, MODAL_OR_NO_SINGLE_KEY, SAME_TUNE
 
@@ -235,8 +235,7 @@ def _parse(work: str | Path) -> TuneScore:
     notes = tuple(sorted(merge_ties(events)))
     if not notes or not is_regular(measures):
         raise ValueError(f"{work}: no strict metre (bars of irregular length)")
-    end = max(offset + duration for offset, duration, _ in notes)
-    if min(p for o, d, p in notes if o + d >= end - _EPS) % 12 != key.tonic.pitchClass:
+    if final_bass_pitch_class(notes) != key.tonic.pitchClass:
         raise ValueError(f"{work}: does not end on the tonic of {key}")
     units = chord_units(measures, signature.beatCount)
     chords = harmonise(notes, units, key.tonic.pitchClass, key.mode)
