@@ -208,7 +208,7 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
         if isinstance(clip, (list, tuple)):
             try:
                 values = np.asarray(clip)
-                as_float = values.astype(np.float64)
+                as_float = values.astype(np.float64, copy=False)
             except (TypeError, ValueError) as err:
                 raise ValueError(
                     f"Clip {index} is a list that is not a flat list of numbers ({err}). Pass a 1-D numpy array, a "
@@ -303,10 +303,11 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
                     f"Clip {index} contains NaN or infinite values; clean it first, e.g. `np.nan_to_num(x)`."
                 )
             if peak > _MAX_FLOAT_PEAK:
+                # One fixed text, so that warning_once shows it once and keeps one entry, however many clips.
                 logger.warning_once(
-                    f"Clip {index} peaks at {peak:.4g}, far outside the [-1, 1] range of float audio: the log-mel "
-                    "levels will be off by the same factor. If these are integer PCM values stored as floats, divide "
-                    "them by 2**15 (16-bit) or 2**31 (32-bit), or pass the integer array itself."
+                    f"Float audio peaks above {_MAX_FLOAT_PEAK:g}, far outside the [-1, 1] range of float audio: the "
+                    "log-mel levels will be off by the same factor. If these are integer PCM values stored as floats, "
+                    "divide them by 2**15 (16-bit) or 2**31 (32-bit), or pass the integer array itself."
                 )
             prepared.append(clip)
         return prepared, source_device
