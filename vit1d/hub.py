@@ -69,7 +69,7 @@ def _markdown_table(rows: dict) -> str:
 
 
 def tested_versions() -> str:
-    """The versions of the libraries this card's folder was written with."""
+    """The versions of Python and the libraries in use (for model cards and training recipes)."""
     import importlib.metadata as metadata
     import platform
 
@@ -130,7 +130,8 @@ def model_card(
 
         for results in probe_results:
             evaluations += eval_results(results, dataset_name or _dataset_of(results))
-        template_values.setdefault("results_table", comparison_table(list(probe_results), list(baseline_probe_results)))
+        if "results_table" not in template_values:  # built only when the caller has not
+            template_values["results_table"] = comparison_table(list(probe_results), list(baseline_probe_results))
     card_data = ModelCardData(
         model_name=model_name if evaluations else None,
         library_name="transformers",

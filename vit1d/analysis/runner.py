@@ -16,7 +16,7 @@ import torch
 from ..audio import load_audio
 from ..data.sources import open_tracks
 from ..probing import labels as L
-from ..probing.runner import load_encoder, parse_layers
+from ..probing.runner import format_metric, load_encoder, parse_layers, resolve_label_path
 from .attention import MODES, attention_maps, onset_scores, pick_onsets, track_onset_strength
 from .ssm import SUMMARY_KEYS, chord_changes, self_similarity, ssm_summary
 
@@ -102,21 +102,14 @@ def load_models(args: AnalysisArguments) -> list[tuple[str, torch.nn.Module, obj
 
 def _events(row: dict, column: str, root) -> np.ndarray | None:
     value = row.get(column)
-    if value is None:
-        return None
-    if isinstance(value, str) and root is not None and not Path(value).is_absolute():
-        value = str(Path(root) / value)
-    return L.read_beats(value)
+    return None if value is None else L.read_beats(resolve_label_path(value, root))
 
 
 def _chord_changes(row: dict, root) -> np.ndarray | None:
     if row.get("chord_intervals") is not None:
         return chord_changes(row["chord_intervals"], row.get("chord_labels"))
     if row.get("chords") is not None:
-        value = row["chords"]
-        if isinstance(value, str) and root is not None and not Path(value).is_absolute():
-            value = str(Path(root) / value)
-        intervals, labels = L.parse_chords(value)
+        intervals, labels = L.parse_chords(resolve_label_path(row["chords"], root))
         return chord_changes(intervals, labels)
     return None
 
@@ -346,12 +339,8 @@ def _expand(patterns: str) -> list[str]:
     return paths
 
 
-def _format(value) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
-
-
 def _pair(values: list) -> str:
-    return " / ".join(_format(value) for value in values)
+    return " / ".join(format_metric(value) for value in values)
 
 
 def markdown_tables(results: dict) -> str:
@@ -378,11 +367,11 @@ def markdown_tables(results: dict) -> str:
             best = results["best_onsets"].get(key) or {}
             if best:
                 lines.append(f"| {results['models'][key]} | {best['mode']} | {best['layer']} | {best['head']} | "
-                             f"{_format(best['f_measure'])} | {_format(best['precision'])} | "
-                             f"{_format(best['recall'])} |")
+                             f"{format_metric(best['f_measure'])} | {format_metric(best['precision'])} | "
+                             f"{format_metric(best['recall'])} |")
         flux = results["onset_baseline"]["spectral_flux"]
-        lines.append(f"| spectral flux of the input (baseline) | - | - | - | {_format(flux['f_measure'])} | "
-                     f"{_format(flux['precision'])} | {_format(flux['recall'])} |")
+        lines.append(f"| spectral flux of the input (baseline) | - | - | - | {format_metric(flux['f_measure'])} | "
+                     f"{format_metric(flux['precision'])} | {format_metric(flux['recall'])} |")
         lines.append("")
         heads = results["heads"]
         for mode in results["modes"]:

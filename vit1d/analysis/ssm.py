@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..embedding import embed_long_audio
+from .attention import trim_events
 
 
 def self_similarity(tokens, center: bool = False) -> np.ndarray:
@@ -145,8 +146,7 @@ def boundary_alignment(novelty_curve, times, boundaries, window: float = 0.1, tr
     times = np.asarray(times, dtype=np.float64)
     start, end = times[0] + trim_seconds, times[-1] - trim_seconds
     inside = (times >= start - 1e-9) & (times <= end + 1e-9)
-    boundaries = np.unique(np.asarray(boundaries, dtype=np.float64).reshape(-1))
-    boundaries = boundaries[(boundaries >= start) & (boundaries <= end)]
+    boundaries = trim_events(boundaries, times[0], times[-1], trim_seconds)
     result = {"lift": float("nan"), "f_measure": float("nan"), "precision": float("nan"), "recall": float("nan"),
               "num_boundaries": int(len(boundaries))}
     if len(boundaries) == 0 or inside.sum() < 3:

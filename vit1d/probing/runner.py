@@ -117,7 +117,7 @@ def load_encoder(args: ProbeArguments) -> tuple[ViT1DModel, ViT1DFeatureExtracto
     return ViT1DModel.from_pretrained(args.model_name_or_path, **hub), extractor, args.model_name_or_path
 
 
-def _resolve(value, root: Path | None):
+def resolve_label_path(value, root: Path | None):
     """A relative `.lab` / `.beats` path in a label column is relative to the dataset folder."""
     if isinstance(value, str) and root is not None and not Path(value).is_absolute():
         return str(root / value)
@@ -130,9 +130,9 @@ def reference_of(task: str, row: dict, root: Path | None):
     if task == "key":
         return row["key"]
     if task == "beat":
-        return L.read_beats(_resolve(row["beats"], root))
+        return L.read_beats(resolve_label_path(row["beats"], root))
     if "chords" in row and row.get("chord_intervals") is None:
-        row = {**row, "chords": _resolve(row["chords"], root)}
+        row = {**row, "chords": resolve_label_path(row["chords"], root)}
     return L.read_chords(row)
 
 
@@ -222,17 +222,24 @@ def markdown_table(results: dict) -> str:
     if not records:
         return ""
     task = records[0]["task"]
+    title = f"Probe results: {task}, model {results['model']}, test split ({results['num_tracks']['test']} tracks)"
+    rows = _table_lines(task, records, lambda record, key: format_metric(record["metrics"].get(key)))
+    return "\n".join([title, "", *rows]) + "\n"
+
+
+def _table_lines(task: str, records: list[dict], cell) -> list[str]:
+    """The header and one row per record of a task's table; `cell(record, metric_key)` writes each value."""
     columns = TABLE_COLUMNS[task]
-    lines = [f"Probe results: {task}, model {results['model']}, test split ({results['num_tracks']['test']} tracks)", "",
-             "| representation | layers | " + " | ".join(header for header, _ in columns) + " |",
+    lines = ["| representation | layers | " + " | ".join(header for header, _ in columns) + " |",
              "|---|---|" + "---|" * len(columns)]
     for record in records:
-        values = " | ".join(_format(record["metrics"].get(key)) for _, key in columns)
-        lines.append(f"| {record['representation']} | {','.join(map(str, record['layers']))} | {values} |")
-    return "\n".join(lines) + "\n"
+        cells = " | ".join(cell(record, key) for _, key in columns)
+        lines.append(f"| {record['representation']} | {','.join(map(str, record['layers']))} | {cells} |")
+    return lines
 
 
-def _format(value) -> str:
+def format_metric(value) -> str:
+    """Three decimals, or 'n/a' for a missing or NaN metric."""
     return "n/a" if value is None or value != value else f"{value:.3f}"
 
 
@@ -249,21 +256,15 @@ def comparison_table(results: list[dict], baselines: list[dict] = ()) -> str:
     for results_ in results:
         for record in results_["results"]:
             by_task.setdefault(record["task"], []).append(record)
+
+    def cell(record: dict, key: str) -> str:
+        value, other = format_metric(record["metrics"].get(key)), baseline.get(_record_key(record))
+        return value if other is None else f"{value} / {format_metric(other['metrics'].get(key))}"
+
     tables = []
     for task, records in by_task.items():
-        columns = TABLE_COLUMNS[task]
-        lines = [f"**{task}**" + (" (this model / random initialisation)" if baseline else ""), "",
-                 "| representation | layers | " + " | ".join(header for header, _ in columns) + " |",
-                 "|---|---|" + "---|" * len(columns)]
-        for record in records:
-            other = baseline.get(_record_key(record))
-            cells = []
-            for _, key in columns:
-                cell = _format(record["metrics"].get(key))
-                cells.append(cell if other is None else f"{cell} / {_format(other['metrics'].get(key))}")
-            lines.append(f"| {record['representation']} | {','.join(map(str, record['layers']))} | "
-                         f"{' | '.join(cells)} |")
-        tables.append("\n".join(lines))
+        title = f"**{task}**" + (" (this model / random initialisation)" if baseline else "")
+        tables.append("\n".join([title, "", *_table_lines(task, records, cell)]))
     return "\n\n".join(tables) + "\n"
 
 
