@@ -126,6 +126,28 @@ def pad_short_window(chunk: np.ndarray, plan: WindowPlan) -> tuple[np.ndarray, i
     return chunk, num_tokens
 
 
+def encoder_of(model: ViT1DPreTrainedModel) -> ViT1DModel:
+    """The `ViT1DModel` of a base or head model."""
+    return model if isinstance(model, ViT1DModel) else model.vit1d
+
+
+def forward_windows(encoder: ViT1DModel, feature_extractor: ViT1DFeatureExtractor, chunks: Sequence[np.ndarray],
+                    **model_kwargs):
+    """The features and the encoder's outputs for a batch of windows (each passed through `pad_short_window`), on
+    the encoder's device; `model_kwargs` go to the encoder (e.g. `output_attentions=True`)."""
+    device = next(encoder.parameters()).device
+    features = feature_extractor(
+        list(chunks), sampling_rate=feature_extractor.sampling_rate, return_tensors="pt", device=device
+    )
+    outputs = encoder(
+        features["input_values"].to(device),
+        attention_mask=features["attention_mask"].to(device),
+        return_dict=True,
+        **model_kwargs,
+    )
+    return features, outputs
+
+
 def encode_windows(
     encoder: ViT1DModel, feature_extractor: ViT1DFeatureExtractor, chunks: Sequence[np.ndarray],
     layers: Sequence[int] | None = None,
@@ -136,16 +158,7 @@ def encode_windows(
     `(batch, 1 + tokens, len(layers), hidden_size)` of the `hidden_states` in `layers`, and the `pooler_output`
     `(batch, hidden_size)`. Rows of windows shorter than the longest are padded past their own token count.
     """
-    device = next(encoder.parameters()).device
-    features = feature_extractor(
-        list(chunks), sampling_rate=feature_extractor.sampling_rate, return_tensors="pt", device=device
-    )
-    outputs = encoder(
-        features["input_values"].to(device),
-        attention_mask=features["attention_mask"].to(device),
-        output_hidden_states=layers is not None,
-        return_dict=True,
-    )
+    _, outputs = forward_windows(encoder, feature_extractor, chunks, output_hidden_states=layers is not None)
     tokens = outputs.last_hidden_state
     if layers is not None:
         tokens = torch.stack([outputs.hidden_states[layer] for layer in layers], dim=2)
@@ -237,7 +250,7 @@ def embed_long_audio(
     Returns:
         A [`LongAudioEmbedding`] on the CPU, float32.
     """
-    encoder = model if isinstance(model, ViT1DModel) else model.vit1d
+    encoder = encoder_of(model)
     config = encoder.config
     if layers is not None:
         layers = tuple(int(layer) for layer in layers)

@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from .configuration_vit1d import ViT1DConfig
-from .embedding import TokenStitcher, encode_windows, pad_short_window, plan_windows, windows_from_array
+from .embedding import TokenStitcher, encode_windows, encoder_of, pad_short_window, plan_windows, windows_from_array
 from .feature_extraction_vit1d import ViT1DFeatureExtractor
 from .modeling_vit1d import ViT1DModel, ViT1DPreTrainedModel
 
@@ -79,7 +79,7 @@ class HearModel(nn.Module):
         batch_size: int = 64,
     ):
         super().__init__()
-        self.encoder = encoder if isinstance(encoder, ViT1DModel) else encoder.vit1d
+        self.encoder = encoder_of(encoder)
         self.encoder.eval()
         self.feature_extractor = feature_extractor
         config = self.encoder.config

@@ -18,14 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..embedding import pad_short_window, plan_windows, windows_from_array
-from ..modeling_vit1d import ViT1DModel
+from ..embedding import TokenStitcher, encoder_of, forward_windows, pad_short_window, plan_windows, windows_from_array
 
 MODES = ("class_row", "column_mean")
-
-
-def _encoder(model) -> ViT1DModel:
-    return model if isinstance(model, ViT1DModel) else model.vit1d
 
 
 @torch.inference_mode()
@@ -37,7 +32,7 @@ def attention_maps(model, feature_extractor, waveform, sampling_rate: int) -> tu
         `(attentions, times)`: float32 `(layers, heads, 1 + T, 1 + T)` (query, key; index 0 is the class token) and
         the time in seconds of the `T` sequence tokens from the start of `waveform`.
     """
-    encoder = _encoder(model)
+    encoder = encoder_of(model)
     device = next(encoder.parameters()).device
     inputs = feature_extractor(waveform, sampling_rate=sampling_rate, return_tensors="pt", device=device)
     outputs = encoder(inputs["input_values"].to(device), output_attentions=True, return_dict=True)
@@ -189,48 +184,45 @@ def track_onset_strength(model, feature_extractor, waveform, sampling_rate: int,
                          "resample it with vit1d.load_audio(path, sampling_rate=16000).")
     if len(waveform) == 0:
         raise ValueError("track_onset_strength got an empty waveform.")
-    encoder = _encoder(model)
+    encoder = encoder_of(model)
     frames_per_patch = encoder.config.frames_per_patch
     plan = plan_windows(feature_extractor, frames_per_patch, window_seconds, hop_seconds)
-    device = next(encoder.parameters()).device
     num_tokens = 1 + len(waveform) // plan.samples_per_token
     layers, heads = encoder.config.num_hidden_layers, encoder.config.num_attention_heads
-    grids = {mode: np.zeros((layers, heads, num_tokens), dtype=np.float32) for mode in modes}
-    flux_grid = np.zeros(num_tokens, dtype=np.float32)
-    best_distance = np.full(num_tokens, -1)
     token_layers = tuple(int(layer) for layer in token_layers or ())
     if not all(0 <= layer <= layers for layer in token_layers):
         raise ValueError(f"token_layers must lie in 0..{layers}, got {token_layers}.")
-    tokens = {layer: np.zeros((num_tokens, encoder.config.hidden_size), dtype=np.float32) for layer in token_layers}
 
+    # Every token's values side by side (the strengths of each mode, the flux, the hidden states of each layer), so
+    # that one TokenStitcher places them all with embed_long_audio's rule.
+    stitcher = TokenStitcher(num_tokens)
     windows = list(windows_from_array(waveform, plan))
     for first in range(0, len(windows), batch_size):
         batch = windows[first : first + batch_size]
         chunks, counts = zip(*(pad_short_window(chunk, plan) for _, chunk in batch))
-        features = feature_extractor(list(chunks), sampling_rate=feature_extractor.sampling_rate,
-                                     return_tensors="pt", device=device)
-        outputs = encoder(features["input_values"].to(device), attention_mask=features["attention_mask"].to(device),
-                          output_attentions=True, output_hidden_states=bool(token_layers), return_dict=True)
+        features, outputs = forward_windows(encoder, feature_extractor, chunks, output_attentions=True,
+                                            output_hidden_states=bool(token_layers))
         attentions = torch.stack(outputs.attentions, dim=1).float().cpu().numpy()  # (batch, layers, heads, q, k)
         input_values = features["input_values"].float().cpu().numpy()
         hidden = {layer: outputs.hidden_states[layer].float().cpu().numpy() for layer in token_layers}
         for row, ((start, _), count) in enumerate(zip(batch, counts)):
             first_token = start // plan.samples_per_token
             count = min(count, num_tokens - first_token)
-            index = np.arange(count)
-            distance = np.minimum(index, count - 1 - index)
-            better = distance > best_distance[first_token : first_token + count]
-            targets = first_token + index[better]
-            best_distance[targets] = distance[better]
             window_maps = attentions[row, :, :, : 1 + count, : 1 + count]
-            for mode in modes:
-                grids[mode][..., targets] = onset_strength(window_maps, mode)[..., better]
+            columns = [onset_strength(window_maps, mode).reshape(layers * heads, count).T for mode in modes]
             flux = spectral_flux(input_values[row, : count * frames_per_patch], frames_per_patch)
-            flux_grid[targets] = flux[:count][better]
-            for layer in token_layers:
-                tokens[layer][targets] = hidden[layer][row, 1 : 1 + count][better]
+            columns.append(flux[:count, None])
+            columns += [hidden[layer][row, 1 : 1 + count] for layer in token_layers]
+            stitcher.add(first_token, torch.from_numpy(np.concatenate(columns, axis=1, dtype=np.float32)))
+
+    grid = stitcher.result().numpy()
+    sizes = [layers * heads] * len(modes) + [1] + [encoder.config.hidden_size] * len(token_layers)
+    parts = np.split(grid, np.cumsum(sizes)[:-1], axis=1)
+    strengths = {mode: np.ascontiguousarray(part.T).reshape(layers, heads, -1) for mode, part in zip(modes, parts)}
+    flux = np.ascontiguousarray(parts[len(modes)][:, 0])
+    tokens = {layer: np.ascontiguousarray(part) for layer, part in zip(token_layers, parts[len(modes) + 1 :])}
     times = feature_extractor.frame_times(num_tokens * frames_per_patch, frames_per_patch=frames_per_patch)
-    return OnsetStrengths(grids, times[:num_tokens], flux_grid, tokens)
+    return OnsetStrengths(strengths, times, flux, tokens)
 
 
 __all__ = ["MODES", "OnsetStrengths", "attention_maps", "onset_scores", "onset_strength", "pick_onsets",
