@@ -161,11 +161,12 @@ def run_analysis(args: AnalysisArguments) -> dict:
     names, counts = [], {"analysed": 0, "with_onsets": 0, "without_onsets": 0, "with_beats": 0, "with_chords": 0}
     first = None  # what the figures show: the first track, and the first track with onsets
     first_with_onsets = None
+    sampling_rate = models[0][2].sampling_rate  # read once per track: all models load their extractor from one folder
+    pick = dict(window=args.onset_window, trim_seconds=args.onset_trim_seconds, threshold=args.onset_threshold)
 
     for row in tqdm(rows, desc="analysing tracks", unit="track"):
         name = source.name_of(row)
-        extractor = models[0][2]
-        audio = load_audio(source.audio_of(row), sampling_rate=extractor.sampling_rate)
+        audio = load_audio(source.audio_of(row), sampling_rate=sampling_rate)
         onsets, beats = _events(row, "onsets", source.root), _events(row, "beats", source.root)
         changes = _chord_changes(row, source.root)
         names.append(name)
@@ -179,7 +180,6 @@ def run_analysis(args: AnalysisArguments) -> dict:
             strengths = track_onset_strength(model, extractor, audio, extractor.sampling_rate,
                                              window_seconds=args.window_seconds, hop_seconds=args.hop_seconds,
                                              batch_size=args.batch_size, token_layers=ssm_layers)
-            pick = dict(window=args.onset_window, trim_seconds=args.onset_trim_seconds, threshold=args.onset_threshold)
             if onsets is not None:
                 for mode in MODES:
                     scores = onset_scores(strengths.strengths[mode], strengths.times, onsets, **pick)
