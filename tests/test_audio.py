@@ -152,7 +152,7 @@ def test_missing_file(tmp_path):
 def test_corrupt_file(tmp_path):
     path = tmp_path / "corrupt.wav"
     path.write_bytes(b"RIFF" + np.random.default_rng(0).bytes(5000))
-    with pytest.raises(ValueError, match=r"soundfile/libsndfile could not decode .*corrupt\.wav.*FLAC.*WAV"):
+    with pytest.raises(ValueError, match=r"soundfile/libsndfile could not decode .*corrupt\.wav.*WAV, FLAC"):
         load_audio(path)
     with pytest.raises(ValueError, match="could not decode <bytes>"):
         load_audio(b"not audio at all" * 100)
@@ -247,3 +247,117 @@ def test_stream_errors(tmp_path, files):
         stream_audio(tmp_path / "missing.flac")  # fails at the call, before iteration
     with pytest.raises(ValueError, match="block_seconds"):
         stream_audio(files["wav"], block_seconds=0)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# damaged files, odd names and links
+
+
+def write_long(path, seconds=20.0, sampling_rate=SR, **kwargs):
+    """A mono file written in 1 s blocks (libsndfile 1.2 can crash writing long Vorbis files in one call)."""
+    signal = stereo_signal(seconds, sampling_rate)[:, 0]
+    with sf.SoundFile(path, "w", sampling_rate, 1, **kwargs) as f:
+        for start in range(0, len(signal), sampling_rate):
+            f.write(signal[start : start + sampling_rate])
+    return path
+
+
+LONG_FORMATS = {
+    "ogg": dict(format="OGG", subtype="VORBIS"),
+    "opus": dict(format="OGG", subtype="OPUS"),
+    "mp3": dict(format="MP3", subtype="MPEG_LAYER_III"),
+    "wav": dict(format="WAV", subtype="PCM_16"),
+}
+
+
+@pytest.fixture(scope="module")
+def whole_and_cut(tmp_path_factory):
+    """Per format: a whole 20 s file, its first half, and its first 10 KB."""
+    folder = tmp_path_factory.mktemp("cut")
+    files = {}
+    for ext, kwargs in LONG_FORMATS.items():
+        rate = 48000 if ext == "opus" else SR
+        whole = write_long(folder / f"whole.{ext}", sampling_rate=rate, **kwargs)
+        data = whole.read_bytes()
+        (folder / f"half.{ext}").write_bytes(data[: len(data) // 2])
+        (folder / f"head.{ext}").write_bytes(data[:10240])
+        files[ext] = {cut: folder / f"{cut}.{ext}" for cut in ("whole", "half", "head")}
+    return files
+
+
+@pytest.mark.parametrize("ext", list(LONG_FORMATS))
+def test_truncated_files_are_found_and_warned_about(whole_and_cut, ext, caplog):
+    from vit1d.audio import truncation_of
+
+    files = whole_and_cut[ext]
+    with caplog.at_level("WARNING", logger="vit1d.audio"):
+        whole = load_audio(files["whole"], 16000)
+        assert sum(len(block) for block in stream_audio(files["whole"])) == len(whole)
+    assert truncation_of(files["whole"]) is None and not caplog.records
+    for cut in ("half", "head"):
+        assert "truncated" in truncation_of(files[cut])
+        assert "truncated" in truncation_of(files[cut].read_bytes())  # encoded bytes: the same checks
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="vit1d.audio"):
+            partial = load_audio(files[cut], 16000)  # what decodes is returned, with a warning naming the file
+            streamed = sum(len(block) for block in stream_audio(files[cut]))
+        assert 0 < len(partial) < len(whole) and streamed == len(partial)
+        messages = [record.getMessage() for record in caplog.records]
+        assert len(messages) == 2 and all(str(files[cut]) in m and "truncated" in m for m in messages), messages
+
+
+def test_an_ogg_file_cut_at_a_page_boundary_is_truncated(whole_and_cut, tmp_path):
+    """Cut exactly before a page, the file ends with a complete page; only its missing end-of-stream flag tells."""
+    from vit1d.audio import truncation_of
+
+    data = whole_and_cut["ogg"]["whole"].read_bytes()
+    boundary = data.index(b"OggS", len(data) // 2)
+    path = tmp_path / "cut_at_page.ogg"
+    path.write_bytes(data[:boundary])
+    assert truncation_of(path) == "its last Ogg page is not marked end-of-stream (truncated)"
+
+
+def test_flac_cut_short_fails_to_decode_rather_than_decoding_partly(tmp_path):
+    from vit1d.audio import truncation_of
+
+    whole = write_long(tmp_path / "whole.flac", format="FLAC")
+    data = whole.read_bytes()
+    half = tmp_path / "half.flac"
+    half.write_bytes(data[: len(data) // 2])
+    assert "does not decode" in truncation_of(half)
+    with pytest.raises(ValueError, match="could not decode .*half.flac"):
+        load_audio(half)
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_named_safely(files, tmp_path):
+    from vit1d.audio import display_path
+
+    path = os.path.join(os.fsencode(tmp_path), b"caf\xe9 \xff.flac")  # Latin-1 bytes: not valid UTF-8
+    with open(files["flac"], "rb") as source, open(path, "wb") as target:
+        target.write(source.read())
+    name = os.fsdecode(path)  # how os.listdir and pathlib hand such a name to Python: with surrogates
+    np.testing.assert_array_equal(load_audio(name), load_audio(files["flac"]))
+    assert audio_info(name) == audio_info(files["flac"])
+    assert sum(len(b) for b in stream_audio(name)) == len(load_audio(name))
+    assert display_path(name).endswith("caf\\xe9 \\xff.flac")
+    os.remove(path)
+    with pytest.raises(FileNotFoundError, match=r"caf\\\\xe9 \\\\xff\.flac"):  # the error prints the name escaped
+        load_audio(name)
+
+
+def test_broken_and_looping_links_say_what_they_are(tmp_path):
+    (tmp_path / "dangling.wav").symlink_to(tmp_path / "gone.wav")
+    (tmp_path / "loop.wav").symlink_to(tmp_path / "loop.wav")
+    with pytest.raises(FileNotFoundError, match=r"broken symbolic link: its target .*gone\.wav.* does not exist"):
+        load_audio(tmp_path / "dangling.wav")
+    with pytest.raises(FileNotFoundError, match="symbolic link that loops"):
+        audio_info(tmp_path / "loop.wav")
+
+
+def test_a_decode_error_is_one_line_without_the_list_of_formats(tmp_path):
+    path = tmp_path / "corrupt.ogg"
+    path.write_bytes(b"OggS" + bytes(300))
+    with pytest.raises(ValueError) as error:
+        load_audio(path)
+    message = str(error.value)
+    assert "\n" not in message and "AIFF, AU" not in message and len(message) - len(str(path)) < 400

@@ -17,15 +17,20 @@
 `stream_audio` reads a long track block by block with a streaming resampler, so block edges leave no artifacts.
 """
 
+import errno
 import io
+import logging
 import math
 import os
+import re
 from collections.abc import Iterator
 
 import numpy as np
 import soundfile as sf
 
-__all__ = ["audio_info", "load_audio", "resample", "stream_audio"]
+__all__ = ["audio_info", "display_path", "load_audio", "resample", "stream_audio", "truncation_of"]
+
+logger = logging.getLogger(__name__)
 
 
 def _soxr():
@@ -55,20 +60,41 @@ def resample(x: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     raise ValueError(f"`resample` takes a 1-D or (channels, samples) array, got shape {x.shape}.")
 
 
+def display_path(path: str | os.PathLike) -> str:
+    """A path as text that can always be printed and stored: a file name that is not valid UTF-8 (which Python
+    holds with surrogate escapes) shows its undecodable bytes as `\\xNN`; valid names are returned as they are."""
+    return os.fsencode(os.fspath(path)).decode("utf-8", errors="backslashreplace")
+
+
 def _source_name(source) -> str:
     if isinstance(source, (str, os.PathLike)):
-        return os.fspath(source)
+        return display_path(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return "<bytes>"
     return str(getattr(source, "name", "<file object>"))
+
+
+def _missing_file_error(path: str) -> FileNotFoundError:
+    name = display_path(path)
+    if os.path.islink(path):
+        try:
+            os.stat(path)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                return FileNotFoundError(f"{name!r} is a symbolic link that loops back on itself: fix or remove it.")
+        target = display_path(os.readlink(path))
+        return FileNotFoundError(f"{name!r} is a broken symbolic link: its target {target!r} does not exist.")
+    return FileNotFoundError(f"No audio file at {name!r}.")
 
 
 def _as_readable(source):
     """Returns what `sf.SoundFile` can open: a path, or a binary file-like object for bytes input."""
     if isinstance(source, (str, os.PathLike)):
         if not os.path.isfile(source):
-            raise FileNotFoundError(f"No audio file at {os.fspath(source)!r}.")
-        return source
+            raise _missing_file_error(os.fspath(source))
+        # As bytes: soundfile encodes a `str` name as strict UTF-8, which fails on a file name that is not valid
+        # UTF-8 (Python holds its undecodable bytes as surrogates); the file system's own bytes always work.
+        return os.fsencode(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return io.BytesIO(bytes(source))
     if hasattr(source, "read") and hasattr(source, "seek"):
@@ -79,11 +105,11 @@ def _as_readable(source):
 
 
 def _decode_error(source, err: Exception) -> ValueError:
-    formats = ", ".join(sorted(sf.available_formats()))
+    # One line: pretraining warns it per bad track, so the full list of formats would repeat in every warning.
     return ValueError(
-        f"soundfile/libsndfile could not decode {_source_name(source)} ({err}). Supported container formats are: "
-        f"{formats} (WAV, FLAC, OGG Vorbis/Opus and MP3 are the usual ones). Convert other formats, e.g. AAC/M4A, "
-        "first (for example with ffmpeg)."
+        f"soundfile/libsndfile could not decode {_source_name(source)} ({err}); it reads WAV, FLAC, OGG "
+        "Vorbis/Opus, MP3, AIFF and the rest of soundfile.available_formats(): convert other formats (e.g. AAC/M4A) "
+        "first, for example with ffmpeg."
     )
 
 
@@ -113,6 +139,95 @@ def audio_info(path_or_bytes) -> tuple[int, int, int]:
     finally:
         if position is not None:
             path_or_bytes.seek(position)
+
+
+# -- truncated and damaged files ------------------------------------------------------------------------------------
+# libsndfile decodes what it can of a truncated file and often reports the length of that part as the file's length
+# (Ogg: up to its last complete page; WAV: what the data chunk really holds), so a cut-off track would pass as a
+# shorter whole one. What the container itself says gives it away: an Ogg stream ends with a page flagged
+# end-of-stream, and a WAV data chunk declares its size. Other formats (MP3, FLAC, ...) keep their length in a
+# header, and their last second then fails to decode.
+
+_OGG_MAX_PAGE_BYTES = 27 + 255 + 255 * 255  # header, segment table, 255 segments of 255 bytes
+_WAV_CHUNK_SHORT = re.compile(r"^data\s*:\s*(\d+) \(should be (\d+)\)", re.MULTILINE)
+
+
+def _tail_bytes(source, size: int) -> bytes:
+    """The last `size` bytes (or fewer) of a path, bytes or file object (returned to its position)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source[-size:])
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as handle:
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - size))
+            return handle.read()
+    position = source.tell()
+    try:
+        end = source.seek(0, io.SEEK_END)
+        source.seek(max(0, end - size))
+        return source.read()
+    finally:
+        source.seek(position)
+
+
+def _ogg_ending_problem(tail: bytes) -> str | None:
+    """Why the bytes at the end of an Ogg file are not a complete final page, or None. A page is "OggS", version 0,
+    a header-type byte (0x04: end of stream), ..., the number of segments at byte 26, then that many lacing values
+    whose sum is the payload size."""
+    position = tail.rfind(b"OggS")
+    while position >= 0:
+        header = tail[position : position + 27]
+        if len(header) < 27:
+            return "it ends inside an Ogg page header (truncated)"
+        if header[4] == 0:
+            segments = header[26]
+            lacing = tail[position + 27 : position + 27 + segments]
+            if len(lacing) < segments or position + 27 + segments + sum(lacing) > len(tail):
+                return "its last Ogg page is cut short (truncated)"
+            if not header[5] & 0x04:
+                return "its last Ogg page is not marked end-of-stream (truncated)"
+            return None
+        position = tail.rfind(b"OggS", 0, position)
+    return "no Ogg page found at its end (truncated or damaged)"
+
+
+def _container_problem(f: sf.SoundFile, source) -> str | None:
+    """The cheap checks: an Ogg stream's final page, a WAV data chunk's declared size (libsndfile's parse log)."""
+    if f.format == "OGG":
+        return _ogg_ending_problem(_tail_bytes(source, 2 * _OGG_MAX_PAGE_BYTES))
+    if f.format in ("WAV", "WAVEX", "RF64"):
+        found = _WAV_CHUNK_SHORT.search(f.extra_info)
+        if found:
+            declared, present = (int(n) for n in found.groups())
+            if present < declared:
+                return (f"its data chunk declares {declared} bytes but the file holds {present} (truncated); "
+                        f"{f.frames / f.samplerate:.2f} s decode")
+    return None
+
+
+def truncation_of(path_or_bytes) -> str | None:
+    """
+    Why an audio file looks truncated or damaged, or `None` when it looks whole: an Ogg (Vorbis/Opus) file whose last
+    page is cut short or not marked end-of-stream, a WAV file whose data chunk is shorter than declared, or a file of
+    another format whose last second, by its header's length, does not decode (MP3, FLAC). libsndfile itself decodes
+    such files partly and without a word. Reads the header and the end of the file only.
+    """
+    with _open(path_or_bytes) as f:
+        problem = _container_problem(f, path_or_bytes)
+        if problem is not None or f.format in ("OGG", "WAV", "WAVEX", "RF64") or f.frames <= 0:
+            return problem
+        frames, rate = f.frames, f.samplerate
+        tail = min(frames, rate)
+        try:
+            decoded = len(_read_frames(f, path_or_bytes, frames - tail, tail, "float32"))
+        except ValueError as err:
+            return f"the end of the file does not decode ({err.__cause__ or err})"
+    if decoded < tail:
+        return f"its header declares {frames / rate:.2f} s but its last second does not decode (truncated or damaged)"
+    return None
+
+
+def _warn_short(source, problem: str) -> None:
+    logger.warning(f"{_source_name(source)}: {problem}; using what decodes.")
 
 
 # After a seek, libsndfile (1.2) decodes the first MP3 frames to zeros (up to about 0.4 s): layer III frames borrow
@@ -209,6 +324,12 @@ def load_audio(
             )
         count = int(round(duration * native_sr)) if duration is not None else -1
         data = _read_frames(f, path_or_bytes, start, count, dtype.name)
+        expected = total - start if count < 0 else min(count, total - start)
+        if len(data) < expected:
+            _warn_short(path_or_bytes, f"decoded {len(data) / native_sr:.2f} s from {start / native_sr:.2f} s where "
+                                       f"its header declares {expected / native_sr:.2f} s (truncated or damaged)")
+        elif start + len(data) >= total and (problem := _container_problem(f, path_or_bytes)):
+            _warn_short(path_or_bytes, problem)  # the read reached the end: say if that end is a cut
     audio = _mix_down(data) if mono else np.ascontiguousarray(data.T)
     if sampling_rate is not None:
         audio = resample(audio, native_sr, sampling_rate)
@@ -252,9 +373,17 @@ def _stream_blocks(f: sf.SoundFile, source, sampling_rate, block_seconds, mono) 
         if sampling_rate is not None and sampling_rate != native_sr:
             stream = _soxr().ResampleStream(native_sr, sampling_rate, channels, dtype="float32", quality="HQ")
         block_frames = max(1, int(round(block_seconds * native_sr)))
+        read = 0
         while True:
             data = _read_frames(f, source, 0, block_frames, "float32")
+            read += len(data)
             last = len(data) < block_frames  # a short (possibly empty) read ends the file and flushes the resampler
+            if last:
+                if read < f.frames:
+                    _warn_short(source, f"decoded {read / native_sr:.2f} s where its header declares "
+                                        f"{f.frames / native_sr:.2f} s (truncated or damaged)")
+                elif problem := _container_problem(f, source):
+                    _warn_short(source, problem)
             block = _mix_down(data) if mono else data
             if stream is not None:
                 block = stream.resample_chunk(np.ascontiguousarray(block), last=last)
