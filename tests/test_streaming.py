@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 from collections import Counter
 
 import numpy as np
@@ -453,3 +454,107 @@ def test_a_save_to_disk_folder_is_streamed(tmp_path):
     assert tracks_of(open_tracks(tmp_path / "saved_dict", "validation")) == [5]
     with pytest.raises(ValueError, match=r"No 'test' split .*\['train', 'valid'\]"):
         open_tracks(tmp_path / "saved_dict", "test")
+
+
+# -- links, odd names, damaged files, a single file -------------------------------------------------------------------
+
+
+def test_linked_folders_are_followed_once_and_loops_end(tmp_path, caplog):
+    album = tmp_path / "elsewhere" / "album"
+    write_tones(album, {index: f"a{index}.wav" for index in range(3)})
+    music = tmp_path / "music"
+    write_tones(music, {3: "own.wav"})
+    (music / "album").symlink_to(album)  # a linked album: its tracks belong to the folder
+    (music / "copy").symlink_to(album)  # a second link to it: listed once, under the first name in sorted order
+    (music / "loop").symlink_to(music)  # back to the root: not followed
+    (music / "up").symlink_to(tmp_path)  # up out of the tree: would pull in everything beside it
+    with caplog.at_level(logging.WARNING, logger="vit1d.data.sources"):
+        source = open_tracks(music)
+    assert sorted(row["audio"] for row in source.tracks) == ["album/a0.wav", "album/a1.wav", "album/a2.wav",
+                                                             "own.wav"]
+    assert any("3 linked folder(s)" in message for message in caplog.messages), caplog.messages
+    only_a_link = tmp_path / "only_a_link"
+    only_a_link.mkdir()
+    (only_a_link / "album").symlink_to(album)  # a folder holding only a link is not empty
+    assert len(list(open_tracks(only_a_link).tracks)) == 3
+
+
+def test_broken_and_looping_links_are_skipped_and_counted(tmp_path, caplog):
+    folder = tmp_path / "links"
+    write_tones(folder, {0: "t0.wav", 1: "t1.wav", 2: "t2.wav"})
+    (folder / "dangling.wav").symlink_to(folder / "deleted.wav")
+    (folder / "loop.flac").symlink_to(folder / "loop.flac")
+    (folder / "gone_folder").symlink_to(tmp_path / "no_such_folder")
+    with caplog.at_level(logging.WARNING):
+        source = open_tracks(folder)
+        batch = take(stream(source, ONE_PAIR, batch_size=3, mix_tracks=8), 1)[0]
+    assert sorted(track_of(crop) for crop in batch["input_values"]) == [0, 1, 2]
+    assert ReaderPosition.from_dict(batch["position"]).skipped() == Counter(unreadable=2)
+    assert any("dangling.wav" in m and "broken symbolic link" in m for m in caplog.messages)
+    assert any("loop.flac" in m and "loops" in m for m in caplog.messages)
+    assert any("1 broken or looping link(s)" in m and "gone_folder" in m for m in caplog.messages)
+
+
+def test_a_file_name_that_is_not_utf8_is_streamed(tmp_path, caplog):
+    folder = tmp_path / "names"
+    write_tones(folder, {0: "t0.wav", 1: "t1.wav"})
+    odd = os.fsdecode(os.path.join(os.fsencode(folder), b"\xe9t\xe9 \xff"))  # Latin-1 bytes: not valid UTF-8
+    os.mkdir(odd)  # in a folder whose name is not UTF-8 either
+    sf.write(os.fsencode(os.path.join(odd, os.fsdecode(b"caf\xe9.wav"))), tone(2), SR)
+    with caplog.at_level(logging.WARNING, logger="vit1d.data.sources"):
+        source = open_tracks(folder)
+    names = sorted(row["audio"] for row in source.tracks)
+    assert names == ["\\xe9t\\xe9 \\xff/caf\\xe9.wav", "t0.wav", "t1.wav"]  # printable, storable text
+    assert any("not valid UTF-8" in message for message in caplog.messages)
+    batch = take(stream(source, ONE_PAIR, batch_size=3, mix_tracks=8), 1)[0]
+    assert sorted(track_of(crop) for crop in batch["input_values"]) == [0, 1, 2]  # read, not skipped
+
+
+def test_truncated_tracks_are_skipped_counted_and_named(tmp_path, caplog):
+    folder = tmp_path / "cut"
+    write_tones(folder, {0: "t0.wav", 1: "t1.wav"})
+    with sf.SoundFile(folder / "whole.ogg", "w", SR, 1, format="OGG", subtype="VORBIS") as f:
+        for second in range(12):
+            f.write(tone(2, seconds=1.0))
+    data = (folder / "whole.ogg").read_bytes()
+    (folder / "whole.ogg").unlink()
+    (folder / "half.ogg").write_bytes(data[: len(data) // 2])
+    mp3 = tmp_path / "whole.mp3"
+    sf.write(mp3, tone(3, seconds=12.0), SR, format="MP3")
+    (folder / "half.mp3").write_bytes(mp3.read_bytes()[: mp3.stat().st_size // 2])
+    with caplog.at_level(logging.WARNING, logger="vit1d.data.streaming"):
+        batch = take(stream(open_tracks(folder), ONE_PAIR, batch_size=2, mix_tracks=8), 1)[0]
+    assert sorted(track_of(crop) for crop in batch["input_values"]) == [0, 1]
+    assert ReaderPosition.from_dict(batch["position"]).skipped() == Counter(truncated=2)
+    for name in ("half.ogg", "half.mp3"):
+        assert any(name in m and "(truncated)" in m for m in caplog.messages), (name, caplog.messages)
+
+
+@pytest.mark.parametrize("decode_whole_below_seconds", [0.0, 120.0])
+def test_the_nan_warning_names_the_time_of_the_first_nan(tmp_path, caplog, decode_whole_below_seconds):
+    folder = tmp_path / "nan"
+    write_tones(folder, {0: "t0.wav", 1: "t1.wav"})
+    nan = tone(2, seconds=30.0)
+    nan[20 * SR + 1600 : 21 * SR] = np.nan  # from 20.10 s
+    sf.write(folder / "nan.wav", nan, SR, subtype="FLOAT")
+    rules = PairSampling(crop_seconds=1.0, min_distance_seconds=1.0, max_distance_seconds=5.0, pairs_per_track=1,
+                         probe_crops=30)  # probe crops every second: one starts at 20 s
+    with caplog.at_level(logging.WARNING, logger="vit1d.data.streaming"):
+        take(stream(open_tracks(folder), rules, batch_size=2, mix_tracks=8,
+                    decode_whole_below_seconds=decode_whole_below_seconds), 1)
+    (message,) = [m for m in caplog.messages if "nan.wav" in m]
+    assert "NaN or inf samples from 20.1" in message, message
+
+
+def test_a_single_audio_file_is_a_source_of_one_track(tmp_path):
+    path = tmp_path / "one.flac"
+    sf.write(path, tone(4), SR)
+    for split in ("train", "test"):  # the file named is the data, whatever split is asked for
+        source = open_tracks(path, split=split)
+        assert [source.audio_of(row) for row in source.tracks] == [str(path)]
+    assert track_of(take(stream(open_tracks(path), ONE_PAIR), 1)[0]["input_values"][0]) == 4
+    (tmp_path / "notes.txt").write_text("not audio")
+    with pytest.raises(ValueError, match="neither audio .* nor a manifest .*: point it at an audio file, a folder"):
+        open_tracks(tmp_path / "notes.txt")
+    with pytest.raises(FileNotFoundError, match="No audio file at .*missing.wav"):
+        open_tracks(tmp_path / "missing.wav")

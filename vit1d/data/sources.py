@@ -3,8 +3,12 @@
 Every input a user has ends up as one `datasets.IterableDataset` of rows plus the name of the column that holds each
 row's audio, so the pair stream has one code path for all of them:
 
+- a single audio file (one track);
 - a local folder of audio files (wav, flac, ogg, opus, mp3, aiff), listed recursively, one row per file; split
-  folders (train/, validation/, test/, ...) are read the way `datasets`' `audiofolder` reads them;
+  folders (train/, validation/, test/, ...) are read the way `datasets`' `audiofolder` reads them. Linked folders are
+  followed (each real folder is listed once, so a link loop ends); broken and looping links with an audio extension
+  stay in the list and are skipped and counted by the pair stream like any unreadable track; file names that are not
+  valid UTF-8 are read (they are stored in the table with their undecodable bytes as `\\xNN`);
 - a folder written by `Dataset.save_to_disk` / `DatasetDict.save_to_disk`, read with `datasets.load_from_disk`;
 - a local folder that `datasets.load_dataset` understands (a dataset card with `configs`, parquet, arrow, json or csv
   files; the built-in corpus is one), streamed;
@@ -24,8 +28,10 @@ import re
 import shutil
 import tempfile
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..audio import display_path
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus", ".mp3", ".aiff", ".aif")
 DATA_FILE_BUILDERS = {".parquet": "parquet", ".arrow": "arrow", ".jsonl": "json", ".json": "json", ".csv": "csv"}
@@ -46,12 +52,16 @@ class TrackSource:
         audio_column: the column holding a path or an `Audio(decode=False)` cell (`{"bytes", "path"}`).
         root: local folder that relative paths are resolved against (None for remote data).
         description: a short human-readable name of the source, for logs and model cards.
+        undecodable_names: for an audio folder, the real relative paths of files whose names are not valid UTF-8,
+            keyed by the text stored for them in the table (`vit1d.audio.display_path`): Arrow tables hold UTF-8
+            text only.
     """
 
     tracks: "datasets.IterableDataset"  # noqa: F821
     audio_column: str
     root: Path | None
     description: str
+    undecodable_names: dict[str, str] = field(default_factory=dict)
 
     def audio_of(self, row: dict) -> str | bytes:
         """A path or the encoded bytes of a row's audio: what `vit1d.load_audio` takes."""
@@ -62,7 +72,7 @@ class TrackSource:
             value = value.get("path")
         if not isinstance(value, str) or not value:
             raise ValueError(f"column {self.audio_column!r} holds no path or audio bytes ({type(value).__name__})")
-        path = Path(value)
+        path = Path(self.undecodable_names.get(value, value))
         if not path.is_absolute() and self.root is not None:
             path = self.root / path
         return str(path)
@@ -83,19 +93,61 @@ def _datasets():
     return datasets
 
 
-def list_audio_files(folder: str | os.PathLike) -> list[str]:
-    """Audio files under `folder` (recursively), sorted so that every process lists them in the same order."""
+def walk_files(folder: str | os.PathLike, warn: bool = True) -> list[Path]:
+    """Every entry under `folder` that is not a folder, recursively, following linked folders, sorted (every process
+    lists them in the same order). Each real folder is listed once, and never one that encloses `folder`: a link
+    loop, a link up out of the tree (which would pull in the folders beside it, e.g. another split) and a second link
+    to a folder listed already are not followed, with a warning that counts them. Broken and looping links are
+    returned like files (they are not folders); the caller decides what they are."""
     folder = Path(folder)
-    return sorted(
-        str(path) for path in folder.rglob("*") if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file()
-    )
+    root = os.stat(folder)
+    seen, not_followed, found = {(root.st_dev, root.st_ino)}, [], []
+    # os.walk, not Path.rglob: rglob (Python 3.11) does not descend into linked folders and says nothing about it.
+    for directory, subdirectories, files in os.walk(folder, followlinks=True):
+        here = os.path.realpath(directory)
+        keep = []
+        for name in sorted(subdirectories):  # sorted: which of two links to one folder is listed must not vary
+            target = os.path.realpath(os.path.join(directory, name))
+            stat = os.stat(target)
+            encloses = here == target or here.startswith(target.rstrip(os.sep) + os.sep)
+            if encloses or (stat.st_dev, stat.st_ino) in seen:
+                not_followed.append(os.path.join(directory, name))
+            else:
+                seen.add((stat.st_dev, stat.st_ino))
+                keep.append(name)
+        subdirectories[:] = keep
+        found.extend(Path(directory) / name for name in files)
+    if not_followed and warn:
+        logger.warning(
+            f"{len(not_followed)} linked folder(s) under {display_path(folder)} were not followed: they loop, lead up "
+            f"out of it, or lead to a folder listed already (e.g. {display_path(not_followed[0])!r})."
+        )
+    return sorted(found)
+
+
+def list_audio_files(folder: str | os.PathLike) -> list[str]:
+    """Audio files under `folder` (recursively, through linked folders; see `walk_files`), sorted so that every
+    process lists them in the same order. Links with an audio extension whose target is missing or loops are kept:
+    reading them fails, so the pair stream skips and counts them like any unreadable file instead of dropping them
+    unseen. Other broken links are left out with a warning that counts them."""
+    files, broken = [], []
+    for path in walk_files(folder):
+        if path.suffix.lower() in AUDIO_EXTENSIONS:
+            files.append(str(path))
+        elif path.is_symlink() and not path.exists():
+            broken.append(path)
+    if broken:
+        logger.warning(f"{len(broken)} broken or looping link(s) under {display_path(folder)} point to nothing and "
+                       f"were ignored, e.g. {display_path(broken[0])!r}.")
+    return files
 
 
 def _is_dataset_folder(folder: Path) -> bool:
     """Whether `load_dataset(folder)` should read it: it has a dataset card or data files, not just audio."""
     if (folder / "README.md").is_file():
         return True
-    return any(path.suffix.lower() in DATA_FILE_BUILDERS for path in folder.rglob("*") if path.is_file())
+    return any(path.suffix.lower() in DATA_FILE_BUILDERS for path in walk_files(folder, warn=False)
+               if path.is_file())
 
 
 @functools.cache
@@ -130,7 +182,7 @@ def _manifests(folder: Path, split: str) -> tuple[str, list[str]]:
     card: files whose name or parent folder names the split (datasets' convention: `train.csv`, `test/x.parquet`).
     Loaded with the explicit builder, because `load_dataset(folder)` would read a folder that also holds audio files
     as an `audiofolder`, whose `Audio` encoding needs torchcodec."""
-    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in DATA_FILE_BUILDERS)
+    found = [p for p in walk_files(folder, warn=False) if p.is_file() and p.suffix.lower() in DATA_FILE_BUILDERS]
     names = split_words().get(canonical_split(split), (split,))
 
     def names_split(path: Path) -> bool:
@@ -244,10 +296,25 @@ def audio_files_of_split(folder: str | os.PathLike, split: str = "train") -> lis
     return chosen
 
 
-def _folder_of_audio(folder: Path, split: str) -> "datasets.IterableDataset":  # noqa: F821
-    files = audio_files_of_split(folder, split)
-    table = _datasets().Dataset.from_dict({"audio": [os.path.relpath(path, folder) for path in files]})
-    return table.to_iterable_dataset(num_shards=min(len(files), MAX_FOLDER_SHARDS))
+def _table_of_files(files: list[str], folder: Path) -> tuple["datasets.IterableDataset", dict[str, str]]:  # noqa: F821
+    """An `audio` column of paths relative to `folder`, and the real paths of names that are not valid UTF-8 keyed
+    by the text the table holds for them (see `TrackSource.undecodable_names`)."""
+    relative = [os.path.relpath(path, folder) for path in files]
+    shown = [display_path(path) for path in relative]
+    undecodable = {text: path for text, path in zip(shown, relative) if text != path}
+    clashes = [text for text in undecodable if text in set(relative)]
+    if clashes:  # a real file named like the escaped text of another: the table could not tell them apart
+        raise ValueError(f"{display_path(folder)} holds both a file named {clashes[0]!r} and one whose name is not "
+                         "valid UTF-8 and reads the same with its bytes escaped: rename one of them.")
+    if undecodable:
+        logger.warning(f"{len(undecodable)} file name(s) under {display_path(folder)} are not valid UTF-8 (e.g. "
+                       f"{next(iter(undecodable))!r}); they are read, and named with their bytes escaped.")
+    table = _datasets().Dataset.from_dict({"audio": shown})
+    return table.to_iterable_dataset(num_shards=min(len(files), MAX_FOLDER_SHARDS)), undecodable
+
+
+def _folder_of_audio(folder: Path, split: str) -> tuple["datasets.IterableDataset", dict[str, str]]:  # noqa: F821
+    return _table_of_files(audio_files_of_split(folder, split), folder)
 
 
 def _is_saved_dataset(folder: Path) -> bool:
@@ -290,8 +357,23 @@ def open_tracks(
     datasets = _datasets()
     data = os.fspath(data)
     path = Path(data)
-    root, cache_dir = None, None
-    if path.is_dir():
+    root, cache_dir, undecodable = None, None, {}
+    if path.suffix.lower() in AUDIO_EXTENSIONS and not path.is_dir():
+        if not (path.exists() or path.is_symlink()):
+            raise FileNotFoundError(f"No audio file at {display_path(data)!r}.")
+        # One track: the file is the data, whatever split is asked for (a folder without split folders would be
+        # all "train"; naming one file is explicit enough).
+        root = path.absolute().parent
+        tracks, undecodable = _table_of_files([str(path.absolute())], root)
+        audio_column = audio_column or "audio"
+        description = f"audio file {display_path(data)}"
+    elif path.is_file() and path.suffix.lower() not in DATA_FILE_BUILDERS:
+        raise ValueError(
+            f"--data {display_path(data)!r} is a file that is neither audio ({', '.join(AUDIO_EXTENSIONS)}) nor a "
+            f"manifest ({', '.join(DATA_FILE_BUILDERS)}): point it at an audio file, a folder of audio, a dataset "
+            "folder, manifest files or a Hub dataset id."
+        )
+    elif path.is_dir():
         root = path.resolve()
         if _is_saved_dataset(path):
             tracks, name = _saved_dataset(root, split)
@@ -307,7 +389,7 @@ def open_tracks(
                                            cache_dir=cache_dir)
             description = f"{builder} manifests in {data} ({split})"
         else:
-            tracks, audio_column = _folder_of_audio(root, split), audio_column or "audio"
+            (tracks, undecodable), audio_column = _folder_of_audio(root, split), audio_column or "audio"
             description = f"audio folder {data} ({canonical_split(split)})"
     elif Path(data).suffix.lower() in DATA_FILE_BUILDERS:
         files = sorted(glob.glob(data)) or [data]
@@ -325,7 +407,7 @@ def open_tracks(
     # Streamed csv / json manifests know their columns only once read: peek at the first row.
     column_names = tracks.column_names or list(next(iter(tracks), {}))
     audio_column = _pick_audio_column(tracks.features, column_names, audio_column)
-    source = TrackSource(_undecoded(tracks, audio_column), audio_column, root, description)
+    source = TrackSource(_undecoded(tracks, audio_column), audio_column, root, description, undecodable)
     if cache_dir is not None:
         weakref.finalize(source, shutil.rmtree, cache_dir, True)
     return source

@@ -22,7 +22,8 @@ crop by crop with soundfile's seeking, so a long track is never decoded whole. (
 2-3 crops per pair; below about 2 minutes one whole decode is cheaper than that many seeks.) MP3 crops are exact too:
 `load_audio` seeks 1 s early and drops the lead-in, which libsndfile (1.2) decodes to zeros after a seek.
 
-Bad tracks (unreadable, empty, NaN/inf samples, sampling rate below `min_sampling_rate`, too short for a pair,
+Bad tracks (unreadable, truncated or damaged (`vit1d.audio.truncation_of`: libsndfile would decode the part before
+the cut without a word), empty, NaN/inf samples, sampling rate below `min_sampling_rate`, too short for a pair,
 silent) are skipped and warned about (the first few of each reason); nothing bad reaches a batch. The skip counts are
 counts of *tracks*: a reader counts only in its first pass, in which every track is read by exactly one reader, so
 the counts summed over readers are the number of bad tracks however long training runs; each reader warns the total
@@ -49,13 +50,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from ..audio import audio_info, load_audio
+from ..audio import audio_info, load_audio, truncation_of
 from .pairs import PairSampling, holds_pairs, reference_db, sample_pairs
 from .sources import TrackSource
 
 logger = logging.getLogger(__name__)
 
-SKIP_REASONS = ("unreadable", "empty", "non_finite", "low_sampling_rate", "too_short", "silent")
+SKIP_REASONS = ("unreadable", "truncated", "empty", "non_finite", "low_sampling_rate", "too_short", "silent")
 
 
 @dataclass
@@ -278,8 +279,11 @@ class PairStream(torch.utils.data.IterableDataset):
         try:
             audio = self.source.audio_of(row)
             native_rate, frames, _ = audio_info(audio)
+            damage = truncation_of(audio)
         except (ValueError, TypeError, OSError, RuntimeError) as err:
             raise _BadTrack("unreadable", str(err)) from None
+        if damage is not None:
+            raise _BadTrack("truncated", damage)
         if frames == 0:
             raise _BadTrack("empty", "no samples")
         if native_rate < self.options.min_sampling_rate:
@@ -293,8 +297,10 @@ class PairStream(torch.utils.data.IterableDataset):
                 crop = load_audio(audio, self.options.sampling_rate, offset=start, duration=seconds)
             except (ValueError, OSError, RuntimeError) as err:
                 raise _BadTrack("unreadable", str(err)) from None
-            if not np.isfinite(crop).all():
-                raise _BadTrack("non_finite", f"NaN or inf samples near {start:.2f} s")
+            finite = np.isfinite(crop)
+            if not finite.all():
+                first = start + int(np.argmin(finite)) / self.options.sampling_rate
+                raise _BadTrack("non_finite", f"NaN or inf samples from {first:.2f} s")
             return crop
 
         if duration <= self.options.decode_whole_below_seconds:
