@@ -8,10 +8,12 @@ runs in this process with one thread too: another number of threads changes the 
 """
 
 import json
+import logging
 import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -20,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from vit1d.files import default_file_mode
 from vit1d.training import checkpointing
 
 REPO = Path(__file__).resolve().parents[1]
@@ -155,13 +158,15 @@ def assert_same_weights(folder: Path, reference: Path, name: str = "model.safete
     assert not different, f"{folder / name} differs from {reference / name} in {different}"
 
 
-def assert_resumed_exactly(output_dir: Path, reference_dir: Path, records_before: int, resumed_from: int,
+def assert_resumed_exactly(output_dir: Path, reference_dir: Path, records_before: list[dict], resumed_from: int,
                            max_steps: int = MAX_STEPS) -> None:
-    """The resumed run logged exactly the steps after its checkpoint, and every step's final loss is the reference's,
-    bit for bit; the final encoder has the reference's weights."""
+    """`logs.jsonl` holds every step once: the interrupted run's records up to the checkpoint (`records_before`, as
+    they were), then the resumed run's, which dropped the interrupted run's records of the steps it trained again.
+    Every step's loss is the reference's, bit for bit; the final encoder has the reference's weights."""
     records = read_log(output_dir)
-    resumed_steps = [record["step"] for record in records[records_before:]]
-    assert resumed_steps == list(range(resumed_from + 1, max_steps + 1)), "the resumed run did not start at its checkpoint"
+    assert [record["step"] for record in records] == list(range(1, max_steps + 1)), "a step is missing or repeated"
+    kept = [record for record in records_before if record["step"] <= resumed_from]
+    assert records[: len(kept)] == kept, "the records before the checkpoint changed"
     losses, expected = final_losses(records), final_losses(read_log(reference_dir))
     assert sorted(losses) == list(range(1, max_steps + 1)) == sorted(expected)
     mismatched = {step: (losses[step], expected[step]) for step in expected if losses[step] != expected[step]}
@@ -239,8 +244,8 @@ def test_resume_after_kill_mid_run_reproduces_the_uninterrupted_losses(corpus, r
     finally:
         code = finish(process, timeout=60)
     assert code == -signal.SIGKILL
-    records_before = len(read_log(output_dir))
-    assert max(record["step"] for record in read_log(output_dir)) < MAX_STEPS
+    records_before = read_log(output_dir)
+    assert max(record["step"] for record in records_before) < MAX_STEPS
     assert not (output_dir / "model.safetensors").exists()  # the final encoder was not written: it was killed
     checkpoint = checkpointing.resolve_checkpoint(output_dir, "latest")
     assert checkpoint is not None and step_of(checkpoint) in (5, 10)
@@ -296,8 +301,8 @@ def test_resume_after_kill_during_a_save_reproduces_the_uninterrupted_losses(cor
                for folder in (previous, expected)]
     assert untimed[0] == untimed[1]
     assert_same_weights(previous, expected)
-    records_before = len(read_log(output_dir))
-    assert [record["step"] for record in read_log(output_dir)] == list(range(1, killed_step + 1))
+    records_before = read_log(output_dir)
+    assert [record["step"] for record in records_before] == list(range(1, killed_step + 1))
 
     run_to_completion(pretraining_command(*arguments), env, log_file)
     assert not partial.exists()
@@ -317,7 +322,7 @@ def test_resume_latest_without_a_checkpoint_starts_fresh(corpus, tmp_path, caplo
     partial.mkdir(parents=True)
     (partial / "model.safetensors").write_bytes(b"half")
     assert checkpointing.resolve_checkpoint(output_dir, "latest") is None
-    caplog.set_level("INFO", logger="vit1d.training.pretraining")
+    caplog.set_level("INFO")
     try:
         result = run_pretraining.main(run_arguments(corpus, output_dir, max_steps=3, save_steps=2, num_workers=0,
                                                     resume_from_checkpoint="latest"))
@@ -330,6 +335,20 @@ def test_resume_latest_without_a_checkpoint_starts_fresh(corpus, tmp_path, caplo
     assert not partial.exists()
     assert [p.name for p in checkpointing.list_checkpoints(output_dir)] == [checkpoint_name(2)]
     assert read_json(output_dir / "checkpoints" / checkpoint_name(2) / "trainer_state.json")["step"] == 2
+    # A checkpoint is one line of the run's own, not Accelerate's line per part naming the hidden temporary folder.
+    checkpoint = output_dir / "checkpoints" / checkpoint_name(2)
+    saves = [r.getMessage() for r in caplog.records if "checkpoint" in r.getMessage().lower() and "Saved" in
+             r.getMessage()]
+    assert saves == [f"Saved checkpoint {checkpoint} (step 2)."]
+    assert not [r.getMessage() for r in caplog.records
+                if r.levelno < logging.WARNING and checkpointing.TEMPORARY_PREFIX in r.getMessage()]
+    assert not [r for r in caplog.records if r.name.startswith("accelerate") and r.levelno < logging.WARNING]
+    # Weights are readable by the other users of a shared folder, as the json files beside them are.
+    expected = default_file_mode()
+    modes = {str(path.relative_to(output_dir)): stat.S_IMODE(path.stat().st_mode)
+             for path in output_dir.rglob("*") if path.is_file() and path.suffix in (".safetensors", ".json")}
+    assert "model.safetensors" in modes and f"checkpoints/{checkpoint_name(2)}/model.safetensors" in modes
+    assert set(modes.values()) == {expected}, modes
 
 
 def run_in_process(arguments: list[str]):
@@ -370,7 +389,8 @@ def test_resume_refuses_changed_arguments_and_nothing_left_to_train(corpus, tmp_
     assert 0 < state["training_seconds"] < TIMEOUT
     (checkpoint / "trainer_state.json").write_text(json.dumps({**state, "training_seconds": 1000.0}))
     result = run_in_process(run_arguments(corpus, output_dir, **dict(resume, logging_steps=5, save_total_limit=1)))
-    assert result.steps == 3 and [r["step"] for r in read_log(output_dir)] == [1, 2, 3, 3]
+    # Step 3, logged by the first run, was trained again: logs.jsonl holds it once, from the resumed run.
+    assert result.steps == 3 and [r["step"] for r in read_log(output_dir)] == [1, 2, 3]
     assert 1000 < read_json(output_dir / "training_recipe.json")["wall_clock_seconds"] < 1000 + TIMEOUT
 
     # A checkpoint written before the arguments were saved stays resumable: only the layout is checked, with a warning.
@@ -380,6 +400,7 @@ def test_resume_refuses_changed_arguments_and_nothing_left_to_train(corpus, tmp_
     caplog.set_level("WARNING", logger="vit1d.training.pretraining")
     result = run_in_process(run_arguments(corpus, output_dir, **dict(resume, learning_rate=0.002)))
     assert result.steps == 3 and "predates the saving of arguments" in caplog.text
+    assert [record["step"] for record in read_log(output_dir)] == [1, 2, 3]
     assert read_json(output_dir / "training_recipe.json")["wall_clock_seconds"] is None
     with pytest.raises(ValueError, match="nothing is left to train"):
         run_in_process(run_arguments(corpus, output_dir, **dict(resume, max_steps=2)))
@@ -553,4 +574,4 @@ def test_two_processes_finish_and_resume_exactly(corpus, tmp_path):
     run_multiprocess_to_completion(command, env, log_file, output_dir, max_steps)
     checkpoint = output_dir / "checkpoints" / checkpoint_name(resumed_from)
     assert f"Resumed from {checkpoint} at step {resumed_from}." in tail(log_file, 100_000)
-    assert_resumed_exactly(output_dir, reference_dir, len(lines), resumed_from, max_steps)
+    assert_resumed_exactly(output_dir, reference_dir, [json.loads(line) for line in lines], resumed_from, max_steps)

@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from ..embedding import embed_long_audio
+from ..files import save_safetensors
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ def audio_fingerprint(audio) -> str:
     digest = hashlib.sha256()
     if isinstance(audio, (str, os.PathLike)):
         stat = os.stat(audio)
-        digest.update(f"{os.path.abspath(audio)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        # fsencode: the file system's bytes, so that a name that is not valid UTF-8 hashes too.
+        digest.update(os.fsencode(os.path.abspath(audio)) + f"|{stat.st_size}|{stat.st_mtime_ns}".encode())
     else:
         digest.update(bytes(audio))
     return digest.hexdigest()[:24]
@@ -97,9 +99,7 @@ class EmbeddingCache:
         self.misses += 1
         embeddings = extract_track(self.model, self.feature_extractor, audio, self.settings)
         self.folder.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_suffix(".tmp")
-        save_file(embeddings.to_tensors(), temporary)
-        os.replace(temporary, path)  # a concurrent or interrupted run never reads a half-written file
+        save_safetensors(embeddings.to_tensors(), path)  # atomic: a concurrent run never reads half a file
         return embeddings
 
 

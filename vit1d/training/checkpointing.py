@@ -8,13 +8,34 @@ only your own checkpoints; share the final encoder folder, which is safetensors 
 `data_state_rank{R}.json` per process (the readers' positions in the stream).
 """
 
+import contextlib
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
 
+from ..files import share_safetensors
+
 PREFIX = "step-"
 TEMPORARY_PREFIX = ".tmp-"
+
+logger = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _quiet_accelerate():
+    """Accelerate logs a line per saved or loaded part (weights, optimizer, scheduler, RNG), each naming the hidden
+    temporary folder, through the progress bar at every checkpoint; the run logs one line of its own instead."""
+    loggers = [logging.getLogger(name) for name in ("accelerate.accelerator", "accelerate.checkpointing")]
+    levels = [each.level for each in loggers]
+    for each in loggers:
+        each.setLevel(max(logging.WARNING, each.getEffectiveLevel()))
+    try:
+        yield
+    finally:
+        for each, level in zip(loggers, levels):
+            each.setLevel(level)
 
 
 def checkpoint_root(output_dir: str | Path) -> Path:
@@ -88,6 +109,7 @@ def save_checkpoint(accelerator, output_dir: str | Path, step: int, trainer_stat
     if accelerator.is_main_process:
         if before_publish is not None:
             before_publish(temporary)
+        share_safetensors(temporary)
         existing = list_checkpoints(output_dir)
         sequence = 1 + max((_save_sequence(p) for p in existing), default=0)
         write_json(temporary / "trainer_state.json", {**trainer_state, "save_sequence": sequence})
@@ -96,13 +118,15 @@ def save_checkpoint(accelerator, output_dir: str | Path, step: int, trainer_stat
         os.replace(temporary, final)
         for old in list_checkpoints(output_dir)[: -max(1, save_total_limit)]:
             shutil.rmtree(old, ignore_errors=True)
+        logger.info(f"Saved checkpoint {final} (step {step}).")
     accelerator.wait_for_everyone()
     return final
 
 
 def write_state(accelerator, folder: Path) -> None:
     """Accelerate's part of a checkpoint (a module-level function so that tests can interrupt a save here)."""
-    accelerator.save_state(str(folder), safe_serialization=True)
+    with _quiet_accelerate():
+        accelerator.save_state(str(folder), safe_serialization=True)
 
 
 def read_trainer_state(folder: Path) -> dict:
@@ -112,7 +136,8 @@ def read_trainer_state(folder: Path) -> dict:
 
 def load_checkpoint(accelerator, folder: Path) -> tuple[dict, dict]:
     """Restore Accelerate's state; returns `trainer_state.json` and this process's data state."""
-    accelerator.load_state(str(folder))
+    with _quiet_accelerate():
+        accelerator.load_state(str(folder))
     trainer_state = read_trainer_state(folder)
     data_file = folder / f"data_state_rank{accelerator.process_index}.json"
     if not data_file.is_file():

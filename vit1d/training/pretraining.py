@@ -14,6 +14,7 @@ import gc
 import json
 import logging
 import math
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass, replace
@@ -26,6 +27,7 @@ from ..data.pairs import PairSampling
 from ..data.sources import open_tracks
 from ..data.streaming import PairStream, StreamOptions, total_skipped
 from ..feature_extraction_vit1d import ViT1DFeatureExtractor
+from ..files import share_safetensors
 from ..hub import model_card, prepare_for_hub, push_folder_to_hub, tested_versions
 from ..modeling_vit1d import ViT1DForContrastivePretraining
 from . import checkpointing
@@ -106,10 +108,25 @@ def trackers(report_to: str) -> list[str]:
 
 
 class JsonlLog:
-    """`logs.jsonl` of the main process: one JSON object per logging step, appended (a resumed run continues it)."""
+    """`logs.jsonl` of the main process: one JSON object per logging step, appended (a resumed run continues it).
+
+    A run resumed from the checkpoint at step `s` redoes the steps after `s` that the interrupted run had logged:
+    `resumed_at(s)` first drops those lines, so that every step appears once and the file reads as one run."""
 
     def __init__(self, path: Path, enabled: bool):
         self.path, self.enabled = path, enabled
+
+    def resumed_at(self, step: int) -> int:
+        """Drop the records of steps after `step`; returns how many were dropped."""
+        if not (self.enabled and self.path.is_file()):
+            return 0
+        lines = self.path.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if not line.strip() or json.loads(line).get("step", 0) <= step]
+        if len(kept) < len(lines):
+            temporary = self.path.with_name(f".{self.path.name}.tmp")
+            temporary.write_text("".join(kept))
+            os.replace(temporary, self.path)  # atomic: a crash here leaves the old or the new file, never half
+        return len(lines) - len(kept)
 
     def write(self, record: dict) -> None:
         if self.enabled:
@@ -124,6 +141,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
     from accelerate import Accelerator
     from accelerate.utils import ProjectConfiguration, set_seed
     from tqdm.auto import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     output_dir = Path(args.output_dir)
     accelerator = Accelerator(
@@ -195,8 +213,12 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
 
     recipe = training_recipe(model_args, data_args, args, accelerator, source.description, model)
     hparams = flat_hparams(model_args, data_args, args)
-    accelerator.init_trackers("vit1d-pretraining", config=hparams)
+    # purge_step: TensorBoard drops the events an interrupted run logged after the checkpoint, as logs.jsonl does.
+    tracker_options = {"tensorboard": {"purge_step": step + 1}} if resume is not None else {}
+    accelerator.init_trackers("vit1d-pretraining", config=hparams, init_kwargs=tracker_options)
     log = JsonlLog(output_dir / "logs.jsonl", accelerator.is_main_process)
+    if resume is not None and (dropped := log.resumed_at(step)):
+        logger.info(f"logs.jsonl: dropped {dropped} record(s) after step {step}, which this run trains again.")
     progress = tqdm(total=args.max_steps, initial=step, disable=not accelerator.is_local_main_process,
                     desc="pretraining", unit="step")
 
@@ -204,44 +226,47 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
     window, window_start, last_loss = [], time.perf_counter(), None
     start_time = time.perf_counter()
     model.train()
-    while step < args.max_steps:
-        weight_decay = set_weight_decay(optimizer, step, args.max_steps, args.weight_decay, args.weight_decay_end)
-        lr = scheduler.get_last_lr()[0]  # read before scheduler.step(), which sets the next step's lr
-        for _ in range(args.gradient_accumulation_steps):
-            batch = next(batches)
-            consumed += 1
-            positions[batch["reader"]] = batch["position"]
-            with accelerator.accumulate(model):
-                outputs = contrastive_step(model, extractor, batch, accelerator)
-                accelerator.backward(outputs.loss)
-                grad_norm = None
-                if accelerator.sync_gradients:
-                    grad_norm = clip_gradients(accelerator, model, args.max_grad_norm)
-                optimizer.step()
-                if accelerator.sync_gradients:
-                    scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-            window.append(record_of(outputs, model_config(model).nt_xent_temperature))
-        step += 1
-        progress.update(1)
-        window[-1]["grad_norm"] = grad_norm
-        if step % args.logging_steps == 0 or step == args.max_steps:
-            elapsed = time.perf_counter() - window_start
-            record = summarize(window, step, lr, weight_decay, elapsed,
-                               args.per_device_train_batch_size * accelerator.num_processes,
-                               skipped_counts(accelerator, positions))
-            last_loss = record["loss"]
-            log.write(record)
-            accelerator.log({k: v for k, v in record.items() if isinstance(v, (int, float))}, step=step)
-            progress.set_postfix(loss=f"{record['loss']:.4f}", top1=f"{record['retrieval_top1']:.2f}")
-            window, window_start = [], time.perf_counter()
-        if args.save_steps and step % args.save_steps == 0 and step < args.max_steps:
-            data_state = {"positions": positions, "first_reader": (first_reader + consumed) % stream.readers_per_process}
-            trainer_state = {"step": step, "num_processes": accelerator.num_processes,
-                             "num_workers": data_args.num_workers, "max_steps": args.max_steps,
-                             "fixed_arguments": fixed,
-                             "training_seconds": training_seconds(trained_before, start_time)}
-            save(accelerator, model, extractor, args, trainer_state, data_state, recipe)
+    # Log lines (checkpoints, warnings about skipped tracks) print above the progress bar instead of through it.
+    with logging_redirect_tqdm():
+        while step < args.max_steps:
+            weight_decay = set_weight_decay(optimizer, step, args.max_steps, args.weight_decay, args.weight_decay_end)
+            lr = scheduler.get_last_lr()[0]  # read before scheduler.step(), which sets the next step's lr
+            for _ in range(args.gradient_accumulation_steps):
+                batch = next(batches)
+                consumed += 1
+                positions[batch["reader"]] = batch["position"]
+                with accelerator.accumulate(model):
+                    outputs = contrastive_step(model, extractor, batch, accelerator)
+                    accelerator.backward(outputs.loss)
+                    grad_norm = None
+                    if accelerator.sync_gradients:
+                        grad_norm = clip_gradients(accelerator, model, args.max_grad_norm)
+                    optimizer.step()
+                    if accelerator.sync_gradients:
+                        scheduler.step()
+                    optimizer.zero_grad(set_to_none=True)
+                window.append(record_of(outputs, model_config(model).nt_xent_temperature))
+            step += 1
+            progress.update(1)
+            window[-1]["grad_norm"] = grad_norm
+            if step % args.logging_steps == 0 or step == args.max_steps:
+                elapsed = time.perf_counter() - window_start
+                record = summarize(window, step, lr, weight_decay, elapsed,
+                                   args.per_device_train_batch_size * accelerator.num_processes,
+                                   skipped_counts(accelerator, positions))
+                last_loss = record["loss"]
+                log.write(record)
+                accelerator.log({k: v for k, v in record.items() if isinstance(v, (int, float))}, step=step)
+                progress.set_postfix(loss=f"{record['loss']:.4f}", top1=f"{record['retrieval_top1']:.2f}")
+                window, window_start = [], time.perf_counter()
+            if args.save_steps and step % args.save_steps == 0 and step < args.max_steps:
+                data_state = {"positions": positions,
+                              "first_reader": (first_reader + consumed) % stream.readers_per_process}
+                trainer_state = {"step": step, "num_processes": accelerator.num_processes,
+                                 "num_workers": data_args.num_workers, "max_steps": args.max_steps,
+                                 "fixed_arguments": fixed,
+                                 "training_seconds": training_seconds(trained_before, start_time)}
+                save(accelerator, model, extractor, args, trainer_state, data_state, recipe)
     progress.close()
 
     recipe["wall_clock_seconds"] = training_seconds(trained_before, start_time)
@@ -442,6 +467,7 @@ def write_encoder_folder(pretraining_model: ViT1DForContrastivePretraining, extr
     prepare_for_hub(encoder, extractor)
     encoder.save_pretrained(folder)
     extractor.save_pretrained(folder)
+    share_safetensors(folder)
     checkpointing.write_json(folder / "training_recipe.json", recipe)
     model_card(encoder, extractor, repo_id=repo_id, training_recipe=recipe).save(folder / "README.md")
 
