@@ -1,22 +1,26 @@
 #!/usr/bin/env python
 """Embed audio files of any length with a ViT-1D encoder and save the class and sequence tokens as safetensors.
 
-    python run_embedding.py --model_name_or_path path/or/hub-id --audio track.flac --output_dir out/
-    python run_embedding.py --output_dir out/      # no data: a random-init encoder on a synthetic 3-minute track
+    python run_embedding.py --model_name_or_path path/or/hub-id --audio track.flac album/ --output_dir out/
+    python run_embedding.py --output_dir out/      # no data: a random-init encoder on out/synthetic.flac (3 min)
+
+Each input file's tokens go to OUTPUT_DIR/<its path relative to the folder holding all inputs>.safetensors
+(`a/intro.ogg` -> `out/a/intro.ogg.safetensors`); folders are searched recursively. Every readable file is
+embedded; OUTPUT_DIR/summary.json lists each input, embedded or failed with the reason, and the command exits with
+status 1 when any input failed. The library function is `vit1d.embedding.embed_files`.
 """
 
-import json
 import logging
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import soundfile as sf
 import torch
-from safetensors.torch import save_file
 from transformers import HfArgumentParser
 
 import vit1d
+from vit1d.embedding import embed_files
 from vit1d.synthetic import synthetic_music
 
 logger = logging.getLogger("run_embedding")
@@ -24,8 +28,10 @@ logger = logging.getLogger("run_embedding")
 
 @dataclass
 class EmbeddingArguments:
-    output_dir: str = field(metadata={"help": "Folder for <track>.safetensors and summary.json."})
-    audio: list[str] = field(default_factory=list, metadata={"help": "Audio files (any format soundfile reads)."})
+    output_dir: str = field(metadata={"help": "Folder for the .safetensors files and summary.json."})
+    audio: list[str] = field(
+        default_factory=list, metadata={"help": "Audio files (any format soundfile reads) and folders of them."}
+    )
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "Local folder or Hub id of a ViT-1D; none: a randomly initialised encoder."}
     )
@@ -55,39 +61,17 @@ def main(argv=None):
     (args,) = HfArgumentParser(EmbeddingArguments).parse_args_into_dataclasses(args=argv)
     model, extractor = load_encoder(args)
     model.to(args.device).eval()
-    sources = {Path(path).stem: path for path in args.audio}
-    if not sources:
-        sources = {"synthetic": synthetic_music(args.demo_seconds, extractor.sampling_rate)}
-    output_dir = Path(args.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    summary = {}
-    for name, source in sources.items():
-        start = time.perf_counter()
-        result = vit1d.embed_long_audio(
-            model, extractor, source, sampling_rate=extractor.sampling_rate, window_seconds=args.window_seconds,
-            hop_seconds=args.hop_seconds, batch_size=args.batch_size, layers=args.layers,
-        )
-        elapsed = time.perf_counter() - start
-        seconds = float(result.window_times[-1, 1])
-        save_file(
-            {
-                "class_tokens": result.class_tokens.contiguous(),
-                "pooled": result.pooled.contiguous(),
-                "sequence_tokens": result.sequence_tokens.contiguous(),
-                "token_times": torch.from_numpy(result.token_times),
-                "window_times": torch.from_numpy(result.window_times),
-            },
-            output_dir / f"{name}.safetensors",
-            metadata={"layers": json.dumps(result.layers), "model": str(args.model_name_or_path)},
-        )
-        summary[name] = {
-            "seconds": seconds, "windows": len(result.window_times), "tokens": len(result.sequence_tokens),
-            "embed_seconds": round(elapsed, 3), "real_time_factor": round(seconds / elapsed, 1),
-        }
-        logger.info("%s: %s", name, summary[name])
-    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
+    model_name = args.model_name_or_path or "random initialisation of ViT1DConfig()"
+    options = dict(window_seconds=args.window_seconds, hop_seconds=args.hop_seconds, batch_size=args.batch_size,
+                   layers=args.layers, metadata={"model": model_name})
+    inputs = args.audio
+    if not inputs:  # no data: a synthetic track, written to the output folder and read back as any file is
+        path = Path(args.output_dir) / "synthetic.flac"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, synthetic_music(args.demo_seconds, extractor.sampling_rate), extractor.sampling_rate)
+        inputs = [str(path)]
+    return embed_files(model, extractor, inputs, args.output_dir, **options)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(1 if main(sys.argv[1:])["failed"] else 0)

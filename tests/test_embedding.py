@@ -157,3 +157,14 @@ def test_window_means_and_the_papers_average():
             tokens = hidden.hidden_states[layer][0]
             torch.testing.assert_close(result.sequence_means[w, i], tokens[1:].mean(0), atol=1e-5, rtol=0)
             torch.testing.assert_close(result.class_and_sequence_means()[w, i], tokens.mean(0), atol=1e-5, rtol=0)
+
+
+def test_nan_samples_are_named_with_the_file_and_the_time_in_it(model, extractor, tmp_path):
+    waveform = music_like(30.0, seed=2)
+    waveform[20 * 16000 + 800 : 21 * 16000] = np.nan  # from 20.05 s, in the 6th 4 s window
+    path = tmp_path / "song with nan.wav"
+    sf.write(path, waveform, 16000, subtype="FLOAT")
+    with pytest.raises(ValueError, match=r"song with nan\.wav has NaN or infinite samples from 20\.05 s"):
+        vit1d.embed_long_audio(model, extractor, path, batch_size=4)
+    with pytest.raises(ValueError, match=r"the waveform has NaN or infinite samples from 20\.05 s"):
+        vit1d.embed_long_audio(model, extractor, waveform, sampling_rate=16000, hop_seconds=2.0)

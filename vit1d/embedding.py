@@ -1,15 +1,22 @@
 """Embedding tracks of any length with ViT-1D, window by window, in bounded memory."""
 
+import json
+import logging
 import math
+import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from .audio import audio_info, stream_audio
+from .audio import audio_info, display_path, stream_audio
 from .feature_extraction_vit1d import ViT1DFeatureExtractor
 from .modeling_vit1d import ViT1DModel, ViT1DPreTrainedModel
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -42,6 +49,16 @@ class LongAudioEmbedding:
     sequence_means: torch.Tensor | None = None
     tokens_per_window: torch.Tensor | None = None
 
+    def to_tensors(self) -> dict[str, torch.Tensor]:
+        """What `run_embedding.py` saves: the tokens, the pooled outputs and the times, as contiguous tensors."""
+        return {
+            "class_tokens": self.class_tokens.contiguous(),
+            "pooled": self.pooled.contiguous(),
+            "sequence_tokens": self.sequence_tokens.contiguous(),
+            "token_times": torch.from_numpy(np.ascontiguousarray(self.token_times)),
+            "window_times": torch.from_numpy(np.ascontiguousarray(self.window_times)),
+        }
+
     def class_and_sequence_means(self) -> torch.Tensor:
         """Per window, the mean over the class token and the sequence tokens (the paper's "average")."""
         counts = self.tokens_per_window.to(self.class_tokens.dtype).view(-1, *([1] * (self.class_tokens.ndim - 1)))
@@ -60,6 +77,7 @@ class WindowPlan:
     hop_samples: int
     min_samples: int
     samples_per_token: int
+    sampling_rate: int
 
 
 def plan_windows(feature_extractor: ViT1DFeatureExtractor, frames_per_patch: int, window_seconds,
@@ -79,20 +97,34 @@ def plan_windows(feature_extractor: ViT1DFeatureExtractor, frames_per_patch: int
             f"the window length ({window_seconds} s); larger hops would leave parts of the track unembedded."
         )
     min_samples = feature_extractor.n_fft // 2 + 1
-    return WindowPlan(window_samples, hop_tokens * samples_per_token, min_samples, samples_per_token)
+    return WindowPlan(window_samples, hop_tokens * samples_per_token, min_samples, samples_per_token, sampling_rate)
 
 
-def windows_from_array(waveform: np.ndarray, plan: WindowPlan) -> Iterator[tuple[int, np.ndarray]]:
-    """`(start sample, window)` of a waveform, the last window possibly shorter; at least one (maybe empty)."""
+def check_finite(chunk: np.ndarray, start: int, plan: WindowPlan, name: str) -> np.ndarray:
+    """`chunk` (the window starting at sample `start` of `name`) if its samples are finite; else a ValueError that
+    names the track and the time in it, which the feature extractor (which sees a batch of windows) cannot."""
+    finite = np.isfinite(chunk)
+    if not finite.all():
+        first = (start + int(np.argmin(finite))) / plan.sampling_rate
+        raise ValueError(f"{name} has NaN or infinite samples from {first:.2f} s: clean it first (e.g. "
+                         "np.nan_to_num), or re-encode the file.")
+    return chunk
+
+
+def windows_from_array(waveform: np.ndarray, plan: WindowPlan,
+                       name: str = "the waveform") -> Iterator[tuple[int, np.ndarray]]:
+    """`(start sample, window)` of a waveform, the last window possibly shorter; at least one (maybe empty). A
+    window with NaN or infinite samples raises a ValueError naming `name` and the time (`check_finite`)."""
     start = 0
     while True:
-        yield start, waveform[start : start + plan.window_samples]
+        yield start, check_finite(waveform[start : start + plan.window_samples], start, plan, name)
         if start + plan.window_samples >= len(waveform):
             return
         start += plan.hop_samples
 
 
-def windows_from_stream(blocks: Iterator[np.ndarray], plan: WindowPlan) -> Iterator[tuple[int, np.ndarray]]:
+def windows_from_stream(blocks: Iterator[np.ndarray], plan: WindowPlan,
+                        name: str = "the audio") -> Iterator[tuple[int, np.ndarray]]:
     """The windows of `windows_from_array` from decoded blocks of a file, without holding the track."""
     # Holds at most one window plus one block of samples, whatever the track length.
     buffer = np.zeros(0, dtype=np.float32)
@@ -110,7 +142,7 @@ def windows_from_stream(blocks: Iterator[np.ndarray], plan: WindowPlan) -> Itera
         if start == 0 and len(buffer) == 0:
             raise ValueError("embed_long_audio got an audio file without samples.")
         offset = start - buffer_start
-        yield start, buffer[offset : offset + plan.window_samples]
+        yield start, check_finite(buffer[offset : offset + plan.window_samples], start, plan, name)
         if start + plan.window_samples >= buffer_start + len(buffer):
             return
         start += plan.hop_samples
@@ -308,4 +340,120 @@ def _window_source(audio, sampling_rate, feature_extractor, block_seconds, plan)
     native_rate, native_frames, _ = audio_info(audio)  # header only; sizes the token grid
     blocks = stream_audio(audio, sampling_rate=feature_extractor.sampling_rate, block_seconds=block_seconds)
     expected_samples = math.ceil(native_frames * feature_extractor.sampling_rate / native_rate)
-    return windows_from_stream(iter(blocks), plan), expected_samples
+    name = display_path(audio) if isinstance(audio, (str, os.PathLike)) else "the audio"
+    return windows_from_stream(iter(blocks), plan, name), expected_samples
+
+
+# -- many files to safetensors (run_embedding.py) -------------------------------------------------------------------
+
+
+def _outputs_of(paths: Sequence[str]) -> dict[str, str]:
+    """Where the embeddings of each file go, relative to the output folder: the file's path relative to the folder
+    that holds all inputs, plus `.safetensors` (`a/intro.ogg` -> `a/intro.ogg.safetensors`). Keeping the folders and
+    the extension keeps two inputs from sharing an output (`a/intro.ogg` and `b/intro.ogg`, or `intro.ogg` and
+    `intro.wav`)."""
+    absolute = [os.path.abspath(path) for path in paths]
+    base = os.path.commonpath([os.path.dirname(path) for path in absolute])
+    return {path: os.path.relpath(full, base) + ".safetensors" for path, full in zip(paths, absolute)}
+
+
+class _CollectWarnings:
+    """Collects the warnings that vit1d logs while one track is embedded (e.g. a truncated file), for its summary."""
+
+    def __init__(self):
+        self.messages: list[str] = []
+        self.handler = logging.Handler(logging.WARNING)
+        self.handler.emit = lambda record: self.messages.append(record.getMessage())
+        self.logger = logging.getLogger("vit1d")
+
+    def __enter__(self):
+        self.logger.addHandler(self.handler)
+        return self.messages
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self.handler)
+
+
+def expand_audio_inputs(inputs: Sequence[str | os.PathLike]) -> list[str]:
+    """Files and folders (searched recursively for audio files, through linked folders) to a list of files without
+    repeats, in the order given. A path that does not exist stays in the list, so that it is reported as failed."""
+    from .data.sources import list_audio_files
+
+    files = []
+    for item in inputs:
+        files.extend(list_audio_files(item) if os.path.isdir(item) else [os.fspath(item)])
+    return list(dict.fromkeys(files))
+
+
+def embed_files(
+    model: ViT1DPreTrainedModel,
+    feature_extractor: ViT1DFeatureExtractor,
+    inputs: Sequence[str | os.PathLike],
+    output_dir: str | os.PathLike,
+    window_seconds: float = 4.0,
+    hop_seconds: float | None = None,
+    batch_size: int = 16,
+    layers: Sequence[int] | None = None,
+    metadata: dict[str, str] | None = None,
+) -> dict:
+    """Embed audio files and folders with [`embed_long_audio`] and save each track's tokens as safetensors.
+
+    Every readable input is embedded, whatever fails before or after it. Each file's embeddings go to
+    `output_dir/<its path relative to the folder holding all inputs>.safetensors` (see `_outputs_of`), with the tensors
+    `class_tokens`, `pooled`, `sequence_tokens`, `token_times` and `window_times` and the metadata `layers` plus
+    `metadata`. `output_dir/summary.json` lists every input: the embedded ones (output file, seconds, windows,
+    tokens, time taken, warnings such as a truncated file) and the failed ones with the reason; it is written after
+    every track, so an interrupted run keeps the record of what it did.
+
+    Returns:
+        The summary: `{"tracks": [...], "failed": [...], "num_embedded": int, "num_failed": int, ...}`.
+    """
+    from tqdm.auto import tqdm
+
+    from .files import save_safetensors
+
+    files = expand_audio_inputs(inputs)
+    if not files:
+        raise ValueError(f"No audio files in {[display_path(item) for item in inputs]}.")
+    outputs = _outputs_of(files)
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    summary = {"window_seconds": window_seconds, "hop_seconds": hop_seconds,
+               "layers": None if layers is None else list(layers), **(metadata or {}),
+               "tracks": [], "failed": [], "num_embedded": 0, "num_failed": 0}
+
+    def write_summary():
+        (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+
+    progress = tqdm(files, desc="embedding", unit="track")
+    for path in progress:
+        name = display_path(path)
+        progress.set_postfix_str(os.path.basename(name)[-40:])
+        start = time.perf_counter()
+        try:
+            with _CollectWarnings() as warnings:
+                result = embed_long_audio(model, feature_extractor, path, window_seconds=window_seconds,
+                                          hop_seconds=hop_seconds, batch_size=batch_size, layers=layers)
+            target = output_dir / outputs[path]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            save_safetensors(result.to_tensors(), target,
+                             metadata={"layers": json.dumps(result.layers), "source": name, **(metadata or {})})
+        except Exception as err:  # noqa: BLE001 - one bad file must not cost the others; each failure is recorded
+            reason = f"{type(err).__name__}: {err}"
+            logger.warning(f"Could not embed {name}: {reason}")
+            summary["failed"].append({"input": name, "error": reason})
+        else:
+            elapsed = time.perf_counter() - start
+            seconds = float(result.window_times[-1, 1])
+            summary["tracks"].append({
+                "input": name, "output": display_path(outputs[path]), "seconds": seconds,
+                "windows": len(result.window_times), "tokens": len(result.sequence_tokens),
+                "embed_seconds": round(elapsed, 3), "real_time_factor": round(seconds / elapsed, 1),
+                "warnings": warnings,
+            })
+        summary["num_embedded"], summary["num_failed"] = len(summary["tracks"]), len(summary["failed"])
+        write_summary()
+    progress.close()
+    logger.info(f"Embedded {summary['num_embedded']} of {len(files)} file(s) into {display_path(output_dir)}"
+                + (f"; {summary['num_failed']} failed (see summary.json)." if summary["failed"] else "."))
+    return summary
