@@ -9,8 +9,11 @@ matrices of layers 3, 6, 9, 12 against chord changes and beats, and figures.
     python run_analysis.py --model_name_or_path outputs/pretraining --probe_results "outputs/probe/*/*.json"
     python run_analysis.py                                                     # a random-init paper model alone
 
-Results: OUTPUT_DIR/analysis_results.json, analysis_results.md and figures/*.png (matplotlib: `pip install
-vit1d[analysis]`; `--figures false` skips them). The library code is `vit1d.analysis`.
+Results: OUTPUT_DIR/analysis_results.json and analysis_results.md, written before the figures/*.png are drawn
+(matplotlib: `pip install vit1d[analysis]`; `--figures false` skips them) and rewritten with their list; a figure that
+fails is logged and named under `figure_errors` in the results, and the others are still drawn. Memory grows with the
+number of tokens of a track, not their square (a 10-minute track stays under 2 GB: benchmarks/bench_memory.py). The
+library code is `vit1d.analysis`.
 """
 
 import logging

@@ -19,14 +19,20 @@ from vit1d.analysis.attention import (
 )
 from vit1d.analysis.ssm import (
     beat_lag_contrast,
+    beat_lag_contrast_from_band,
     beats_without_changes,
     boundary_alignment,
     checkerboard_kernel,
     chord_changes,
     novelty,
+    novelty_from_band,
+    pooled_self_similarity,
     self_similarity,
+    similarity_band,
+    ssm_band,
     ssm_for_layers,
     ssm_summary,
+    ssm_summary_from_tokens,
 )
 
 RATE = 31.25  # tokens per second
@@ -178,6 +184,101 @@ def test_chord_changes_beats_and_beat_lag_contrast(rng):
     assert summary["num_chord_changes"] == 3 and summary["num_beats_without_changes"] == summary["num_beats"] - 3
 
 
+def full_reference_ssm(tokens, center=False):
+    """The float64 cosine matrix, written out independently of the module."""
+    z = np.asarray(tokens, dtype=np.float64)
+    z = z - z.mean(axis=0) if center else z
+    z = z / np.linalg.norm(z, axis=1, keepdims=True)
+    return z @ z.T
+
+
+def reference_novelty(ssm, half):
+    """Foote novelty the direct way: the kernel over the whole block around every diagonal entry."""
+    kernel = checkerboard_kernel(half)
+    out = np.zeros(len(ssm))
+    for t in range(half, len(ssm) - half + 1):
+        out[t] = np.sum(kernel * ssm[t - half : t + half, t - half : t + half])
+    return out
+
+
+def reference_beat_lag_contrast(ssm, times, beats, max_beats=4):
+    """The beat-lag contrast the direct way, from whole diagonals of the span between the first and last beat."""
+    beats = np.sort(beats)
+    beat_tokens = np.median(np.diff(beats)) / np.median(np.diff(times))
+    first, last = np.searchsorted(times, beats[0]), np.searchsorted(times, beats[-1], side="right")
+    span = ssm[first:last, first:last]
+    differences = []
+    for k in range(1, max_beats + 1):
+        on, off = int(round(k * beat_tokens)), int(round((k - 0.5) * beat_tokens))
+        if 0 < min(on, off) and max(on, off) < len(span):
+            differences.append(np.diagonal(span, on).mean() - np.diagonal(span, off).mean())
+    return np.mean(differences)
+
+
+@pytest.mark.parametrize("center", [False, True])
+def test_band_measures_from_tokens_equal_the_full_matrix_ones(rng, center):
+    num_tokens = 700
+    # Segments, noisy, off-centre; float32 as hidden states are (the module reads tokens as float32).
+    tokens = (block_tokens(rng, [150, 200, 120, 230], dim=24, noise=0.6) + 0.5).astype(np.float32)
+    times = token_times(num_tokens)
+    beats = np.arange(0.13, times[-1], 0.37)  # 11.8 tokens a beat: the lags round both ways
+    changes = times[[150, 350, 470]] + 0.01
+    full = full_reference_ssm(tokens, center)
+
+    band = similarity_band(tokens, max_lag=60, center=center, block_size=128)  # several blocks
+    assert band.shape == (num_tokens, 61)
+    rows, lags = np.nonzero(np.ones_like(band, dtype=bool))
+    inside = rows + lags < num_tokens
+    np.testing.assert_allclose(band[rows[inside], lags[inside]], full[rows[inside], rows[inside] + lags[inside]],
+                               atol=1e-12)
+    assert np.isnan(band[rows[~inside], lags[~inside]]).all()  # past the end of the track
+    np.testing.assert_allclose(ssm_band(full, 60), band, atol=1e-12)
+
+    for half in (1, 8, 16):
+        curve = novelty_from_band(band, kernel_size=2 * half)
+        np.testing.assert_allclose(curve, reference_novelty(full, half), atol=1e-12)
+        np.testing.assert_allclose(novelty(full, kernel_size=2 * half), curve, atol=1e-12)
+    contrast = beat_lag_contrast_from_band(band, times, beats)
+    assert contrast == pytest.approx(reference_beat_lag_contrast(full, times, beats), abs=1e-12)
+    assert beat_lag_contrast(full, times, beats) == pytest.approx(contrast, abs=1e-12)
+    with pytest.raises(ValueError, match="band of at least 64 lags"):
+        novelty_from_band(band, kernel_size=64)
+
+    for kernel_seconds in (0.3, 1.0):
+        expected = ssm_summary(full, times, beats, changes, kernel_seconds=kernel_seconds)
+        summary = ssm_summary_from_tokens(tokens, times, beats, changes, kernel_seconds=kernel_seconds, center=center)
+        assert summary.keys() == expected.keys() and np.isfinite(summary["beat_lag_contrast"])
+        for key, value in expected.items():
+            assert summary[key] == pytest.approx(value, abs=1e-9), key
+        # The float32 matrix of self_similarity differs only by its rounding.
+        rounded = ssm_summary(self_similarity(tokens, center=center), times, beats, changes,
+                              kernel_seconds=kernel_seconds)
+        assert rounded["chord_change_lift"] == pytest.approx(summary["chord_change_lift"], abs=1e-4)
+
+
+def test_pooled_self_similarity_is_the_block_mean_of_the_full_matrix(rng):
+    tokens = (block_tokens(rng, [20, 17, 13], dim=8, noise=0.3) + 0.2).astype(np.float32)
+    times = token_times(50)
+    for center in (False, True):
+        full = full_reference_ssm(tokens, center)
+        pooled, bin_times = pooled_self_similarity(torch.from_numpy(tokens), times, max_size=7, center=center)
+        assert pooled.shape == (7, 7) and pooled.dtype == np.float32 and bin_times.shape == (7,)
+        edges = np.arange(8) * 50 // 7  # bins of 7 or 8 tokens
+        assert set(np.diff(edges)) == {7, 8}
+        for i in range(7):
+            assert bin_times[i] == pytest.approx(times[edges[i] : edges[i + 1]].mean())
+            for j in range(7):
+                block = full[edges[i] : edges[i + 1], edges[j] : edges[j + 1]]
+                assert pooled[i, j] == pytest.approx(block.mean(), abs=1e-6)
+        # No larger than the track: the matrix itself.
+        same, same_times = pooled_self_similarity(tokens, times, max_size=50, center=center)
+        np.testing.assert_array_equal(same, self_similarity(tokens, center=center))
+        np.testing.assert_array_equal(same_times, times)
+    assert pooled_self_similarity(tokens, times, max_size=1024)[0].shape == (50, 50)
+    with pytest.raises(ValueError, match="times has 49"):
+        pooled_self_similarity(tokens, times[:-1])
+
+
 # -- figures --------------------------------------------------------------------------------------------------------
 
 
@@ -259,7 +360,7 @@ def test_run_analysis_end_to_end_on_a_rendered_corpus(tmp_path):
 
     assert results["models"]["trained"] == str(model_dir) and "random_init" in results["models"]
     assert results["num_tracks"] == {"analysed": 2, "with_onsets": 2, "without_onsets": 0, "with_beats": 2,
-                                     "with_chords": 2}
+                                     "with_chords": 2, "skipped": 0}
     assert results["layers"] == [1, 2, 3] and results["heads"] == [0, 1] and results["ssm_layers"] == [1, 3]
     for key in ("trained", "random_init"):
         for mode in ("class_row", "column_mean"):
@@ -286,19 +387,29 @@ def test_run_analysis_end_to_end_on_a_rendered_corpus(tmp_path):
         assert_png(out / path)
 
 
-def test_run_analysis_without_a_model_analyses_a_random_paper_model_without_figures(tmp_path, monkeypatch):
+def audio_folder(tmp_path, seconds=5.0):
+    """A folder with one track and no labels: the `train` split of an audio folder."""
     import soundfile as sf
-
-    from vit1d.analysis.runner import AnalysisArguments, run_analysis
 
     folder = tmp_path / "audio"
     folder.mkdir()
-    sf.write(folder / "a.wav", music_like(5.0), 16000)
-    args = AnalysisArguments(model_name_or_path=None, data=str(folder), split="train", layers="last", figures=False,
-                             output_dir=str(tmp_path / "out"), device="cpu")
+    sf.write(folder / "a.wav", music_like(seconds), 16000)
+    return folder
+
+
+def use_tiny_paper_model(monkeypatch):
+    """Make "a random paper model" (no model_name_or_path) a tiny one."""
     monkeypatch.setattr("vit1d.probing.runner.ViT1DConfig", lambda: tiny_config())
     monkeypatch.setattr("vit1d.probing.runner.ViT1DFeatureExtractor", lambda: vit1d.ViT1DFeatureExtractor(
         feature_size=16))
+
+
+def test_run_analysis_without_a_model_analyses_a_random_paper_model_without_figures(tmp_path, monkeypatch):
+    from vit1d.analysis.runner import AnalysisArguments, run_analysis
+
+    args = AnalysisArguments(model_name_or_path=None, data=str(audio_folder(tmp_path)), split="train", layers="last",
+                             figures=False, output_dir=str(tmp_path / "out"), device="cpu")
+    use_tiny_paper_model(monkeypatch)
     results = run_analysis(args)
     assert list(results["models"]) == ["random_init"] and results["figures"] == {}
     assert results["onsets"] == {} and results["num_tracks"]["without_onsets"] == 1
@@ -306,3 +417,112 @@ def test_run_analysis_without_a_model_analyses_a_random_paper_model_without_figu
     assert "No track has reference onsets" in results["markdown"]
     assert json.loads((tmp_path / "out" / "analysis_results.json").read_text())["ssm"]["random_init"]["3"][
         "chord_change_lift"] is None
+
+
+def test_run_analysis_writes_results_before_figures_and_a_failing_figure_keeps_them(tmp_path, monkeypatch, caplog):
+    from vit1d.analysis.runner import AnalysisArguments, run_analysis
+
+    out = tmp_path / "out"
+    use_tiny_paper_model(monkeypatch)
+    draw_attention = F.plot_attention_maps
+
+    def attention_after_results(*args, **kwargs):  # the first figure: the numbers must already be on disk
+        on_disk = json.loads((out / "analysis_results.json").read_text())
+        assert on_disk["ssm"]["random_init"]["3"]["num_tracks"] and on_disk["figures"] == {}
+        assert (out / "analysis_results.md").is_file()
+        return draw_attention(*args, **kwargs)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no room for this figure")
+
+    monkeypatch.setattr(F, "plot_attention_maps", attention_after_results)
+    monkeypatch.setattr(F, "plot_ssm_grid", broken)
+    args = AnalysisArguments(model_name_or_path=None, data=str(audio_folder(tmp_path)), split="train", layers="last",
+                             output_dir=str(out), device="cpu")
+    with caplog.at_level("WARNING", logger="vit1d.analysis.runner"):
+        results = run_analysis(args)
+
+    assert results["figures"] == {"attention_maps": "figures/attention_maps.png"}  # drawn after the failure too
+    assert_png(out / "figures" / "attention_maps.png")
+    assert results["figure_errors"] == {"ssm_random_init": "RuntimeError: no room for this figure"}
+    assert "Figure ssm_random_init was not drawn: RuntimeError: no room for this figure" in caplog.text
+    on_disk = json.loads((out / "analysis_results.json").read_text())  # rewritten with the figures and the error
+    assert on_disk["figures"] == results["figures"] and on_disk["figure_errors"] == results["figure_errors"]
+    assert on_disk["markdown"] == results["markdown"] and "3" in on_disk["ssm"]["random_init"]
+    assert set(on_disk["timings"]) == {"model_seconds", "figure_seconds", "total_seconds"}
+    assert "[figures/attention_maps.png]" in (out / "analysis_results.md").read_text()
+
+
+def test_run_analysis_of_a_long_track_builds_no_track_by_track_matrix(tmp_path, monkeypatch):
+    """Five minutes (9376 tokens) with beats and chords, both models, figures: the traced numpy memory stays below one
+    float32 `T x T` matrix (351 MB), where the full-matrix analysis built several (and a float64 one per layer)."""
+    import tracemalloc
+
+    import matplotlib.figure  # noqa: F401  imported before tracing, so that module code is not counted
+    import mir_eval  # noqa: F401
+    import soundfile as sf
+
+    from vit1d.analysis import ssm
+    from vit1d.analysis.runner import SSM_DISPLAY_SIZE, AnalysisArguments, run_analysis
+
+    seconds, rate = 300.0, 16000
+    sf.write(tmp_path / "long.wav", music_like(seconds, rate, seed=3), rate)
+    starts = np.arange(0.0, seconds, 2.0)
+    row = {"audio": "long.wav", "beats": np.arange(0.0, seconds, 0.5).tolist(),
+           "chord_intervals": np.stack([starts, starts + 2.0], axis=1).tolist(),
+           "chord_labels": [("C:maj", "A:min", "F:maj", "G:maj")[i % 4] for i in range(len(starts))]}
+    (tmp_path / "tracks.jsonl").write_text(json.dumps(row) + "\n")
+    model_dir = tmp_path / "model"
+    vit1d.ViT1DModel(tiny_config()).save_pretrained(model_dir)
+    vit1d.ViT1DFeatureExtractor(feature_size=16).save_pretrained(model_dir)
+    num_tokens = 1 + int(seconds * rate) // 512
+
+    full_matrix = ssm.self_similarity
+
+    def display_sized(tokens, center=False):
+        assert len(tokens) <= SSM_DISPLAY_SIZE, f"a {len(tokens)} x {len(tokens)} self-similarity matrix"
+        return full_matrix(tokens, center)
+
+    monkeypatch.setattr(ssm, "self_similarity", display_sized)
+    args = AnalysisArguments(model_name_or_path=str(model_dir), data=str(tmp_path / "tracks.jsonl"), split="train",
+                             layers="1,3", output_dir=str(tmp_path / "out"), device="cpu")
+    tracemalloc.start()
+    try:
+        results = run_analysis(args)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert peak < num_tokens**2 * 4, f"traced peak {peak / 2**20:.0f} MB"
+    assert set(results["figures"]) == {"attention_maps", "ssm_trained", "ssm_random_init"}
+    for key in ("trained", "random_init"):
+        entry = results["ssm"][key]["3"]
+        assert np.isfinite(entry["beat_lag_contrast"]) and np.isfinite(entry["chord_change_lift"])
+        assert entry["num_events"]["num_chord_changes"] == len(starts) - 1
+    assert_png(tmp_path / "out" / "figures" / "ssm_trained.png")
+
+
+def test_run_analysis_skips_and_names_an_unreadable_track_and_the_time_of_its_nan(tmp_path, monkeypatch, caplog):
+    import soundfile as sf
+
+    from vit1d.analysis.runner import AnalysisArguments, run_analysis
+
+    folder = audio_folder(tmp_path)
+    nan = music_like(30.0)
+    nan[20 * 16000 + 800 : 21 * 16000] = np.nan
+    sf.write(folder / "b_nan.wav", nan, 16000, subtype="FLOAT")
+    (folder / "c_broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(100))
+    use_tiny_paper_model(monkeypatch)
+    args = AnalysisArguments(data=str(folder), split="train", layers="last", figures=False,
+                             output_dir=str(tmp_path / "out"), device="cpu")
+    with caplog.at_level("WARNING", logger="vit1d.analysis.runner"):
+        results = run_analysis(args)
+    assert results["tracks"] == ["a.wav"] and results["num_tracks"]["skipped"] == 2
+    assert results["skipped_tracks"]["b_nan.wav"] == "NaN or infinite samples from 20.05 s"
+    assert "could not decode" in results["skipped_tracks"]["c_broken.wav"]
+    assert "2 could not be read and were skipped" in results["markdown"]
+    assert any("b_nan.wav" in message and "20.05 s" in message for message in caplog.messages)
+    (folder / "a.wav").unlink()
+    (folder / "b_nan.wav").unlink()
+    with pytest.raises(ValueError, match="No track of the 'train' split .* could be read: c_broken.wav"):
+        run_analysis(args)

@@ -3,7 +3,8 @@ self-similarity matrices of the sequence tokens per layer, and their figures.
 
 `attention`: attention maps of a window, onset-strength curves per layer and head (class-token row or column mean),
 peak picking and `mir_eval.onset` scores, whole tracks stitched from overlapping 4 s windows. `ssm`: cosine
-self-similarity per layer, Foote novelty and its alignment with chord changes and beats. `figures`: PNGs (needs
+self-similarity per layer, Foote novelty and its alignment with chord changes and beats, from the full matrix or,
+for whole tracks, from its band of lags and a block-mean picture of bounded size. `figures`: PNGs (needs
 matplotlib, imported when a figure is drawn). `runner`: `run_analysis.py`'s library side (`AnalysisArguments`,
 `run_analysis`, `markdown_tables`).
 """
@@ -22,17 +23,25 @@ from vit1d.analysis.figures import plot_attention_maps, plot_onset_curves, plot_
 from vit1d.analysis.runner import AnalysisArguments, markdown_tables, run_analysis
 from vit1d.analysis.ssm import (
     beat_lag_contrast,
+    beat_lag_contrast_from_band,
     boundary_alignment,
     chord_changes,
     novelty,
+    novelty_from_band,
+    pooled_self_similarity,
     self_similarity,
+    similarity_band,
+    ssm_band,
     ssm_for_layers,
     ssm_summary,
+    ssm_summary_from_tokens,
 )
 
 __all__ = [
-    "AnalysisArguments", "MODES", "OnsetStrengths", "attention_maps", "beat_lag_contrast", "boundary_alignment",
-    "chord_changes", "markdown_tables", "novelty", "onset_scores", "onset_strength", "pick_onsets",
-    "plot_attention_maps", "plot_onset_curves", "plot_probe_curves", "plot_ssm_grid", "run_analysis",
-    "self_similarity", "spectral_flux", "ssm_for_layers", "ssm_summary", "track_onset_strength",
+    "AnalysisArguments", "MODES", "OnsetStrengths", "attention_maps", "beat_lag_contrast",
+    "beat_lag_contrast_from_band", "boundary_alignment", "chord_changes", "markdown_tables", "novelty",
+    "novelty_from_band", "onset_scores", "onset_strength", "pick_onsets", "plot_attention_maps", "plot_onset_curves",
+    "plot_probe_curves", "plot_ssm_grid", "pooled_self_similarity", "run_analysis", "self_similarity",
+    "similarity_band", "spectral_flux", "ssm_band", "ssm_for_layers", "ssm_summary", "ssm_summary_from_tokens",
+    "track_onset_strength",
 ]

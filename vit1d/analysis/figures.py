@@ -125,8 +125,11 @@ def plot_onset_curves(strength, times, reference_onsets, path, estimated_onsets=
 
 def plot_ssm_grid(ssms: Mapping[int, np.ndarray], times, path, beats=None, chord_changes=None,
                   title: str | None = None) -> str:
-    """Self-similarity matrices of several layers side by side (`{layer: (T, T)}`), axes in seconds, with chord
-    changes drawn as thin white lines across each matrix and beats as ticks along its top edge.
+    """Self-similarity matrices of several layers side by side (`{layer: (N, N)}`), axes in seconds, with chord
+    changes drawn as thin white lines across each matrix and beats as ticks along its top edge. `times` `(N,)`: the
+    time of each row, token times for `self_similarity`'s matrices, bin times for
+    `vit1d.analysis.ssm.pooled_self_similarity`'s, which is what to draw for a whole track (a `T x T` matrix of a
+    10-minute track is 1.4 GB, and a panel shows a few hundred pixels of it).
 
     The colour range of each panel runs from its 2nd percentile to 1 (each has a colour bar): cosines of raw hidden
     states are all high, and a shared range would leave the deeper layers a single colour.
@@ -143,7 +146,7 @@ def plot_ssm_grid(ssms: Mapping[int, np.ndarray], times, path, beats=None, chord
     for axis in axes.flat[len(layers):]:
         axis.set_visible(False)
     for axis, layer in zip(axes.flat, layers):
-        matrix = np.asarray(ssms[layer], dtype=np.float64)
+        matrix = np.asarray(ssms[layer], dtype=np.float32)  # float32: half the memory of matplotlib's resampling
         vmin = float(np.percentile(matrix, 2)) if matrix.size else 0.0
         image = axis.imshow(matrix, origin="lower", extent=(low, high, low, high), cmap="viridis",
                             vmin=min(vmin, 0.999), vmax=1.0, interpolation="nearest")

@@ -1,12 +1,19 @@
 """`run_analysis.py`'s library side: the paper's analyses of a frozen ViT-1D on a few tracks, for a model and a random
 initialisation of the same config side by side: onsets read from attention (every layer, head and mode, scored with
-`mir_eval.onset`), self-similarity summaries per layer, figures; `analysis_results.json` and a Markdown report."""
+`mir_eval.onset`), self-similarity summaries per layer, figures; `analysis_results.json` and a Markdown report.
+
+Memory stays bounded by the track's tokens, never their square: the self-similarity measures read only a band of
+lags of each matrix (`ssm_summary_from_tokens`) and the figures show `SSM_DISPLAY_SIZE`-square block means
+(`pooled_self_similarity`), the only thing kept of the first track's hidden states. The results files are written
+before the figures are drawn, and a figure that fails is logged and listed under `figure_errors`, not fatal."""
 
 import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -18,13 +25,16 @@ from ..data.sources import open_tracks
 from ..probing import labels as L
 from ..probing.runner import format_metric, load_encoder, parse_layers, resolve_label_path
 from .attention import MODES, attention_maps, onset_scores, pick_onsets, track_onset_strength
-from .ssm import SUMMARY_KEYS, chord_changes, self_similarity, ssm_summary
+from .ssm import SUMMARY_KEYS, chord_changes, pooled_self_similarity, ssm_summary_from_tokens
 
 logger = logging.getLogger(__name__)
 
 # The paper's onset F-measures read from attention (best layer/head; its procedure is unpublished).
 PAPER_ONSET_F = {"trained": 0.877, "random_init": 0.501}
 SCORE_NAMES = ("f_measure", "precision", "recall")
+# Bins per side of the self-similarity figures: a panel is about 400 pixels wide, so this is finer than any PNG shows,
+# and 4 MB per layer and model whatever the track length.
+SSM_DISPLAY_SIZE = 1024
 
 
 @dataclass
@@ -114,6 +124,18 @@ def _chord_changes(row: dict, root) -> np.ndarray | None:
     return None
 
 
+def _readable_audio(audio, sampling_rate: int) -> np.ndarray:
+    """The whole track at `sampling_rate`, or a ValueError naming what is wrong with it (the file and the time of its
+    first NaN or infinite sample), which the runner turns into a counted skip."""
+    waveform = load_audio(audio, sampling_rate=sampling_rate)
+    if len(waveform) == 0:
+        raise ValueError("the file holds no samples")
+    finite = np.isfinite(waveform)
+    if not finite.all():
+        raise ValueError(f"NaN or infinite samples from {np.argmin(finite) / sampling_rate:.2f} s")
+    return waveform
+
+
 def _nanmean(values) -> float:
     values = np.asarray(values, dtype=np.float64)
     values = values[np.isfinite(values)]
@@ -133,8 +155,10 @@ def _require_matplotlib() -> None:
 
 
 def run_analysis(args: AnalysisArguments) -> dict:
-    """Run every analysis (see the module docstring), write `analysis_results.json`, `analysis_results.md` and
-    `figures/*.png` under `args.output_dir`, and return the results (with `"figures"` and `"markdown"`)."""
+    """Run every analysis (see the module docstring), write `analysis_results.json` and `analysis_results.md`, then
+    `figures/*.png` under `args.output_dir` (the results files are rewritten with the list of figures), and return
+    the results (with `"figures"`, `"markdown"` and `"timings"`; `"figure_errors"`: `{figure: "Error: message"}` of
+    any figure that could not be drawn)."""
     from tqdm.auto import tqdm
 
     started = time.perf_counter()
@@ -162,11 +186,18 @@ def run_analysis(args: AnalysisArguments) -> dict:
     first = None  # what the figures show: the first track, and the first track with onsets
     first_with_onsets = None
     sampling_rate = models[0][2].sampling_rate  # read once per track: all models load their extractor from one folder
+    window_samples = int(round(args.window_seconds * sampling_rate))
     pick = dict(window=args.onset_window, trim_seconds=args.onset_trim_seconds, threshold=args.onset_threshold)
 
+    skipped = {}  # name: reason, of tracks that could not be read
     for row in tqdm(rows, desc="analysing tracks", unit="track"):
         name = source.name_of(row)
-        audio = load_audio(source.audio_of(row), sampling_rate=sampling_rate)
+        try:
+            audio = _readable_audio(source.audio_of(row), sampling_rate)
+        except (ValueError, OSError) as err:  # one bad file costs only itself: counted, named, and the run goes on
+            skipped[name] = str(err)
+            logger.warning(f"Skipping track {name!r}: {err}")
+            continue
         onsets, beats = _events(row, "onsets", source.root), _events(row, "beats", source.root)
         changes = _chord_changes(row, source.root)
         names.append(name)
@@ -174,7 +205,9 @@ def run_analysis(args: AnalysisArguments) -> dict:
         counts["with_onsets" if onsets is not None else "without_onsets"] += 1
         counts["with_beats"] += beats is not None
         counts["with_chords"] += changes is not None
-        track = {"name": name, "audio": audio, "onsets": onsets, "beats": beats, "changes": changes, "models": {}}
+        # Of the audio, the figures need only the first window (attention maps): a copy, so the track is not held.
+        track = {"name": name, "window": audio[:window_samples].copy(), "onsets": onsets, "beats": beats,
+                 "changes": changes, "models": {}}
         for key, model, extractor, _ in models:
             model_started = time.perf_counter()
             strengths = track_onset_strength(model, extractor, audio, extractor.sampling_rate,
@@ -189,27 +222,39 @@ def run_analysis(args: AnalysisArguments) -> dict:
                     flux = onset_scores(strengths.spectral_flux[None], strengths.times, onsets, **pick)
                     for score in SCORE_NAMES:
                         flux_records[score].append(float(flux[score][0]))
-            ssms = {}
-            for layer in ssm_layers:
-                ssms[layer] = self_similarity(strengths.tokens[layer], center=args.ssm_center)
-                ssm_records[key][layer].append(ssm_summary(ssms[layer], strengths.times, beats, changes,
-                                                           kernel_seconds=args.ssm_kernel_seconds,
-                                                           window=args.ssm_window))
+            for layer in ssm_layers:  # from the band of lags the measures read: no T x T matrix
+                ssm_records[key][layer].append(ssm_summary_from_tokens(
+                    strengths.tokens[layer], strengths.times, beats, changes, kernel_seconds=args.ssm_kernel_seconds,
+                    window=args.ssm_window, center=args.ssm_center))
             model_seconds[key] += time.perf_counter() - model_started
-            if first is None or (first_with_onsets is None and onsets is not None):
-                track["models"][key] = {"strengths": strengths, "ssms": ssms}
+            if args.figures and (first is None or (first_with_onsets is None and onsets is not None)):
+                # What the figures draw: the onset curves and, of the first track, block-mean SSMs of bounded size;
+                # the hidden states themselves (T x hidden per layer) are dropped.
+                entry = {"strengths": replace(strengths, tokens={})}
+                if first is None:
+                    pooled = {layer: pooled_self_similarity(strengths.tokens[layer], strengths.times,
+                                                            SSM_DISPLAY_SIZE, center=args.ssm_center)
+                              for layer in ssm_layers}
+                    entry["ssms"] = {layer: matrix for layer, (matrix, _) in pooled.items()}
+                    entry["ssm_times"] = next(iter(pooled.values()))[1]
+                track["models"][key] = entry
+            del strengths  # its hidden states go before the next model's are computed
         if first is None:
             first = track
         if first_with_onsets is None and onsets is not None:
             first_with_onsets = track
 
+    if not names:
+        raise ValueError(f"No track of the {args.split!r} split of {data} could be read: "
+                         + "; ".join(f"{name}: {reason}" for name, reason in skipped.items()))
     results = {
         "models": {key: name for key, _, _, name in models},
         "revision": args.revision,
         "dataset": data,
         "split": args.split,
         "tracks": names,
-        "num_tracks": counts,
+        "num_tracks": {**counts, "skipped": len(skipped)},
+        "skipped_tracks": skipped,
         "layers": list(range(1, num_layers + 1)),
         "heads": list(range(models[0][1].config.num_attention_heads)),
         "modes": list(MODES),
@@ -224,17 +269,23 @@ def run_analysis(args: AnalysisArguments) -> dict:
     for key in results["onsets"]:
         results["best_onsets"][key] = _best(results["onsets"][key])
     output_dir = Path(args.output_dir)
-    figures_started = time.perf_counter()
-    results["figures"] = (
-        _draw_figures(args, results, models, first, first_with_onsets, output_dir) if args.figures else {}
-    )
+    results["figures"] = {}
     results["timings"] = {
         "model_seconds": {key: round(seconds, 2) for key, seconds in model_seconds.items()},
-        "figure_seconds": round(time.perf_counter() - figures_started, 2),
+        "figure_seconds": 0.0,
         "total_seconds": round(time.perf_counter() - started, 2),
     }
     results["markdown"] = markdown_tables(results)
+    # The numbers are on disk before any figure is drawn: a figure that fails (or runs out of memory) loses none.
     write_results(output_dir, results)
+    if args.figures:
+        figures_started = time.perf_counter()
+        results["figures"], errors = _draw_figures(args, results, models, first, first_with_onsets, output_dir)
+        if errors:
+            results["figure_errors"] = errors
+        results["timings"]["figure_seconds"] = round(time.perf_counter() - figures_started, 2)
+        results["timings"]["total_seconds"] = round(time.perf_counter() - started, 2)
+        write_results(output_dir, results)
     return results
 
 
@@ -281,52 +332,75 @@ def _aggregate_ssm(records: dict) -> dict:
     return out
 
 
-def _draw_figures(args, results, models, first, first_with_onsets, output_dir: Path) -> dict[str, str]:
+def _draw_figures(args, results, models, first, first_with_onsets,
+                  output_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """Draw every figure, each on its own: one that fails is logged and recorded, and the others are still drawn.
+
+    Returns:
+        `({figure: path relative to output_dir}, {figure: "ErrorType: message"})`.
+    """
+    written, errors = {}, {}
+    for name, draw in _figure_jobs(args, results, models, first, first_with_onsets).items():
+        relative = f"figures/{name}.png"
+        try:
+            draw(output_dir / relative)
+        except Exception as err:  # any failure of one figure; the results are already written
+            errors[name] = f"{type(err).__name__}: {err}"
+            logger.warning(f"Figure {name} was not drawn: {errors[name]}")
+        else:
+            written[name] = relative
+    return written, errors
+
+
+def _figure_jobs(args, results, models, first, first_with_onsets) -> dict[str, Callable[[Path], object]]:
+    """`{figure name: draw(path)}`; the work of each figure (a forward pass, peak picking, reading files) happens in
+    its call, so that its failures are that figure's."""
     from . import figures as F
 
-    folder = output_dir / "figures"
-    written = {}
-    key, model, extractor, name = models[0]
-    window = first["audio"][: int(round(args.window_seconds * extractor.sampling_rate))]
-    maps, times = attention_maps(model, extractor, window, extractor.sampling_rate)
-    F.plot_attention_maps(maps, times, folder / "attention_maps.png",
-                          title=f"Attention maps of {name}: first {args.window_seconds:g} s of {first['name']}")
-    written["attention_maps"] = "figures/attention_maps.png"
+    jobs = {}
+    _, model, extractor, model_name = models[0]
 
+    def attention(path):
+        maps, times = attention_maps(model, extractor, first["window"], extractor.sampling_rate)
+        F.plot_attention_maps(maps, times, path, title=f"Attention maps of {model_name}: first "
+                                                       f"{args.window_seconds:g} s of {first['name']}")
+
+    jobs["attention_maps"] = attention
     if first_with_onsets is not None and results["best_onsets"]:
-        curves, picked = {}, {}
-        for key, best in results["best_onsets"].items():
-            if not best:
-                continue
-            strengths = first_with_onsets["models"][key]["strengths"]
-            label = (f"{results['models'][key]}: {best['mode']}, layer {best['layer']}, head {best['head']} "
-                     f"(mean F {best['f_measure']:.3f})")
-            curves[label] = strengths.strengths[best["mode"]][best["layer"] - 1, best["head"]]
-            picked[label] = pick_onsets(curves[label], strengths.times, threshold=args.onset_threshold)
-        strengths = first_with_onsets["models"][models[0][0]]["strengths"]
-        flux_f = results["onset_baseline"]["spectral_flux"]["f_measure"]
-        flux_label = f"spectral flux of the log-mel input (mean F {flux_f:.3f})"
-        curves[flux_label] = strengths.spectral_flux
-        picked[flux_label] = pick_onsets(strengths.spectral_flux, strengths.times, threshold=args.onset_threshold)
-        F.plot_onset_curves(curves, strengths.times, first_with_onsets["onsets"], folder / "onset_curves.png",
-                            estimated_onsets=picked,
-                            title=f"Onset strength, best layer/head: {first_with_onsets['name']}")
-        written["onset_curves"] = "figures/onset_curves.png"
-
+        jobs["onset_curves"] = partial(_draw_onset_curves, args, results, models, first_with_onsets)
     for key, _, _, name in models:
         entry = first["models"][key]
-        F.plot_ssm_grid(entry["ssms"], entry["strengths"].times, folder / f"ssm_{key}.png", beats=first["beats"],
-                        chord_changes=first["changes"], title=f"Self-similarity, {name}: {first['name']}")
-        written[f"ssm_{key}"] = f"figures/ssm_{key}.png"
-
+        jobs[f"ssm_{key}"] = partial(F.plot_ssm_grid, entry["ssms"], entry["ssm_times"], beats=first["beats"],
+                                     chord_changes=first["changes"], title=f"Self-similarity, {name}: {first['name']}")
     if args.probe_results:
-        probe_results = [json.loads(Path(path).read_text()) for path in _expand(args.probe_results)]
-        if probe_results:
-            F.plot_probe_curves(probe_results, folder / "probe_curves.png")
-            written["probe_curves"] = "figures/probe_curves.png"
+        probe_paths = _expand(args.probe_results)
+        if probe_paths:
+            jobs["probe_curves"] = lambda path: F.plot_probe_curves(
+                [json.loads(Path(file).read_text()) for file in probe_paths], path)
         else:
             logger.warning(f"No probe_results.json matched {args.probe_results!r}: no probe curves drawn.")
-    return written
+    return jobs
+
+
+def _draw_onset_curves(args, results, models, first_with_onsets, path) -> None:
+    from . import figures as F
+
+    curves, picked = {}, {}
+    for key, best in results["best_onsets"].items():
+        if not best:
+            continue
+        strengths = first_with_onsets["models"][key]["strengths"]
+        label = (f"{results['models'][key]}: {best['mode']}, layer {best['layer']}, head {best['head']} "
+                 f"(mean F {best['f_measure']:.3f})")
+        curves[label] = strengths.strengths[best["mode"]][best["layer"] - 1, best["head"]]
+        picked[label] = pick_onsets(curves[label], strengths.times, threshold=args.onset_threshold)
+    strengths = first_with_onsets["models"][models[0][0]]["strengths"]
+    flux_f = results["onset_baseline"]["spectral_flux"]["f_measure"]
+    flux_label = f"spectral flux of the log-mel input (mean F {flux_f:.3f})"
+    curves[flux_label] = strengths.spectral_flux
+    picked[flux_label] = pick_onsets(strengths.spectral_flux, strengths.times, threshold=args.onset_threshold)
+    F.plot_onset_curves(curves, strengths.times, first_with_onsets["onsets"], path, estimated_onsets=picked,
+                        title=f"Onset strength, best layer/head: {first_with_onsets['name']}")
 
 
 def _expand(patterns: str) -> list[str]:
@@ -351,8 +425,10 @@ def markdown_tables(results: dict) -> str:
     keys = list(results["models"])
     models = " / ".join(results["models"][key] for key in keys)
     counts = results["num_tracks"]
+    unread = (f" ({counts['skipped']} could not be read and were skipped: see `skipped_tracks`)"
+              if counts.get("skipped") else "")
     lines = [f"Models: {models}. {counts['analysed']} track(s) of the `{results['split']}` split of "
-             f"{results['dataset']}; cells read `{' / '.join(keys)}`.", ""]
+             f"{results['dataset']}{unread}; cells read `{' / '.join(keys)}`.", ""]
     lines += ["### Onsets read from attention", ""]
     if not results["onsets"]:
         lines += ["No track has reference onsets (an `onsets` column): nothing scored.", ""]
