@@ -24,12 +24,6 @@ setup(
         "soundfile>=0.12",
         "soxr>=0.3",
         "datasets>=3",
-        # Ships the default General MIDI SoundFont (TimGM6mb.sf2) of the built-in corpus. The synthesiser,
-        # tinysoundfont, is installed with --no-deps by the Makefile: it declares pyaudio, which does not build
-        # everywhere and is only needed for live playback.
-        "pretty_midi>=0.2.10",
-        # Bach chorales and other scores of the built-in corpus.
-        "music21>=9",
         # Pretraining: run_pretraining.py is an Accelerate loop; its config file may be YAML.
         "accelerate>=1.0",
         "pyyaml>=6",
@@ -44,6 +38,11 @@ setup(
     ],
     extras_require={
         "dev": ["pytest>=8", "librosa>=0.10", "tensorboard>=2.10", "matplotlib>=3.6"],
+        # Rendering the built-in benchmark corpus (vit1d.corpus): music21 holds the Bach chorales and fiddle tunes,
+        # pretty_midi's wheel ships the default General MIDI SoundFont (TimGM6mb.sf2). The synthesiser,
+        # tinysoundfont, must be installed with `pip install --no-deps tinysoundfont` (the Makefile does): it
+        # declares pyaudio, which does not build everywhere and is only needed for live playback.
+        "corpus": ["music21>=9", "pretty_midi>=0.2.10"],
         # Figures of vit1d.analysis (attention maps, onset curves, SSMs, probe curves) and of the demo report.
         "analysis": ["matplotlib>=3.6"],
         # Optional experiment trackers for run_pretraining.py (`--report_to tensorboard`).

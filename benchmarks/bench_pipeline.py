@@ -37,7 +37,7 @@ import vit1d
 from vit1d.audio import resample
 from vit1d.data import streaming
 from vit1d.data.pairs import PairSampling
-from vit1d.data.render import write_corpus
+from vit1d.corpus.render import write_corpus
 from vit1d.data.sources import list_audio_files, open_tracks
 from vit1d.data.streaming import PairStream, StreamOptions
 from vit1d.training.optimization import parameter_groups

@@ -339,7 +339,7 @@ def test_figures_name_the_install_command_without_matplotlib(tmp_path, monkeypat
 @pytest.mark.slow
 def test_run_analysis_end_to_end_on_a_rendered_corpus(tmp_path):
     import run_analysis
-    from vit1d.data.render import write_corpus
+    from vit1d.corpus.render import write_corpus
 
     corpus = tmp_path / "corpus"
     summary = write_corpus(corpus, pieces=4, seconds=8, seed=0)

@@ -6,25 +6,19 @@ import pytest
 from datasets import load_dataset
 
 import vit1d
-from vit1d.data import chorales, render, tunes
-from vit1d.data.chorales import ENSEMBLES, VOICE_PROGRAMS, Measure, beat_grid, chorale_piece, load_chorale, merge_ties
-from vit1d.data.render import assign_splits, make_piece, plan_corpus, render_piece, split_by_work, write_corpus
-from vit1d.data.scores import (
-    DRUM_CHANNEL,
-    KICK,
+from vit1d.corpus import chorales, render, tunes
+from vit1d.corpus.chorales import ENSEMBLES, VOICE_PROGRAMS, Measure, beat_grid, chorale_piece, load_chorale, merge_ties
+from vit1d.corpus.render import assign_splits, make_piece, plan_corpus, render_piece, split_by_work, write_corpus
+from vit1d.chords import (
     NUM_MAJMIN_CLASSES,
     PITCH_CLASSES,
     QUALITY_INTERVALS,
-    SCALES,
-    NoteEvent,
-    Piece,
-    chords_from_notes,
-    generate_groove,
     majmin_class,
     name_chord,
     split_chord_label,
     to_majmin,
 )
+from vit1d.corpus.scores import DRUM_CHANNEL, KICK, SCALES, NoteEvent, Piece, chords_from_notes, generate_groove
 
 needs_music21 = pytest.mark.skipif(importlib.util.find_spec("music21") is None, reason="needs `pip install music21`")
 
@@ -177,9 +171,9 @@ def test_work_names_keep_the_chorale_number():
     assert chorales.work_name("/x/music21/corpus/bach/bwv248.12-2.mxl") == "bwv248.12-2"
 
 
-def test_missing_music21_names_the_install_command(monkeypatch):
+def test_missing_music21_names_the_corpus_extra(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "music21", None)
-    with pytest.raises(ImportError, match="pip install music21"):
+    with pytest.raises(ImportError, match=r'needs `music21`, which comes with the corpus extra: pip install "vit1d\[corpus\]"'):
         chorales._music21()
 
 
@@ -599,7 +593,7 @@ def test_chorale_chords_agree_with_roman_numeral_analyses():
 @needs_music21
 @pytest.mark.slow
 def test_tune_exclusions_are_current():
-    from vit1d.data import tune_exclusions
+    from vit1d.corpus import tune_exclusions
 
     found = {"MODAL_OR_NO_SINGLE_KEY": set(), "IRREGULAR_METRE": set(), "KEY_NOT_AT_END": set(), "SAME_TUNE": set()}
     fingerprints = set()

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from huggingface_hub import ModelCard
 
 import vit1d
-from vit1d.data.render import write_corpus
+from vit1d.corpus.render import write_corpus
 from vit1d.training import checkpointing
 from vit1d.training.arguments import DEMO_OVERRIDES, parse_arguments, read_config_file
 from vit1d.training.metrics import embedding_metrics

@@ -185,7 +185,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    from vit1d.data.render import write_corpus
+    from vit1d.corpus.render import write_corpus
 
     folder = tmp_path_factory.mktemp("resume") / "corpus"
     write_corpus(folder, pieces=10, seconds=20, seed=0)

@@ -9,7 +9,7 @@ import torch
 from huggingface_hub import ModelCard, ModelCardData
 
 import vit1d
-from vit1d.data.render import write_corpus
+from vit1d.corpus.render import write_corpus
 from vit1d.probing.extraction import EmbeddingCache, ExtractionSettings, TrackEmbeddings
 from vit1d.probing.probe import ProbeConfig, train_probe
 from vit1d.probing.runner import ProbeArguments, eval_results, parse_layers, run_probe

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vit1d import ViT1DFeatureExtractor
-from vit1d.data.scores import NUM_MAJMIN_CLASSES, majmin_class
+from vit1d.chords import NUM_MAJMIN_CLASSES, majmin_class
 from vit1d.probing.labels import (
     CHORD_CLASS_LABELS,
     KEY_LABELS,

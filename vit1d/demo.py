@@ -99,7 +99,7 @@ class DemoRun:
 
 
 def render_corpus(args: DemoArguments) -> str:
-    from .data.render import ensure_corpus
+    from .corpus.render import ensure_corpus
 
     return ensure_corpus(args.corpus_dir, args.corpus_pieces, args.corpus_seconds)
 

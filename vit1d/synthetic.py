@@ -6,7 +6,7 @@ import numpy as np
 def synthetic_music(seconds: float, sampling_rate: int = 16000, seed: int = 0) -> np.ndarray:
     """Harmonic notes with decaying envelopes, a noise burst at every note onset and a quarter-second silent gap in
     the middle: a mono float32 signal (peak 0.3) whose spectrum changes like music's, deterministic for a seed.
-    Real rendered music with labels comes from `vit1d.data`."""
+    Real rendered music with labels comes from `vit1d.corpus`."""
     rng = np.random.default_rng(seed)
     n = int(seconds * sampling_rate)
     t = np.arange(n) / sampling_rate

@@ -168,7 +168,7 @@ def run_analysis(args: AnalysisArguments) -> dict:
     num_layers = models[0][1].config.num_hidden_layers
     ssm_layers = sorted({layer for group in parse_layers(args.layers, num_layers) for layer in group})
     if args.data is None:
-        from ..data.render import ensure_corpus
+        from ..corpus.render import ensure_corpus
 
         data = ensure_corpus(args.corpus_dir, args.corpus_pieces, args.corpus_seconds)
     else:

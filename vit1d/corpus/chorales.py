@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import require
 from .scores import NoteEvent, Piece, chords_from_notes
 
 QUARTER_BPM = (60.0, 120.0)
@@ -109,11 +110,7 @@ def ends_on_tonic(score: ChoraleScore) -> bool:
 
 
 def _music21():
-    try:
-        import music21
-    except ImportError as err:
-        raise ImportError("Bach chorales and fiddle tunes come from the music21 corpus: `pip install music21`.") from err
-    return music21
+    return require("music21", "Reading Bach chorales and fiddle tunes from the music21 corpus")
 
 
 @lru_cache(maxsize=1)

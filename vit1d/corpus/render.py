@@ -6,14 +6,14 @@ audio is referenced by the `audio_path` column (relative to the folder) rather t
 datasets 5 encodes `Audio` through torchcodec, which has no CPU build here; decode it with
 `vit1d.load_audio(folder / row["audio_path"], ...)`.
 
-    python -m vit1d.data.render --out data/corpus --pieces 40 --seconds 30 --score_fraction 0.5 --tune_fraction 0.5
+    python -m vit1d.corpus.render --out data/corpus --pieces 40 --seconds 30 --score_fraction 0.5 --tune_fraction 0.5
 
 Every row has the same columns whatever its `source` ("groove", "chorale" or "tune"); `chord_source` says whether
 its chords are exact ("score": the chords the grooves' and tunes' accompaniment plays) or estimated from the notes
-("chordify", the chorales). Splits are by work: all renderings of a chorale or tune land in one split. Needs
-`tinysoundfont` (install it with `pip install --no-deps tinysoundfont`: its pyaudio dependency is only for live
-playback and does not build everywhere), `music21` for the scores, and, for the default SoundFont, `pretty_midi`,
-whose wheel ships `TimGM6mb.sf2`.
+("chordify", the chorales). Splits are by work: all renderings of a chorale or tune land in one split. Needs the
+corpus extra (`pip install "vit1d[corpus]" && pip install --no-deps tinysoundfont`): `tinysoundfont` synthesises
+(without its pyaudio dependency, which is only for live playback and does not build everywhere), `music21` holds
+the scores, and `pretty_midi`'s wheel ships the default SoundFont, `TimGM6mb.sf2`.
 """
 
 import importlib.util
@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from . import CORPUS_INSTALL, require
 from .chorales import chorale_piece, chorale_works, work_name
 from .scores import DRUM_CHANNEL, Piece, generate_groove
 from .tunes import tune_piece, tune_works
@@ -43,7 +44,8 @@ def default_soundfont() -> Path:
     spec = importlib.util.find_spec("pretty_midi")
     if spec is None or spec.origin is None:
         raise ImportError(
-            "The default SoundFont ships with pretty_midi: `pip install pretty_midi`, or pass a .sf2 path."
+            f"The default SoundFont (TimGM6mb.sf2) ships with pretty_midi, which comes with the corpus extra: "
+            f"{CORPUS_INSTALL}; or pass a .sf2 path."
         )
     path = Path(spec.origin).parent / "TimGM6mb.sf2"
     if not path.exists():
@@ -75,13 +77,7 @@ def soundfont_choices(soundfont: Path | None, extra_soundfonts) -> list[Path]:
 
 
 def _synth(soundfont: Path, sampling_rate: int):
-    try:
-        import tinysoundfont
-    except ImportError as err:
-        raise ImportError(
-            "Rendering the corpus needs tinysoundfont: `pip install --no-deps tinysoundfont` (its pyaudio dependency "
-            "is only for live playback)."
-        ) from err
+    tinysoundfont = require("tinysoundfont", "Rendering the corpus (the SoundFont synthesiser)")
     synth = tinysoundfont.Synth(samplerate=sampling_rate)
     return synth, synth.sfload(str(soundfont))
 

@@ -1,2 +1,3 @@
-"""Data for ViT-1D: the built-in rendered corpus (`vit1d.data.render`) and its scores: generated grooves and the chord
-vocabulary (`vit1d.data.scores`), Bach chorales from the music21 corpus (`vit1d.data.chorales`)."""
+"""The pretraining pipeline: where tracks come from (`vit1d.data.sources`: folders, manifests, datasets, the Hub),
+how positive pairs are drawn (`vit1d.data.pairs`), and the stream of batches with its sharding, skips and exact
+resume (`vit1d.data.streaming`). The rendered benchmark corpus is `vit1d.corpus`."""

@@ -7,7 +7,7 @@ Conventions (the same in every function here):
   (`ViT1DFeatureExtractor.frame_times`: sequence token `i` sits at `i * 512 / 16000` s, 31.25 tokens per second) or at
   the track-level times of stitched windows; any sorted 1-D array of times works.
 - Chord labels follow mir_eval's syntax ("C:maj", "Bb:min7", "A:maj/3", "N", "X"). The 25-class vocabulary and the
-  reduction of every quality to it live in `vit1d.data.scores` (`majmin_class`); this module only reuses them.
+  reduction of every quality to it live in `vit1d.chords` (`chord_class`); this module only reuses them.
 - Key labels follow mir_eval's syntax ("C major", "Eb minor"; "X" for no or unknown key).
 
 User-dataset schema (one row per track, as a `datasets` row, a dict or a JSON line; only the columns of the task at
@@ -30,7 +30,7 @@ from pathlib import Path
 import mir_eval
 import numpy as np
 
-from vit1d.data.scores import NO_CHORD, NUM_MAJMIN_CLASSES, PITCH_CLASSES, majmin_class, pitch_class
+from vit1d.chords import CHORD_CLASS_LABELS, NO_CHORD_CLASS, PITCH_CLASSES, chord_class, pitch_class
 
 # ----------------------------------------------------------------------------------------------------------------
 # key
@@ -206,35 +206,6 @@ def read_beats(value: str | Path | Sequence[float] | np.ndarray | None) -> np.nd
 # ----------------------------------------------------------------------------------------------------------------
 # chords
 # ----------------------------------------------------------------------------------------------------------------
-
-NO_CHORD_CLASS = NUM_MAJMIN_CLASSES - 1  # 24
-CHORD_CLASS_LABELS: tuple[str, ...] = (
-    tuple(f"{pc}:maj" for pc in PITCH_CLASSES) + tuple(f"{pc}:min" for pc in PITCH_CLASSES) + (NO_CHORD,)
-)  # the order of `majmin_class`; a test checks that the two agree
-
-
-def chord_class(label: str) -> int:
-    """Class of a chord label in the 25-class vocabulary (0-11 maj, 12-23 min, 24 N).
-
-    Qualities of `vit1d.data.scores.QUALITY_INTERVALS` go through `majmin_class`, which reduces by the third: maj,
-    aug, 7, maj7 -> maj; min, dim, min7, hdim7, dim7 -> min; "N" and "X" -> N. Other Harte qualities that user
-    annotations carry (maj6, 9, min(9), sus4, (1,3,5), ...) are parsed by mir_eval and follow the same rule on their
-    intervals: a major third -> maj, else a minor third -> min, else (sus2, sus4, power chords, "1") -> N, as they
-    are neither major nor minor.
-    """
-    try:
-        return majmin_class(label)
-    except ValueError:
-        pass
-    root, bitmap, _ = mir_eval.chord.encode(label)
-    if root < 0:
-        return NO_CHORD_CLASS
-    if bitmap[4]:
-        return int(root)
-    if bitmap[3]:
-        return int(root) + 12
-    return NO_CHORD_CLASS
-
 
 def chord_targets(token_times: Sequence[float], intervals: np.ndarray, labels: Sequence[str]) -> np.ndarray:
     """Chord class (`chord_class`) of the segment that contains each token time; segments are half-open

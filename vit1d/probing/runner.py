@@ -160,7 +160,7 @@ def run_probe(args: ProbeArguments) -> dict:
     model, extractor, model_name = load_encoder(args)
     model.to(args.device).eval()
     if args.data is None:
-        from ..data.render import ensure_corpus
+        from ..corpus.render import ensure_corpus
 
         data = ensure_corpus(args.corpus_dir, args.corpus_pieces, args.corpus_seconds)
     else:
