@@ -127,18 +127,34 @@ def test_multilabel_probe_learns_soft_targets():
 def test_run_probe_writes_a_complete_results_file(task, corpus, tiny_encoder, tmp_path):
     args = ProbeArguments(task=task, data=str(corpus), model_name_or_path=str(tiny_encoder),
                           output_dir=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"), layers="all",
-                          representation="average", max_steps=60, eval_every=20, seed=0)
+                          representation="average", max_steps=60, eval_every=20, seed=0, probe_seeds="0,1",
+                          bootstrap_resamples=400)
     results = run_probe(args)
     saved = json.loads((tmp_path / "out" / "probe_results.json").read_text())
     assert saved["model"] == str(tiny_encoder) and saved["seed"] == 0 and not saved["random_init"]
     assert [r["layers"] for r in saved["results"]] == [[0], [1], [2]]
     main_metric = {"tagging": "mAP", "key": "weighted_score", "beat": "F-measure", "chord": "frame_accuracy"}[task]
+    num_test = saved["num_tracks"]["test"]
+    assert len(saved["test_tracks"]) == num_test
     for record in saved["results"]:
         assert record["task"] == task and record["split"] == "test" and 0.0 <= record["metrics"][main_metric] <= 1.0
         assert record["representation"] == ("sequence" if task in ("beat", "chord") else "average")
+        # Two probe seeds: the metric is their mean, with an interval over test tracks and seeds.
+        assert record["seeds"] == [0, 1] and len(record["metrics_by_seed"]) == 2
+        by_seed = [metrics[main_metric] for metrics in record["metrics_by_seed"]]
+        assert record["metrics"][main_metric] == pytest.approx(np.mean(by_seed))
+        interval = record["ci95"][main_metric]
+        assert interval["low"] <= interval["value"] <= interval["high"] and interval["low"] < interval["high"]
+        assert interval["value"] == pytest.approx(record["metrics"][main_metric], abs=1e-9)
+        assert (interval["num_tracks"], interval["num_seeds"]) == (num_test, 2)
+        if task != "tagging":  # a mean over tracks: the per-track scores behind it are saved
+            per_track = np.array(record["per_track"][main_metric])
+            assert per_track.shape == (2, num_test)
     assert saved["timings"]["cache_misses"] == sum(saved["num_tracks"].values())
     table = (tmp_path / "out" / "probe_results.md").read_text()
     assert table.count("\n| ") == 4  # header + 3 layers
+    low = saved["results"][0]["ci95"][main_metric]["low"]
+    assert f"[{low:.3f}, " in table and "mean over 2 probe seed(s)" in table
     # A second run reuses every embedding and repeats the numbers exactly.
     again = run_probe(args)
     assert again["timings"]["cache_misses"] == 0

@@ -405,3 +405,25 @@ def test_evaluate_chord_module(load_metric):
     assert by_duration == pytest.approx(aggregate(per_track, weight="duration"))
     assert by_duration["majmin"] == pytest.approx(6 / 15)  # 6 s right out of 15
     assert metric.compute(**inputs, weighting="track") == pytest.approx(aggregate(per_track))
+
+
+def test_resampled_tagging_metrics_equal_scikit_learn_with_multiplicities():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from vit1d.probing.metrics import resampled_tagging_metrics, tagging_metrics
+
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(30, 6))
+    targets = (rng.uniform(size=(30, 6)) < 0.3).astype(float)
+    targets[:, 5] = 0  # a tag without positives is left out, as tagging_metrics leaves it out
+    weights = np.vstack([np.ones(30), rng.multinomial(30, np.ones(30) / 30, size=20)])  # the split, 20 resamples
+    fast = resampled_tagging_metrics(scores, targets, weights)
+    assert fast["mAP"][0] == pytest.approx(tagging_metrics(scores, targets)["mAP"], abs=1e-12)
+    assert fast["ROC-AUC"][0] == pytest.approx(tagging_metrics(scores, targets)["ROC-AUC"], abs=1e-12)
+    for b, w in enumerate(weights):
+        keep = [k for k in range(6) if 0 < (w * targets[:, k]).sum() < w.sum()]
+        ap = np.mean([average_precision_score(targets[:, k], scores[:, k], sample_weight=w) for k in keep])
+        auc = np.mean([roc_auc_score(targets[:, k], scores[:, k], sample_weight=w) for k in keep])
+        assert fast["mAP"][b] == pytest.approx(ap, abs=1e-12) and fast["ROC-AUC"][b] == pytest.approx(auc, abs=1e-12)
+    with pytest.raises(ValueError, match="Tied scores"):
+        resampled_tagging_metrics(np.zeros((4, 1)), np.array([[1], [0], [1], [0]]), np.ones((1, 4)))

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .stats import Arm, Interval, bootstrap_effect, holm_adjust
+from .stats import Arm, Interval, arm_mean, bootstrap_effect, holm_adjust
 
 SUPPORTED, REFUTED, INCONCLUSIVE = "supported", "refuted", "inconclusive"
 
@@ -102,7 +102,7 @@ def evaluate_claims(claims: Sequence[Claim], alpha: float = 0.05, n_resamples: i
     adjusted = dict(zip(tested, holm_adjust([intervals[i].p_value for i in tested]))) if tested else {}
     results = []
     for index, (claim, interval) in enumerate(zip(claims, intervals)):
-        means = {name: float(np.nanmean(arm.matrix())) for name, arm in claim.arms.items()}
+        means = {name: arm_mean(arm) for name, arm in claim.arms.items()}
         if interval is None:
             result = ClaimResult(claim.claim_id, claim.statement, claim.metric, claim.effect_label, None, None,
                                  INCONCLUSIVE, f"not testable here: {claim.why_not}", means)

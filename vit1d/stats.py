@@ -14,7 +14,6 @@ than adding statsmodels (`multipletests(method="holm")`, against which it is tes
 dependency.
 """
 
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
@@ -31,10 +30,13 @@ class Arm:
             (e.g. no reference onsets); such tracks are left out of every mean.
         tracks: the name of the track set the columns belong to. Arms with the same name must score the same tracks in
             the same order: they are resampled together (paired).
+        weights: `(tracks,)` weights of a weighted mean (e.g. durations: MIREX's duration-weighted chord accuracy);
+            None: every track counts the same.
     """
 
     scores: np.ndarray
     tracks: str = "test"
+    weights: np.ndarray | None = None
 
     def matrix(self) -> np.ndarray:
         scores = np.asarray(self.scores, dtype=np.float64)
@@ -57,13 +59,22 @@ class Interval:
         return asdict(self)
 
 
-def _means(matrix: np.ndarray, seed_index: np.ndarray, track_index: np.ndarray) -> np.ndarray:
-    """Mean over the resampled seeds and tracks of a `(seeds, tracks)` matrix for each of `B` resamples:
+def _means(matrix: np.ndarray, seed_index: np.ndarray, track_index: np.ndarray,
+           weights: np.ndarray | None = None) -> np.ndarray:
+    """(Weighted) mean over the resampled seeds and tracks of a `(seeds, tracks)` matrix for each of `B` resamples:
     `seed_index (B, S)` and `track_index (B, T)` -> `(B,)`. NaN scores are left out of the mean."""
     picked = matrix[seed_index[:, :, None], track_index[:, None, :]]  # (B, S, T)
-    with warnings.catch_warnings():  # a resample of only NaN tracks has no mean: NaN, dropped by the caller
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(picked.reshape(len(picked), -1), axis=1)
+    weight = np.ones(matrix.shape[1]) if weights is None else np.asarray(weights, dtype=np.float64)
+    weight = np.broadcast_to(weight[track_index][:, None, :], picked.shape) * np.isfinite(picked)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a resample of only NaN tracks: NaN, dropped by the caller
+        return np.nansum(picked * weight, axis=(1, 2)) / weight.sum(axis=(1, 2))
+
+
+def arm_mean(arm: Arm) -> float:
+    """The arm's (weighted) mean score over its seeds and tracks, NaN scores left out."""
+    matrix = arm.matrix()
+    whole = np.arange(matrix.shape[1])[None]
+    return float(_means(matrix, np.arange(len(matrix))[None], whole, arm.weights)[0])
 
 
 def bootstrap_effect(
@@ -96,8 +107,8 @@ def bootstrap_effect(
     resampled = {}
     for name, matrix in matrices.items():
         seed_draw = rng.integers(0, len(matrix), size=(n_resamples, len(matrix)))
-        resampled[name] = _means(matrix, seed_draw, track_draws[arms[name].tracks])
-    observed = {name: float(np.nanmean(matrix)) for name, matrix in matrices.items()}
+        resampled[name] = _means(matrix, seed_draw, track_draws[arms[name].tracks], arms[name].weights)
+    observed = {name: arm_mean(arm) for name, arm in arms.items()}
     value = float(effect(observed))
     draws = np.array([effect({name: float(resampled[name][b]) for name in arms}) for b in range(n_resamples)])
     draws = draws[np.isfinite(draws)]
@@ -112,9 +123,35 @@ def bootstrap_effect(
                     num_seeds={name: len(m) for name, m in matrices.items()}, confidence=confidence)
 
 
-def mean_interval(scores, tracks: str = "test", **kwargs) -> Interval:
-    """The mean of one arm's scores (`(seeds, tracks)` or `(tracks,)`) with its bootstrap interval."""
-    return bootstrap_effect({"arm": Arm(np.asarray(scores), tracks)}, lambda means: means["arm"], **kwargs)
+def set_metric_interval(metric: Callable[[int, np.ndarray], np.ndarray], num_tracks: int, num_seeds: int = 1,
+                        n_resamples: int = 2000, confidence: float = 0.95, seed: int = 0) -> Interval:
+    """The interval of a metric that is not a mean over tracks (macro mAP: an average precision per tag, computed
+    over the tracks), by the same two-level resampling. A resample of tracks with replacement is a vector of
+    multiplicities, so `metric(seed, weights)` takes `weights (B, tracks)` (how often each track was drawn in each of
+    `B` resamples; all ones is the split itself) and returns the metric of each resample, `(B,)`, for the probe of
+    seed `seed`; each resample averages it over resampled seeds."""
+    if num_tracks < 2:
+        raise ValueError(f"A bootstrap needs at least 2 tracks, got {num_tracks}.")
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, num_tracks, size=(n_resamples, num_tracks))
+    weights = np.zeros((n_resamples, num_tracks))
+    np.add.at(weights, (np.arange(n_resamples)[:, None], draws), 1.0)  # (B, T) multiplicities
+    per_seed = np.stack([np.asarray(metric(s, weights), dtype=np.float64) for s in range(num_seeds)])  # (S, B)
+    seed_draws = rng.integers(0, num_seeds, size=(n_resamples, num_seeds))
+    resampled = per_seed[seed_draws, np.arange(n_resamples)[:, None]].mean(axis=1)  # (B,)
+    ones = np.ones((1, num_tracks))
+    value = float(np.mean([np.asarray(metric(s, ones))[0] for s in range(num_seeds)]))
+    resampled = resampled[np.isfinite(resampled)]
+    alpha = 1.0 - confidence
+    low, high = np.quantile(resampled, [alpha / 2, 1 - alpha / 2])
+    tail = min(np.sum(resampled <= 0), np.sum(resampled >= 0))
+    return Interval(value, float(low), float(high), float(min(1.0, 2.0 * (tail + 1) / (len(resampled) + 1))),
+                    {"metric": num_tracks}, {"metric": num_seeds}, confidence)
+
+
+def mean_interval(scores, tracks: str = "test", weights=None, **kwargs) -> Interval:
+    """The (weighted) mean of one arm's scores (`(seeds, tracks)` or `(tracks,)`) with its bootstrap interval."""
+    return bootstrap_effect({"arm": Arm(np.asarray(scores), tracks, weights)}, lambda means: means["arm"], **kwargs)
 
 
 def difference_interval(scores, baseline, tracks: str = "test", **kwargs) -> Interval:
@@ -145,5 +182,5 @@ def minimum_detectable_difference(paired_differences, alpha: float = 0.05, power
     return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * d.std(ddof=1) / np.sqrt(len(d)))
 
 
-__all__ = ["Arm", "Interval", "bootstrap_effect", "difference_interval", "holm_adjust", "mean_interval",
-           "minimum_detectable_difference"]
+__all__ = ["Arm", "Interval", "arm_mean", "bootstrap_effect", "difference_interval", "holm_adjust", "mean_interval",
+           "minimum_detectable_difference", "set_metric_interval"]

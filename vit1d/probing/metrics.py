@@ -92,6 +92,49 @@ def tagging_metrics(scores: np.ndarray, targets: np.ndarray) -> dict[str, float]
     }
 
 
+def resampled_tagging_metrics(scores: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """`tagging_metrics`' macro mAP and ROC-AUC for many bootstrap resamples of the tracks at once.
+
+    A resample with replacement is a vector of track multiplicities, so each resample's metrics are those of
+    scikit-learn's `average_precision_score` / `roc_auc_score` with `sample_weight` = its multiplicities (tested to
+    agree). Each tag's tracks are sorted by score once; every resample is then cumulative sums over that order, which
+    is what makes a few thousand resamples of a 50-tag split take a second instead of minutes.
+
+    Args:
+        scores: `(tracks, tags)`; tracks of equal score within a tag are ranked as scikit-learn's thresholds group
+            them only when the scores differ, so ties within a tag are refused (continuous logits have none).
+        targets: `(tracks, tags)` multi-hot.
+        weights: `(B, tracks)` multiplicities of the tracks in each of `B` resamples.
+
+    Returns:
+        `{"mAP": (B,), "ROC-AUC": (B,)}`: the mean over the tags that have a positive and a negative track in the
+        resample (NaN where none has).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    positives = (np.asarray(targets) >= 0.5).astype(np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    order = np.argsort(-scores, axis=0, kind="stable")  # (T, K): each tag's tracks, best score first
+    ranked = np.take_along_axis(scores, order, axis=0)
+    if (np.diff(ranked, axis=0) == 0).any():
+        raise ValueError("Tied scores within a tag: use tagging_metrics per resample.")
+    y = np.take_along_axis(positives, order, axis=0)  # (T, K)
+    w = weights[:, order]  # (B, T, K): each resample's multiplicities in each tag's order
+    true_positives = np.cumsum(w * y, axis=1)
+    false_positives = np.cumsum(w * (1 - y), axis=1)
+    total_positive, total_negative = true_positives[:, -1], false_positives[:, -1]  # (B, K)
+    scorable = (total_positive > 0) & (total_negative > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        seen = true_positives + false_positives  # 0 before the first drawn track: no precision there, and none used
+        precision = np.where(seen > 0, true_positives / np.where(seen > 0, seen, 1), 0.0)
+        # AP: precision at each positive, weighted by its multiplicity; AUC: for each positive, the weight of the
+        # negatives ranked below it.
+        ap = (w * y * precision).sum(axis=1) / total_positive
+        auc = (w * y * (total_negative[:, None, :] - false_positives)).sum(axis=1) / (total_positive * total_negative)
+        mean_ap = np.where(scorable, ap, 0).sum(axis=1) / scorable.sum(axis=1)
+        mean_auc = np.where(scorable, auc, 0).sum(axis=1) / scorable.sum(axis=1)
+    return {"mAP": mean_ap, "ROC-AUC": mean_auc}
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # key
 # ----------------------------------------------------------------------------------------------------------------

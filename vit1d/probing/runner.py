@@ -7,6 +7,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..configuration_vit1d import ViT1DConfig
@@ -14,6 +15,7 @@ from ..data.sources import open_tracks
 from ..feature_extraction_vit1d import ViT1DFeatureExtractor
 from ..modeling_vit1d import ViT1DModel
 from . import labels as L
+from . import metrics as M
 from .extraction import EmbeddingCache, ExtractionSettings, extract_all
 from .probe import ProbeConfig
 from .tasks import LOCAL_TASKS, TASKS, VALIDATION_METRIC, Representation, TaskData, probe_task
@@ -75,7 +77,13 @@ class ProbeArguments:
     eval_every: int = field(default=100)
     patience: int = field(default=5)
     weight_decay: float = field(default=0.0)
-    seed: int = field(default=0)
+    seed: int = field(default=0, metadata={"help": "Seed of the random initialisation (--random_init or no model)."})
+    probe_seeds: str = field(
+        default="0,1,2", metadata={"help": "Seeds of the probe (its initialisation and batch order), comma-separated: "
+                                           "each layer set is probed once per seed; metrics are means over the seeds "
+                                           "and their 95 % intervals resample test tracks and seeds."}
+    )
+    bootstrap_resamples: int = field(default=2000, metadata={"help": "Bootstrap resamples of the intervals."})
     include_no_key: bool = field(default=False, metadata={"help": "Key: a 25th class for tracks without a key."})
     beat_trim_first_seconds: float = field(
         default=0.0, metadata={"help": "Beat: ignore the first N s when scoring (0: MARBLE's convention; 5: mir_eval's "
@@ -86,6 +94,16 @@ class ProbeArguments:
         if self.task not in TASKS:
             raise ValueError(f"--task must be one of {TASKS}, got {self.task!r}.")
         self.representation = "sequence" if self.task in LOCAL_TASKS else self.representation
+        try:
+            seeds = [int(seed) for seed in str(self.probe_seeds).split(",") if seed.strip()]
+        except ValueError:
+            seeds = []
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"--probe_seeds must be distinct integers separated by commas, got {self.probe_seeds!r}.")
+
+    @property
+    def seeds(self) -> list[int]:
+        return [int(seed) for seed in str(self.probe_seeds).split(",") if seed.strip()]
 
 
 def parse_layers(value: str, num_layers: int) -> list[tuple[int, ...]]:
@@ -171,43 +189,100 @@ def run_probe(args: ProbeArguments) -> dict:
               (("train", args.train_split), ("validation", args.validation_split), ("test", args.test_split))}
     extraction_seconds = time.perf_counter() - started
 
-    config = ProbeConfig(learning_rate=args.learning_rate, batch_size=args.probe_batch_size, max_steps=args.max_steps,
-                         eval_every=args.eval_every, patience=args.patience, weight_decay=args.weight_decay,
-                         seed=args.seed)
     options = {"include_none": args.include_no_key, "trim_first_seconds": args.beat_trim_first_seconds}
     records = []
     for layers in parse_layers(args.layers, model.config.num_hidden_layers):
         representation = Representation(args.representation, layers)
         probe_started = time.perf_counter()
-        outcome = probe_task(args.task, representation, splits["train"], splits["validation"], splits["test"],
-                             config, **options)
+        # One probe per seed: a single seed's number hides the variance of the probe's own training.
+        outcomes = []
+        for seed in args.seeds:
+            config = ProbeConfig(learning_rate=args.learning_rate, batch_size=args.probe_batch_size,
+                                 max_steps=args.max_steps, eval_every=args.eval_every, patience=args.patience,
+                                 weight_decay=args.weight_decay, seed=seed)
+            outcomes.append(probe_task(args.task, representation, splits["train"], splits["validation"],
+                                       splits["test"], config, **options))
         records.append({
             "task": args.task,
             "dataset": data,
             "split": args.test_split,
             "representation": representation.kind,
             "layers": list(layers),
-            "metrics": outcome.metrics,
-            "validation": outcome.validation,
-            "best_step": outcome.best_step,
-            "steps_run": outcome.steps_run,
+            "metrics": mean_over_seeds([outcome.metrics for outcome in outcomes]),
+            "ci95": confidence_intervals(args.task, outcomes, args.bootstrap_resamples),
+            "seeds": args.seeds,
+            "metrics_by_seed": [outcome.metrics for outcome in outcomes],
+            "validation": [outcome.validation for outcome in outcomes],
+            "best_step": [outcome.best_step for outcome in outcomes],
+            "steps_run": [outcome.steps_run for outcome in outcomes],
+            "per_track": {name: [outcome.per_track[name] for outcome in outcomes]
+                          for name in outcomes[0].per_track},
             "probe_seconds": round(time.perf_counter() - probe_started, 2),
-            **({"details": outcome.extra} if outcome.extra else {}),
+            **({"details": [outcome.extra for outcome in outcomes]} if outcomes[0].extra else {}),
         })
-        logger.info(f"{args.task} {representation.name}: {outcome.metrics.get(VALIDATION_METRIC[args.task])}")
+        logger.info(f"{args.task} {representation.name}: "
+                    f"{format_interval(records[-1], VALIDATION_METRIC[args.task])}")
     results = {
         "model": model_name,
         "revision": args.revision,
         "random_init": args.random_init or args.model_name_or_path is None,
         "seed": args.seed,
+        "test_tracks": splits["test"].names,
+        "track_weights": outcomes[0].track_weights,
         "num_tracks": {name: len(split.embeddings) for name, split in splits.items()},
-        "probe": asdict(config),
+        "probe": {key: value for key, value in asdict(config).items() if key != "seed"},
         "timings": {"extraction_seconds": round(extraction_seconds, 2), "cache_hits": cache.hits,
                     "cache_misses": cache.misses, "total_seconds": round(time.perf_counter() - started, 2)},
         "results": records,
     }
     write_results(Path(args.output_dir), results)
     return results
+
+
+def mean_over_seeds(metrics: list[dict]) -> dict:
+    """Each numeric metric's mean over the seeds' runs (NaN where a seed has none); other entries of the first."""
+    out = dict(metrics[0])
+    for name, value in metrics[0].items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and not name.startswith("num_"):
+            out[name] = float(np.nanmean([float(m.get(name, np.nan)) for m in metrics]))
+    return out
+
+
+def confidence_intervals(task: str, outcomes: list, n_resamples: int = 2000) -> dict[str, dict]:
+    """95 % intervals of the task's headline metrics over test tracks and probe seeds (`vit1d.stats`): per-track
+    means (weighted by duration for chords, MIREX's convention) for beat, key and chord; tagging's macro mAP and
+    ROC-AUC, computed over a set of tracks, are recomputed on each resample (`resampled_tagging_metrics`)."""
+    from ..stats import mean_interval, set_metric_interval
+
+    def entry(interval) -> dict:
+        (tracks,), (seeds,) = interval.num_tracks.values(), interval.num_seeds.values()
+        return {"value": interval.value, "low": interval.low, "high": interval.high, "num_tracks": tracks,
+                "num_seeds": seeds}
+
+    intervals = {}
+    if task == "tagging":
+        targets = outcomes[0].track_scores["targets"]
+        for name in ("mAP", "ROC-AUC"):
+            def metric(seed, weights, name=name):
+                return M.resampled_tagging_metrics(outcomes[seed].track_scores["scores"], targets, weights)[name]
+
+            if len(targets) >= 2:
+                intervals[name] = entry(set_metric_interval(metric, len(targets), len(outcomes), n_resamples))
+        return intervals
+    for name in outcomes[0].per_track:
+        scores = np.array([outcome.per_track[name] for outcome in outcomes], dtype=np.float64)  # (seeds, tracks)
+        if scores.shape[1] >= 2 and np.isfinite(scores).any():
+            intervals[name] = entry(mean_interval(scores, weights=outcomes[0].track_weights, n_resamples=n_resamples))
+    return intervals
+
+
+def format_interval(record: dict, metric: str) -> str:
+    """"0.712 [0.650, 0.771]": a metric with its 95 % interval, or the value alone when it has none."""
+    interval = record.get("ci95", {}).get(metric)
+    value = format_metric(record["metrics"].get(metric))
+    if interval is None:
+        return value
+    return f"{value} [{format_metric(interval['low'])}, {format_metric(interval['high'])}]"
 
 
 def write_results(output_dir: Path, results: dict) -> None:
@@ -222,8 +297,10 @@ def markdown_table(results: dict) -> str:
     if not records:
         return ""
     task = records[0]["task"]
-    title = f"Probe results: {task}, model {results['model']}, test split ({results['num_tracks']['test']} tracks)"
-    rows = _table_lines(task, records, lambda record, key: format_metric(record["metrics"].get(key)))
+    seeds = records[0].get("seeds", [results.get("seed")])
+    title = (f"Probe results: {task}, model {results['model']}, test split ({results['num_tracks']['test']} tracks), "
+             f"mean over {len(seeds)} probe seed(s) with 95 % bootstrap intervals over tracks and seeds")
+    rows = _table_lines(task, records, format_interval)
     return "\n".join([title, "", *rows]) + "\n"
 
 
@@ -249,8 +326,8 @@ def _record_key(record: dict) -> tuple:
 
 def comparison_table(results: list[dict], baselines: list[dict] = ()) -> str:
     """One Markdown table per task over several `probe_results.json` contents: every probed representation with the
-    task's main metrics, and, where `baselines` (e.g. the random-init runs) probed the same representation, the
-    baseline's value after a slash ("0.758 / 0.732")."""
+    task's main metrics with their 95 % intervals, and, where `baselines` (e.g. the random-init runs) probed the same
+    representation, the baseline's after a slash ("0.758 [0.70, 0.81] / 0.732 [0.68, 0.79]")."""
     baseline = {_record_key(record): record for results_ in baselines for record in results_["results"]}
     by_task: dict[str, list[dict]] = {}
     for results_ in results:
@@ -258,8 +335,8 @@ def comparison_table(results: list[dict], baselines: list[dict] = ()) -> str:
             by_task.setdefault(record["task"], []).append(record)
 
     def cell(record: dict, key: str) -> str:
-        value, other = format_metric(record["metrics"].get(key)), baseline.get(_record_key(record))
-        return value if other is None else f"{value} / {format_metric(other['metrics'].get(key))}"
+        value, other = format_interval(record, key), baseline.get(_record_key(record))
+        return value if other is None else f"{value} / {format_interval(other, key)}"
 
     tables = []
     for task, records in by_task.items():

@@ -81,11 +81,28 @@ class TaskData:
 
 @dataclass
 class ProbeOutcome:
+    """What one probe gives on the test split.
+
+    Attributes:
+        metrics: the task's metrics over the test split.
+        validation: the early-stopping score on the validation split.
+        best_step / steps_run: the probe's training.
+        per_track: `{metric: [score of each test track]}`, in the order of `test.names`, for confidence intervals
+            over tracks (beat F, key weighted score, chord accuracies; NaN where a track has no score).
+        track_weights: `[weight of each test track]` when the split's metric is a weighted mean (chord durations).
+        track_scores: tagging: the `(tracks, tags)` scores and `targets` the split's macro mAP is computed from,
+            which is not a mean over tracks (its interval recomputes it on resampled tracks).
+        extra: details (the beat threshold chosen on validation, the tag vocabulary, ...).
+    """
+
     metrics: dict[str, float]
     validation: dict[str, float]
     best_step: int
     steps_run: int
     extra: dict = field(default_factory=dict)
+    per_track: dict[str, list[float]] = field(default_factory=dict)
+    track_weights: list[float] | None = None
+    track_scores: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def probe_task(task: str, representation: Representation, train: TaskData, validation: TaskData, test: TaskData,
@@ -115,7 +132,8 @@ def _global(task, representation, train, validation, test, config, targets_of, s
     probe, history = train_probe(features, targets, num_outputs, probe_config,
                                  validation_score=lambda p: score_of(p, validation))
     best = {VALIDATION_METRIC[task]: history.best_score}
-    return ProbeOutcome(score_of(probe, test, full=True), best, history.best_step, history.steps_run)
+    outcome = ProbeOutcome(score_of(probe, test, full=True), best, history.best_step, history.steps_run)
+    return outcome, probe
 
 
 def _tagging(representation, train, validation, test, config, **_):
@@ -129,9 +147,11 @@ def _tagging(representation, train, validation, test, config, **_):
         result = M.tagging_metrics(scores, np.stack(targets_of(data)))
         return result if full else _nan_to_low(result["mAP"])
 
-    outcome = _global("tagging", representation, train, validation, test, config, targets_of, score_of, "multilabel",
-                      len(vocabulary))
+    outcome, probe = _global("tagging", representation, train, validation, test, config, targets_of, score_of,
+                             "multilabel", len(vocabulary))
     outcome.extra["tags"] = vocabulary
+    outcome.track_scores = {"scores": _track_logits(probe, test, representation),
+                            "targets": np.stack(targets_of(test))}
     return outcome
 
 
@@ -144,8 +164,12 @@ def _key(representation, train, validation, test, config, include_none: bool = F
         result = M.key_metrics([int(p) for p in predicted], [L.to_mir_eval_key(k) for k in data.references])
         return result if full else result["weighted_score"]
 
-    return _global("key", representation, train, validation, test, config, targets_of, score_of, "multiclass",
-                   len(L.key_vocabulary(include_none)))
+    outcome, probe = _global("key", representation, train, validation, test, config, targets_of, score_of,
+                             "multiclass", len(L.key_vocabulary(include_none)))
+    predicted = _track_logits(probe, test, representation).argmax(1)
+    per_track = [M.key_metrics([int(p)], [L.to_mir_eval_key(k)]) for p, k in zip(predicted, test.references)]
+    outcome.per_track = {name: [score[name] for score in per_track] for name in ("weighted_score", "accuracy")}
+    return outcome
 
 
 # -- local tasks ----------------------------------------------------------------------------------------------------
@@ -167,19 +191,23 @@ def _beat(representation, train, validation, test, config, neighbour_weights=(0.
     def activations(probe, data):
         return [torch.sigmoid(probe.predict(token_features(e, representation))[:, 0]).numpy() for e in data.embeddings]
 
+    def per_track(probe, data, threshold=M.DEFAULT_BEAT_THRESHOLD):
+        return [M.beat_metrics(M.decode_beats(a, _times(e), threshold), b, trim_first_seconds)
+                for a, e, b in zip(activations(probe, data), data.embeddings, data.references)]
+
     def mean_f(probe, data, threshold=M.DEFAULT_BEAT_THRESHOLD):
-        scores = [M.beat_metrics(M.decode_beats(a, _times(e), threshold), b, trim_first_seconds)
-                  for a, e, b in zip(activations(probe, data), data.embeddings, data.references)]
-        return M.aggregate(scores)
+        return M.aggregate(per_track(probe, data, threshold))
 
     probe, history = train_probe(features, torch.from_numpy(targets)[:, None], 1, probe_config,
                                  validation_score=lambda p: mean_f(p, validation)["F-measure"])
     threshold = M.select_beat_threshold(activations(probe, validation), [_times(e) for e in validation.embeddings],
                                         validation.references,
                                         trim_first_seconds=trim_first_seconds)
-    return ProbeOutcome(mean_f(probe, test, threshold), {"F-measure": history.best_score}, history.best_step,
+    scores = per_track(probe, test, threshold)
+    return ProbeOutcome(M.aggregate(scores), {"F-measure": history.best_score}, history.best_step,
                         history.steps_run, {"threshold": threshold, "trim_first_seconds": trim_first_seconds,
-                                            "neighbour_weights": list(neighbour_weights)})
+                                            "neighbour_weights": list(neighbour_weights)},
+                        per_track=_per_track(scores, BEAT_TRACK_METRICS))
 
 
 def _chord_frames(data: TaskData, representation) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
@@ -197,7 +225,7 @@ def _chord(representation, train, validation, test, config, **_):
         for track, (intervals, chord_labels) in zip(data.embeddings, data.references):
             predicted = probe.predict(token_features(track, representation)).argmax(1).numpy()
             scores.append(M.chord_metrics(predicted, _times(track), intervals, chord_labels))
-        return M.aggregate(scores, weight="duration")
+        return scores
 
     # Early stopping needs only the frame accuracy (duration-weighted over tracks, as `evaluate` aggregates it):
     # computed from features and targets gathered once instead of every mir_eval score at every check.
@@ -212,8 +240,19 @@ def _chord(representation, train, validation, test, config, **_):
     probe_config = ProbeConfig(**{**config.__dict__, "objective": "multiclass"})
     probe, history = train_probe(features, targets, len(L.CHORD_CLASS_LABELS), probe_config,
                                  validation_score=validation_accuracy)
-    return ProbeOutcome(evaluate(probe, test), {"frame_accuracy": history.best_score}, history.best_step,
-                        history.steps_run)
+    scores = evaluate(probe, test)
+    return ProbeOutcome(M.aggregate(scores, weight="duration"), {"frame_accuracy": history.best_score},
+                        history.best_step, history.steps_run, per_track=_per_track(scores, CHORD_TRACK_METRICS),
+                        track_weights=[float(score["duration"]) for score in scores])
+
+
+# The per-track metrics a local task records for its confidence intervals (the headline ones of its table).
+BEAT_TRACK_METRICS = ("F-measure", "Correct Metric Level Total", "Any Metric Level Total")
+CHORD_TRACK_METRICS = ("frame_accuracy", "majmin", "root")
+
+
+def _per_track(scores: Sequence[dict], names: Sequence[str]) -> dict[str, list[float]]:
+    return {name: [float(score.get(name, np.nan)) for score in scores] for name in names}
 
 
 def _nan_to_low(value: float) -> float:
