@@ -188,8 +188,9 @@ def make_piece(planned: PlannedPiece, seconds: float) -> Piece:
 
 
 # Bump when the same parameters would render a different corpus, so that `ensure_corpus` refuses older folders.
-# 1: grooves and chorales (parameters not recorded); 2: fiddle tunes join, parameters recorded in corpus.json.
-CORPUS_VERSION = 2
+# 1: grooves and chorales (parameters not recorded); 2: fiddle tunes join, parameters recorded in corpus.json;
+# 3: `onsets` holds the onsets of fast-attack parts only (`onsets_all` every note), rows name their `stratum`.
+CORPUS_VERSION = 3
 
 
 def render_parameters(pieces: int, seconds: float, seed: int, sampling_rate: int, score_fraction: float,

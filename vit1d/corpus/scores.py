@@ -22,11 +22,22 @@ PROGRESSIONS = {  # scale degrees, 1-based, never the diminished triad; one chor
     "minor": ((1, 6, 3, 7), (1, 4, 5, 1), (1, 7, 6, 7), (1, 4, 7, 3), (1, 6, 4, 5)),
 }
 STYLES = ("rock", "four_on_the_floor", "halftime", "no_drums")
+# The stratum of the benchmark each source belongs to (see `vit1d.corpus.strata` for what each can test).
+STRATUM_OF_SOURCE = {"groove": "easy", "metrical": "metrical", "harmonic": "harmonic", "chorale": "chorale",
+                     "tune": "tune"}
 PROGRAMS = {  # General MIDI programs per role
     "bass": (32, 33, 34, 38),
     "chords": (0, 4, 16, 19, 24, 48, 52, 88),
     "melody": (11, 40, 56, 65, 73, 80),
 }
+
+
+# General MIDI programs whose notes start within a few milliseconds (struck, plucked, percussive): pianos (0-7),
+# chromatic percussion (8-15), guitars (24-31), basses (32-39), pizzicato strings, harp, timpani (45-47), plucked
+# ethnic instruments (104-108) and percussive ones (112-118), plus the drum kit. Bowed, blown, sung and pad presets
+# swell in over 50-300 ms (TimGM6mb's choir takes 291 ms to half level, its flute 53 ms): no detector can place their
+# onsets within the 50 ms of mir_eval.onset, so they are left out of the reference onsets (`Piece.onsets`).
+FAST_ATTACK_PROGRAMS = frozenset([*range(0, 16), *range(24, 40), 45, 46, 47, *range(104, 109), *range(112, 119)])
 
 
 def instrument_family(program: int) -> str:
@@ -95,14 +106,25 @@ class Piece:
     chords: list[tuple[float, float, str]] = field(default_factory=list)  # (start, end, "C:maj" / "A:min7" / "N")
     chord_source: str = "score"  # "score": the chords the generator played (exact); "chordify": estimated from notes
     work: str = ""  # the composition a piece renders; splits keep every rendering of a work together
+    generator: dict = field(default_factory=dict)  # what a generator drew (subdivision, tempo curve, ...), recorded
 
     @property
     def key(self) -> str:
         """The global key in mir_eval's format, e.g. `"Eb minor"`."""
         return f"{PITCH_CLASSES[self.key_tonic]} {self.key_mode}"
 
+    def fast_attack(self, note: NoteEvent) -> bool:
+        return note.channel == DRUM_CHANNEL or self.programs.get(note.channel) in FAST_ATTACK_PROGRAMS
+
     @property
     def onsets(self) -> list[float]:
+        """Reference onsets: the starts of the notes of fast-attack parts (`FAST_ATTACK_PROGRAMS`), so that
+        slow-attack presets do not cap every detector; empty when every part swells in."""
+        return sorted({round(note.start, 6) for note in self.notes if self.fast_attack(note)})
+
+    @property
+    def all_onsets(self) -> list[float]:
+        """The start of every note, whatever its attack."""
         return sorted({round(note.start, 6) for note in self.notes})
 
     @property
@@ -123,7 +145,9 @@ class Piece:
             "chord_intervals": [[start, end] for start, end, _ in self.chords],  # mir_eval's layout
             "chord_labels": [label for _, _, label in self.chords],
             "chord_labels_majmin": [to_majmin(label) for _, _, label in self.chords],
-            "chord_source": self.chord_source, "onsets": self.onsets, "tags": self.tags,
+            "chord_source": self.chord_source, "onsets": self.onsets, "onsets_all": self.all_onsets,
+            "tags": self.tags, "stratum": STRATUM_OF_SOURCE.get(self.source, self.source),
+            "generator": self.generator,
         }
 
 
