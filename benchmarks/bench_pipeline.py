@@ -35,9 +35,9 @@ from common import report
 
 import vit1d
 from vit1d.audio import resample
+from vit1d.corpus.render import write_corpus
 from vit1d.data import streaming
 from vit1d.data.pairs import PairSampling
-from vit1d.corpus.render import write_corpus
 from vit1d.data.sources import list_audio_files, open_tracks
 from vit1d.data.streaming import PairStream, StreamOptions
 from vit1d.training.optimization import parameter_groups

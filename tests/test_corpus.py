@@ -6,9 +6,6 @@ import pytest
 from datasets import load_dataset
 
 import vit1d
-from vit1d.corpus import chorales, render, tunes
-from vit1d.corpus.chorales import ENSEMBLES, VOICE_PROGRAMS, Measure, beat_grid, chorale_piece, load_chorale, merge_ties
-from vit1d.corpus.render import assign_splits, make_piece, plan_corpus, render_piece, split_by_work, write_corpus
 from vit1d.chords import (
     NUM_MAJMIN_CLASSES,
     PITCH_CLASSES,
@@ -18,6 +15,18 @@ from vit1d.chords import (
     split_chord_label,
     to_majmin,
 )
+from vit1d.corpus import chorales, render, tunes
+from vit1d.corpus.chorales import (
+    ENSEMBLES,
+    VOICE_PROGRAMS,
+    Measure,
+    beat_grid,
+    chorale_piece,
+    load_chorale,
+    merge_ties,
+)
+from vit1d.corpus.effects import PARAM_KEYS, apply_realism
+from vit1d.corpus.render import assign_splits, make_piece, plan_corpus, render_piece, split_by_work, write_corpus
 from vit1d.corpus.scores import DRUM_CHANNEL, KICK, SCALES, NoteEvent, Piece, chords_from_notes, generate_groove
 
 needs_music21 = pytest.mark.skipif(importlib.util.find_spec("music21") is None, reason="needs `pip install music21`")
@@ -82,7 +91,8 @@ def test_splits_are_by_piece_and_deterministic():
 
 
 def test_written_corpus_loads_with_datasets(tmp_path):
-    summary = write_corpus(tmp_path / "corpus", pieces=10, seconds=4.0, seed=1, score_fraction=0.0)
+    summary = write_corpus(tmp_path / "corpus", pieces=10, seconds=4.0, seed=1, score_fraction=0.0,
+                           strata_fraction=0.0)
     assert summary["splits"] == {"train": 8, "validation": 1, "test": 1}
     corpus = _load_corpus(tmp_path / "corpus")  # the folder's dataset card maps the splits
     assert set(corpus) == {"train", "validation", "test"}
@@ -93,11 +103,13 @@ def test_written_corpus_loads_with_datasets(tmp_path):
     waveform = vit1d.load_audio(tmp_path / "corpus" / row["audio_path"], sampling_rate=16000)
     assert waveform.shape == (4 * 16000,)
     piece = generate_groove(1 * 1_000_003 + int(row["piece_id"].split("-")[-1]), 4.0)
-    np.testing.assert_allclose(waveform, render_piece(piece), atol=2 / 2**15)  # 16-bit FLAC
+    recorded = apply_realism(render_piece(piece), 16000, row["realism"])  # the recording chain the row records
+    np.testing.assert_allclose(waveform, recorded, atol=2 / 2**15)  # 16-bit FLAC
     assert row["key"] == piece.key and row["beats"] == pytest.approx(piece.beats)
     assert row["chord_labels"] == [label for _, _, label in piece.chords]
     assert row["chord_intervals"] == [[s, e] for s, e, _ in piece.chords]
-    again = write_corpus(tmp_path / "again", pieces=10, seconds=4.0, seed=1, score_fraction=0.0)
+    again = write_corpus(tmp_path / "again", pieces=10, seconds=4.0, seed=1, score_fraction=0.0,
+                         strata_fraction=0.0)
     for split in ("train", "validation", "test"):
         first = (tmp_path / "corpus" / split / "metadata.jsonl").read_text()
         assert first == (tmp_path / "again" / split / "metadata.jsonl").read_text()
@@ -445,7 +457,12 @@ def test_splits_keep_every_work_together():
     splits = split_by_work(works, seed=0)
     assert all(len({s for w, s in zip(works, splits) if w == work}) == 1 for work in works)
     assert split_by_work(list("abcdefghij"), 5) == assign_splits(10, 5)
-    assert [p.piece_id for p in plan_corpus(10, 1, 0.0)] == [f"groove-1-{i:05d}" for i in range(10)]
+    assert [p.piece_id for p in plan_corpus(10, 1, 0.0, strata_fraction=0.0)] == [f"groove-1-{i:05d}"
+                                                                                    for i in range(10)]
+    strata = plan_corpus(10, 1, 0.0)  # generated pieces: grooves, then the metrical and harmonic strata
+    assert [p.source for p in strata] == ["groove"] * 3 + ["metrical"] * 4 + ["harmonic"] * 3
+    assert [p.piece_id for p in strata][:3] == [f"groove-1-{i:05d}" for i in range(3)]
+    assert strata[5].piece_id == "metrical-1-00005" and strata[9].piece_id == "harmonic-1-00009"
 
 
 @needs_music21
@@ -467,9 +484,13 @@ def test_plans_cycle_through_the_chorales_without_leaking_across_splits():
 
 @needs_music21
 def test_plans_mix_the_sources_and_keep_tunes_in_one_split():
-    assert render.score_counts(120) == {"grooves": 60, "chorales": 30, "tunes": 30}  # the demo corpus
-    assert render.score_counts(10, 0.3, 1.0) == {"grooves": 7, "chorales": 0, "tunes": 3}
-    plan = plan_corpus(1400, 3, score_fraction=0.9, tune_fraction=0.5)
+    assert render.score_counts(120) == {"grooves": 20, "metrical": 20, "harmonic": 20, "chorales": 30,
+                                        "tunes": 30}  # the demo corpus
+    assert render.score_counts(10, 0.3, 1.0, 0.0) == {"grooves": 7, "metrical": 0, "harmonic": 0, "chorales": 0,
+                                                      "tunes": 3}
+    with pytest.raises(ValueError, match="strata_fraction"):
+        render.score_counts(10, strata_fraction=2.0)
+    plan = plan_corpus(1400, 3, score_fraction=0.9, tune_fraction=0.5, strata_fraction=0.0)
     sources = [p.source for p in plan]
     assert sources == ["groove"] * 140 + ["chorale"] * 630 + ["tune"] * 630
     tune_plan = [p for p in plan if p.source == "tune"]
@@ -480,30 +501,37 @@ def test_plans_mix_the_sources_and_keep_tunes_in_one_split():
     for work in {p.work_id for p in tune_plan}:
         assert len({s for p, s in zip(plan, splits) if p.work_id == work}) == 1
     # Without tunes a plan is what it was before they existed; with them, the grooves and their seeds are unchanged.
-    without = plan_corpus(20, 3, 0.5, 0.0)
+    without = plan_corpus(20, 3, 0.5, 0.0, 0.0)
     assert [p.source for p in without] == ["groove"] * 10 + ["chorale"] * 10
-    assert plan_corpus(20, 3, 0.5)[:10] == without[:10] == plan_corpus(20, 3, 0.0)[:10]
+    assert plan_corpus(20, 3, 0.5, strata_fraction=0.0)[:10] == without[:10] == plan_corpus(20, 3, 0.0, 0.5,
+                                                                                            0.0)[:10]
     assert plan_corpus(20, 3) == plan_corpus(20, 3) and plan_corpus(20, 3) != plan_corpus(20, 4)
 
 
 @needs_music21
 def test_mixed_corpus_loads_with_datasets(tmp_path):
     summary = write_corpus(tmp_path / "corpus", 8, 3.0, 2)  # positional arguments as before chorales existed
-    assert (summary["grooves"], summary["chorales"], summary["tunes"]) == (4, 2, 2)
+    assert (summary["grooves"], summary["metrical"], summary["harmonic"], summary["chorales"], summary["tunes"]) == (
+        1, 2, 1, 2, 2)
     corpus = _load_corpus(tmp_path / "corpus")
     rows = [row for split in corpus for row in corpus[split]]
-    assert {(row["source"], row["chord_source"]) for row in rows} == {
-        ("groove", "score"), ("chorale", "chordify"), ("tune", "score")}
+    assert {(row["source"], row["stratum"], row["chord_source"]) for row in rows} == {
+        ("groove", "easy", "score"), ("metrical", "metrical", "score"), ("harmonic", "harmonic", "score"),
+        ("chorale", "chorale", "chordify"), ("tune", "tune", "score")}
     for split in corpus:
         assert not {row["work"] for row in corpus[split]} & {r["work"] for s in corpus if s != split for r in corpus[s]}
     plan = {p.piece_id: p for p in plan_corpus(8, 2)}
-    for source in ("chorale", "tune"):
+    for source in ("chorale", "tune", "metrical", "harmonic"):
         row = next(row for row in rows if row["source"] == source)
         piece = make_piece(plan[row["piece_id"]], 3.0)
-        assert row["work"] == piece.work and row["key"] == piece.key and row["beats"] == pytest.approx(piece.beats)
+        assert row["work"] == piece.labels()["work"] and row["key"] == piece.key and row["beats"] == pytest.approx(
+            piece.beats)
         assert row["chord_labels"] == [label for _, _, label in piece.chords]
         waveform = vit1d.load_audio(tmp_path / "corpus" / row["audio_path"], sampling_rate=16000)
-        np.testing.assert_allclose(waveform, render_piece(piece), atol=2 / 2**15)
+        # The row records the recording chain drawn for the piece: it gives the file's audio from the dry render.
+        assert set(row["realism"]) == set(PARAM_KEYS) and row["realism"]["snr_db"] is not None
+        np.testing.assert_allclose(waveform, apply_realism(render_piece(piece), 16000, row["realism"]),
+                                   atol=2 / 2**15)
 
 
 # Reusing a rendered corpus ---------------------------------------------------------------------------------------
@@ -514,7 +542,7 @@ def test_ensure_corpus_reuses_only_a_corpus_rendered_with_the_requested_paramete
     assert render.ensure_corpus(folder, 3, 2.0, score_fraction=0.0) == str(folder)
     recorded = json.loads((folder / "corpus.json").read_text())
     assert recorded["parameters"] == render.render_parameters(3, 2.0, 0, 16000, 0.0, 0.5,
-                                                              render.soundfont_choices(None, None))
+                                                              render.soundfont_choices(None, None), 2 / 3)
     assert recorded["parameters"]["soundfonts"][0]["name"] == "TimGM6mb.sf2"
     stamp = (folder / "corpus.json").stat().st_mtime_ns
     assert render.ensure_corpus(folder, 3, 2.0, score_fraction=0.0) == str(folder)  # reused, not rendered again

@@ -6,7 +6,7 @@ import pytest
 
 from vit1d.chords import QUALITY_INTERVALS, pitch_class
 from vit1d.corpus.scores import DRUM_CHANNEL, NoteEvent, Piece
-from vit1d.corpus.strata import ACCOMPANIMENT, BASS, MELODY, INTERVAL_NAMES, generate_harmonic, generate_metrical
+from vit1d.corpus.strata import ACCOMPANIMENT, BASS, INTERVAL_NAMES, MELODY, generate_harmonic, generate_metrical
 
 SEEDS = range(12)
 

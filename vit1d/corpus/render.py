@@ -22,7 +22,7 @@ import logging
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,9 @@ import soundfile as sf
 
 from . import CORPUS_INSTALL, require
 from .chorales import chorale_piece, chorale_works, work_name
+from .effects import RealismSettings, apply_realism, draw_realism
 from .scores import DRUM_CHANNEL, Piece, generate_groove
+from .strata import generate_harmonic, generate_metrical
 from .tunes import tune_piece, tune_works
 from .tunes import work_name as tune_work_name
 
@@ -124,8 +126,8 @@ def assign_splits(num_pieces: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> list
 class PlannedPiece:
     piece_id: str
     seed: int
-    work: str | None = None  # music21 corpus name of a chorale or tune; None for a groove
-    source: str = "groove"  # "groove", "chorale" or "tune"
+    work: str | None = None  # music21 corpus name of a chorale or tune; None for a generated piece
+    source: str = "groove"  # "groove", "metrical", "harmonic", "chorale" or "tune"
 
     @property
     def work_id(self) -> str:
@@ -135,24 +137,36 @@ class PlannedPiece:
         return tune_work_name(self.work) if self.source == "tune" else self.piece_id
 
 
-def score_counts(pieces: int, score_fraction: float = 0.5, tune_fraction: float = 0.5) -> dict[str, int]:
+def score_counts(pieces: int, score_fraction: float = 0.5, tune_fraction: float = 0.5,
+                 strata_fraction: float = 2 / 3) -> dict[str, int]:
     """How many pieces of each source a corpus has: `round(pieces * score_fraction)` scores from the music21 corpus,
-    `round(scores * tune_fraction)` of them fiddle tunes and the others Bach chorales; the rest are grooves."""
-    for name, value in (("score_fraction", score_fraction), ("tune_fraction", tune_fraction)):
+    `round(scores * tune_fraction)` of them fiddle tunes and the others Bach chorales; the rest are generated:
+    `round(generated * strata_fraction)` of them the metrical and harmonic strata (`vit1d.corpus.strata`; the
+    metrical one gets the odd piece), the others drum grooves (the easy stratum)."""
+    for name, value in (("score_fraction", score_fraction), ("tune_fraction", tune_fraction),
+                        ("strata_fraction", strata_fraction)):
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {value}")
     scores = round(pieces * score_fraction)
     tunes = round(scores * tune_fraction)
-    return {"grooves": pieces - scores, "chorales": scores - tunes, "tunes": tunes}
+    strata = round((pieces - scores) * strata_fraction)
+    harmonic = strata // 2
+    return {"grooves": pieces - scores - strata, "metrical": strata - harmonic, "harmonic": harmonic,
+            "chorales": scores - tunes, "tunes": tunes}
 
 
-def plan_corpus(pieces: int, seed: int, score_fraction: float = 0.5, tune_fraction: float = 0.5) -> list[PlannedPiece]:
-    """What every piece of a corpus is (counts from `score_counts`). Grooves come first, with the ids and seeds they
-    had before chorales existed, then chorales, then tunes; the chorales and the tunes are each drawn without
-    replacement in a seeded order of `chorale_works()` / `tune_works()` (starting again, with new seeds, once all
-    have been used). With `tune_fraction=0` the plan is the one made before tunes existed."""
-    counts = score_counts(pieces, score_fraction, tune_fraction)
-    grooves, chorales = counts["grooves"], counts["chorales"]
+def plan_corpus(pieces: int, seed: int, score_fraction: float = 0.5, tune_fraction: float = 0.5,
+                strata_fraction: float = 2 / 3) -> list[PlannedPiece]:
+    """What every piece of a corpus is (counts from `score_counts`). Generated pieces come first, grooves (with the
+    ids and seeds they had before the other sources existed), then the metrical and harmonic strata, then chorales,
+    then tunes; the chorales and the tunes are each drawn without replacement in a seeded order of `chorale_works()` /
+    `tune_works()` (starting again, with new seeds, once all have been used). With `strata_fraction=0` the plan is
+    the one made before the strata existed, and with `tune_fraction=0` too, the one made before tunes existed."""
+    counts = score_counts(pieces, score_fraction, tune_fraction, strata_fraction)
+    generated = counts["grooves"] + counts["metrical"] + counts["harmonic"]
+    chorales = counts["chorales"]
+    generated_sources = ["groove"] * counts["grooves"] + ["metrical"] * counts["metrical"] + [
+        "harmonic"] * counts["harmonic"]
     chorale_list = chorale_works() if chorales else ()
     tune_list = tune_works() if counts["tunes"] else ()
     chorale_order = np.random.default_rng((seed, 1)).permutation(len(chorale_list))
@@ -160,13 +174,14 @@ def plan_corpus(pieces: int, seed: int, score_fraction: float = 0.5, tune_fracti
     plan = []
     for index in range(pieces):
         piece_seed = seed * 1_000_003 + index
-        if index < grooves:
-            plan.append(PlannedPiece(f"groove-{seed}-{index:05d}", piece_seed))
-        elif index < grooves + chorales:
-            work = chorale_list[chorale_order[(index - grooves) % len(chorale_list)]]
+        if index < generated:
+            source = generated_sources[index]
+            plan.append(PlannedPiece(f"{source}-{seed}-{index:05d}", piece_seed, source=source))
+        elif index < generated + chorales:
+            work = chorale_list[chorale_order[(index - generated) % len(chorale_list)]]
             plan.append(PlannedPiece(f"chorale-{seed}-{index:05d}", piece_seed, work, "chorale"))
         else:
-            work = tune_list[tune_order[(index - grooves - chorales) % len(tune_list)]]
+            work = tune_list[tune_order[(index - generated - chorales) % len(tune_list)]]
             plan.append(PlannedPiece(f"tune-{seed}-{index:05d}", piece_seed, work, "tune"))
     return plan
 
@@ -184,55 +199,75 @@ def make_piece(planned: PlannedPiece, seconds: float) -> Piece:
         return chorale_piece(planned.work, planned.seed, seconds, piece_id=planned.piece_id)
     if planned.source == "tune":
         return tune_piece(planned.work, planned.seed, seconds, piece_id=planned.piece_id)
-    return generate_groove(planned.seed, seconds, piece_id=planned.piece_id)
+    generator = {"groove": generate_groove, "metrical": generate_metrical, "harmonic": generate_harmonic}
+    return generator[planned.source](planned.seed, seconds, piece_id=planned.piece_id)
 
 
 # Bump when the same parameters would render a different corpus, so that `ensure_corpus` refuses older folders.
 # 1: grooves and chorales (parameters not recorded); 2: fiddle tunes join, parameters recorded in corpus.json;
-# 3: `onsets` holds the onsets of fast-attack parts only (`onsets_all` every note), rows name their `stratum`.
+# 3: the metrical and harmonic strata, recording realism (`realism` column), `onsets` of fast-attack parts only
+# (`onsets_all` every note), rows name their `stratum`.
 CORPUS_VERSION = 3
 
 
+def realism_settings(realism: "bool | RealismSettings") -> RealismSettings | None:
+    """`True`: the default recording realism (`vit1d.corpus.effects.RealismSettings`); `False` or None: dry renders."""
+    if isinstance(realism, RealismSettings):
+        return realism
+    return RealismSettings() if realism else None
+
+
 def render_parameters(pieces: int, seconds: float, seed: int, sampling_rate: int, score_fraction: float,
-                      tune_fraction: float, fonts: list[Path]) -> dict:
+                      tune_fraction: float, fonts: list[Path], strata_fraction: float = 2 / 3,
+                      realism: "bool | RealismSettings" = True) -> dict:
     """Everything a corpus depends on, as recorded in its corpus.json and compared by `ensure_corpus`; the fonts by
     name and size, since a different font set renders different audio for the same seed."""
     parameters = {"corpus_version": CORPUS_VERSION, "pieces": pieces, "seconds": float(seconds), "seed": seed,
                   "sampling_rate": sampling_rate, "score_fraction": float(score_fraction),
-                  "tune_fraction": float(tune_fraction),
+                  "tune_fraction": float(tune_fraction), "strata_fraction": float(strata_fraction),
+                  "realism": None if realism_settings(realism) is None else asdict(realism_settings(realism)),
                   "soundfonts": [{"name": font.name, "bytes": font.stat().st_size} for font in fonts]}
     return json.loads(json.dumps(parameters))  # as read back from corpus.json
 
 
 def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int = 0, sampling_rate: int = 16000,
                  soundfont: Path | None = None, score_fraction: float = 0.5, extra_soundfonts=None,
-                 tune_fraction: float = 0.5) -> dict:
-    """Render `pieces` pieces of `seconds` s (grooves, chorales and tunes in the proportions of `score_counts`, see
-    `plan_corpus`) into `out/<split>/<piece_id>.flac` with one `metadata.jsonl` per split (`audio_path`,
+                 tune_fraction: float = 0.5, strata_fraction: float = 2 / 3,
+                 realism: "bool | RealismSettings" = True) -> dict:
+    """Render `pieces` pieces of `seconds` s (grooves, the metrical and harmonic strata, chorales and tunes in the
+    proportions of `score_counts`, see `plan_corpus`) into `out/<split>/<piece_id>.flac` with one `metadata.jsonl` per split (`audio_path`,
     `sampling_rate` and the labels of `Piece.labels`). Deterministic for a seed and set of SoundFonts: each piece is
     played with one of `soundfont_choices(soundfont, extra_soundfonts)`, drawn from its seed and named in the
-    `soundfont` column. corpus.json, written last, holds a summary with timings and the `render_parameters`."""
+    `soundfont` column. Each render then goes through a recording chain drawn from its seed (reverb, EQ, a noise
+    floor and a level, `vit1d.corpus.effects`; `realism=False` keeps the dry render), whose drawn numbers are the
+    row's `realism` column: `apply_realism(render_piece(piece), sampling_rate, row["realism"])` gives the file's audio.
+    corpus.json, written last, holds a summary with timings and the `render_parameters`."""
     out = Path(out)
     start = time.perf_counter()
-    plan = plan_corpus(pieces, seed, score_fraction, tune_fraction)
+    plan = plan_corpus(pieces, seed, score_fraction, tune_fraction, strata_fraction)
     splits = split_by_work([planned.work_id for planned in plan], seed)
     rows = {split: [] for split in SPLITS}
     keys = Counter()
     fonts = soundfont_choices(soundfont, extra_soundfonts)
+    settings = realism_settings(realism)
     for planned, split in zip(plan, splits):
         piece = make_piece(planned, seconds)
         keys[piece.key] += 1
         (out / split).mkdir(parents=True, exist_ok=True)
         audio_path = f"{split}/{piece.piece_id}.flac"
         font = fonts[int(np.random.default_rng((planned.seed, 2)).integers(len(fonts)))]
-        sf.write(out / audio_path, render_piece(piece, font, sampling_rate), sampling_rate, subtype="PCM_16")
+        audio = render_piece(piece, font, sampling_rate)
+        drawn = None if settings is None else draw_realism((planned.seed, 4), settings, sampling_rate)
+        if drawn is not None:
+            audio = apply_realism(audio, sampling_rate, drawn)
+        sf.write(out / audio_path, audio, sampling_rate, subtype="PCM_16")
         rows[split].append({"audio_path": audio_path, "sampling_rate": sampling_rate, "soundfont": font.name,
-                            **piece.labels()})
+                            "realism": drawn, **piece.labels()})
     for split, split_rows in rows.items():
         if split_rows:
             with open(out / split / "metadata.jsonl", "w") as handle:
                 handle.writelines(json.dumps(row) + "\n" for row in split_rows)
-    counts = score_counts(pieces, score_fraction, tune_fraction)
+    counts = score_counts(pieces, score_fraction, tune_fraction, strata_fraction)
     _write_dataset_card(out, [split for split in SPLITS if rows[split]], counts, seconds, seed)
     elapsed = time.perf_counter() - start
     summary = {"pieces": pieces, **counts, "seconds": seconds, "seed": seed,
@@ -240,7 +275,7 @@ def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int =
                "splits": {split: len(split_rows) for split, split_rows in rows.items()},
                "keys": dict(sorted(keys.items())), "soundfonts": [font.name for font in fonts],
                "parameters": render_parameters(pieces, seconds, seed, sampling_rate, score_fraction, tune_fraction,
-                                               fonts)}
+                                               fonts, strata_fraction, realism)}
     (out / "corpus.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -249,25 +284,29 @@ def _write_dataset_card(out: Path, splits: list[str], counts: dict[str, int], se
     data_files = "".join(f"  - split: {split}\n    path: {split}/metadata.jsonl\n" for split in splits)
     (out / "README.md").write_text(
         f"---\nconfigs:\n- config_name: default\n  data_files:\n{data_files}---\n\n"
-        f"# vit1d built-in corpus\n\n{counts['grooves']} generated grooves, {counts['chorales']} Bach chorales and "
+        f"# vit1d built-in corpus\n\n{counts['grooves']} generated drum grooves (stratum `easy`), "
+        f"{counts['metrical']} metrical pieces (no drums, onsets that do not mark the beat), {counts['harmonic']} "
+        f"harmonic pieces (sevenths, inversions, non-chord tones), {counts['chorales']} Bach chorales and "
         f"{counts['tunes']} fiddle tunes (Ryan's Mammoth Collection) from the music21 corpus, {seconds:g} s each, "
         f"rendered with a General MIDI SoundFont (seed {seed}) and split by work. Labels: beats, downbeats, chords "
         "(`chord_intervals`, `chord_labels`, and their 25-class reduction `chord_labels_majmin`), global key, tempo, "
-        "note onsets and instrument-family tags. Everything is exact except the chorales' chords (`chord_source` "
-        "\"chordify\": estimated from the notes); the grooves' and the tunes' chords (\"score\") are the ones their "
-        "accompaniment plays. `audio_path` is relative to this folder.\n"
+        "onsets of fast-attack parts (`onsets`; every note: `onsets_all`), instrument-family tags, the `stratum` and "
+        "what the generator drew (`generator`). Everything is exact except the chorales' chords (`chord_source` "
+        "\"chordify\": estimated from the notes); the generated pieces' and the tunes' chords (\"score\") are the "
+        "ones their accompaniment plays. `audio_path` is relative to this folder.\n"
     )
 
 
 def ensure_corpus(folder: str | Path, pieces: int = 40, seconds: float = 30.0, seed: int = 0,
-                  score_fraction: float = 0.5, tune_fraction: float = 0.5, sampling_rate: int = 16000) -> str:
+                  score_fraction: float = 0.5, tune_fraction: float = 0.5, sampling_rate: int = 16000,
+                  strata_fraction: float = 2 / 3, realism: "bool | RealismSettings" = True) -> str:
     """The built-in corpus in `folder` (default SoundFont only), rendered the first time. A folder already holding
     a corpus is reused only if its corpus.json records these `render_parameters`; otherwise this raises rather than
     silently training or probing on another corpus, or deleting a folder that may be in use (a run being resumed,
     probes of a trained model)."""
     folder = Path(folder)
     requested = render_parameters(pieces, seconds, seed, sampling_rate, score_fraction, tune_fraction,
-                                  soundfont_choices(None, None))
+                                  soundfont_choices(None, None), strata_fraction, realism)
     record = folder / "corpus.json"
     if record.is_file():
         recorded = json.loads(record.read_text()).get("parameters")
@@ -287,7 +326,8 @@ def ensure_corpus(folder: str | Path, pieces: int = 40, seconds: float = 30.0, s
             )
         return str(folder)
     logger.info(f"Rendering the built-in corpus into {folder} ({pieces} pieces of {seconds:g} s).")
-    summary = write_corpus(folder, pieces, seconds, seed, sampling_rate, None, score_fraction, None, tune_fraction)
+    summary = write_corpus(folder, pieces, seconds, seed, sampling_rate, None, score_fraction, None, tune_fraction,
+                           strata_fraction, realism)
     logger.info(f"Rendered in {summary['render_seconds']} s ({summary['real_time_factor']}x real time).")
     return str(folder)
 
@@ -306,6 +346,15 @@ class RenderArguments:
     tune_fraction: float = field(
         default=0.5, metadata={"help": "Share of fiddle tunes among those scores; the others are Bach chorales."}
     )
+    strata_fraction: float = field(
+        default=2 / 3, metadata={"help": "Share of the metrical and harmonic strata among the generated pieces; the "
+                                         "others are drum grooves (the easy stratum)."}
+    )
+    realism: bool = field(
+        default=True, metadata={"help": "Pass each render through a seeded recording chain (reverb RT60 0.3-2 s, "
+                                        "EQ, a noise floor at 5-30 dB SNR, a peak level of -20 to -1 dBFS), "
+                                        "recorded per row; false: dry renders."}
+    )
     extra_soundfonts: list[str] = field(
         default_factory=list,
         metadata={"help": "Off by default. More .sf2 files to draw each piece's font from, or 'auto' for those "
@@ -321,7 +370,8 @@ def main(argv=None):
     (args,) = HfArgumentParser(RenderArguments).parse_args_into_dataclasses(args=argv)
     summary = write_corpus(Path(args.out), args.pieces, args.seconds, args.seed, args.sampling_rate,
                            Path(args.soundfont) if args.soundfont else None, args.score_fraction,
-                           "auto" if args.extra_soundfonts == ["auto"] else args.extra_soundfonts, args.tune_fraction)
+                           "auto" if args.extra_soundfonts == ["auto"] else args.extra_soundfonts, args.tune_fraction,
+                           args.strata_fraction, args.realism)
     print(json.dumps(summary))
     return summary
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..chords import NO_CHORD, PITCH_CLASSES, QUALITY_INTERVALS, name_chord, to_majmin
+from ..chords import NO_CHORD, PITCH_CLASSES, name_chord, to_majmin
 
 DRUM_CHANNEL = 9  # General MIDI percussion
 KICK, SNARE, CLAP, CLOSED_HAT, OPEN_HAT, RIDE = 36, 38, 39, 42, 46, 51

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .chorales import Measure, _music21, beat_grid, final_bass_pitch_class, merge_ties
 from ..chords import NO_CHORD, PITCH_CLASSES, QUALITY_INTERVALS
+from .chorales import Measure, _music21, beat_grid, final_bass_pitch_class, merge_ties
 from .scores import NoteEvent, Piece
 from .tune_exclusions import IRREGULAR_METRE, KEY_NOT_AT_END, MODAL_OR_NO_SINGLE_KEY, SAME_TUNE
 
