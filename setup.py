@@ -32,12 +32,15 @@ setup(
         # computes tagging mAP / ROC-AUC; evaluate runs the metric scripts under metrics/ (tested: evaluate 0.4.6
         # with datasets 5.2).
         "mir_eval>=0.8",
+        # The classical floors of the probe tables (vit1d.probing.baselines): librosa's tempo-regular beat decoder
+        # (beat_track on any activation), chroma for chord templates and Krumhansl key profiles.
+        "librosa>=0.10",
         "scipy>=1.10",
         "scikit-learn>=1.2",
         "evaluate>=0.4",
     ],
     extras_require={
-        "dev": ["pytest>=8", "librosa>=0.10", "tensorboard>=2.10", "matplotlib>=3.6"],
+        "dev": ["pytest>=8", "tensorboard>=2.10", "matplotlib>=3.6"],
         # Rendering the built-in benchmark corpus (vit1d.corpus): music21 holds the Bach chorales and fiddle tunes,
         # pretty_midi's wheel ships the default General MIDI SoundFont (TimGM6mb.sf2). The synthesiser,
         # tinysoundfont, must be installed with `pip install --no-deps tinysoundfont` (the Makefile does): it

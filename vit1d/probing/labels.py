@@ -30,7 +30,13 @@ from pathlib import Path
 import mir_eval
 import numpy as np
 
-from vit1d.chords import CHORD_CLASS_LABELS, NO_CHORD_CLASS, PITCH_CLASSES, chord_class, pitch_class
+from vit1d.chords import (  # noqa: F401 - CHORD_CLASS_LABELS is re-exported: probing's users read it from here
+    CHORD_CLASS_LABELS,
+    NO_CHORD_CLASS,
+    PITCH_CLASSES,
+    chord_class,
+    pitch_class,
+)
 
 # ----------------------------------------------------------------------------------------------------------------
 # key
