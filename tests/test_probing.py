@@ -150,9 +150,27 @@ def test_run_probe_writes_a_complete_results_file(task, corpus, tiny_encoder, tm
         if task != "tagging":  # a mean over tracks: the per-track scores behind it are saved
             per_track = np.array(record["per_track"][main_metric])
             assert per_track.shape == (2, num_test)
+        if task == "beat":  # the activations are also decoded by the tempo-regular decoder, with intervals
+            for name in ("F-measure", "Correct Metric Level Total", "Any Metric Level Total"):
+                assert 0.0 <= record["metrics"][f"tempo_regular:{name}"] <= 1.0
+                assert np.array(record["per_track"][f"tempo_regular:{name}"]).shape == (2, num_test)
+                assert f"tempo_regular:{name}" in record["ci95"]
     assert saved["timings"]["cache_misses"] == sum(saved["num_tracks"].values())
+    # The floors, scored on the same test tracks: chance predictors and (but for tagging) the classical method.
+    floors = {record["representation"]: record for record in saved["floors"]}
+    expected = {"tagging": ["chance: random"], "key": ["chance: majority", "chance: uniform", "classical"],
+                "beat": ["chance: metronome", "classical"], "chord": ["chance: majority", "classical"]}[task]
+    assert sorted(name.split(" (")[0].split(": spectral")[0].split(": chroma")[0].split(": Krumhansl")[0]
+                  for name in floors) == sorted(expected)
+    for name, floor in floors.items():
+        assert 0.0 <= floor["metrics"][main_metric] <= 1.0, name
+        if task != "tagging":
+            assert len(floor["per_track"][main_metric]) == num_test
+            assert floor["ci95"][main_metric]["low"] <= floor["metrics"][main_metric] <= floor["ci95"][main_metric][
+                "high"] + 1e-12
     table = (tmp_path / "out" / "probe_results.md").read_text()
-    assert table.count("\n| ") == 4  # header + 3 layers
+    assert table.count("\n| ") == 4 + len(floors)  # header + 3 layers + the floors
+    assert all(f"| {name} | - |" in table for name in floors)
     low = saved["results"][0]["ci95"][main_metric]["low"]
     assert f"[{low:.3f}, " in table and "mean over 2 probe seed(s)" in table
     # A second run reuses every embedding and repeats the numbers exactly.

@@ -93,7 +93,8 @@ def test_harmonic_pieces_contain_the_stated_chord_types():
 
 
 def test_reference_onsets_come_from_fast_attack_parts_only():
-    notes = [NoteEvent(0.5, 1.0, 60, 80, 0), NoteEvent(1.0, 2.0, 64, 80, 1), NoteEvent(1.5, 1.6, 36, 100, DRUM_CHANNEL)]
+    notes = [NoteEvent(0.5, 1.0, 60, 80, 0), NoteEvent(1.0, 2.0, 64, 80, 1),
+             NoteEvent(1.5, 1.6, 36, 100, DRUM_CHANNEL)]
     piece = Piece("p", "test", "test", 120.0, 4, 0, "major", 3.0, {0: 0, 1: 52, DRUM_CHANNEL: 0}, notes)  # 52: choir
     assert piece.onsets == [0.5, 1.5] and piece.all_onsets == [0.5, 1.0, 1.5]
     labels = piece.labels()

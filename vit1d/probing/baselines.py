@@ -122,8 +122,9 @@ def tempo_regular_beats(activation: Sequence[float], token_times: Sequence[float
     log-normal prior centred on `start_bpm`), then picks the beat sequence that maximises the activation at the
     beats minus `tightness` times the squared log-deviation of each inter-beat interval from that tempo; with
     `trim` (librosa's default) it drops the leading and trailing beats where the smoothed activation is under half
-    its RMS over the beats, so that silence before the music gets no beats. Unlike peak picking (`metrics.decode_beats`), it keeps a regular pulse through weak or missing peaks
-    and ignores off-beat ones, which is what a tempo-regular decoder adds on top of a probe's activation.
+    its RMS over the beats, so that silence before the music gets no beats. Unlike peak picking
+    (`metrics.decode_beats`), it keeps a regular pulse through weak or missing peaks and ignores off-beat ones, which
+    is what a tempo-regular decoder adds on top of a probe's activation.
 
     Args:
         activation: `(num_tokens,)` curve, any scale (librosa divides it by its standard deviation); a probe's

@@ -26,8 +26,10 @@ logger = logging.getLogger(__name__)
 TABLE_COLUMNS = {
     "tagging": (("mAP", "mAP"), ("ROC-AUC", "ROC-AUC")),
     "key": (("accuracy", "accuracy"), ("MIREX weighted", "weighted_score")),
-    "beat": (("F-measure", "F-measure"), ("Cemgil", "Cemgil"), ("P-score", "P-score"),
-             ("CMLt", "Correct Metric Level Total"), ("AMLt", "Any Metric Level Total")),
+    "beat": (("F-measure", "F-measure"), ("CMLt", "Correct Metric Level Total"),
+             ("AMLt", "Any Metric Level Total"), ("F, tempo-regular", "tempo_regular:F-measure"),
+             ("CMLt, tempo-regular", "tempo_regular:Correct Metric Level Total"),
+             ("AMLt, tempo-regular", "tempo_regular:Any Metric Level Total")),
     "chord": (("frame accuracy", "frame_accuracy"), ("majmin", "majmin"), ("root", "root")),
 }
 LABEL_COLUMNS = {"tagging": ("tags",), "key": ("key",), "beat": ("beats",), "chord": ("chord_intervals", "chords")}
@@ -84,6 +86,10 @@ class ProbeArguments:
                                            "and their 95 % intervals resample test tracks and seeds."}
     )
     bootstrap_resamples: int = field(default=2000, metadata={"help": "Bootstrap resamples of the intervals."})
+    floors: bool = field(
+        default=True, metadata={"help": "Score the task's floors on the same test tracks, with their intervals: "
+                                        "chance predictors and the classical method (vit1d.probing.baselines)."}
+    )
     include_no_key: bool = field(default=False, metadata={"help": "Key: a 25th class for tracks without a key."})
     beat_trim_first_seconds: float = field(
         default=0.0, metadata={"help": "Beat: ignore the first N s when scoring (0: MARBLE's convention; 5: mir_eval's "
@@ -170,7 +176,7 @@ def load_split(args: ProbeArguments, data: str, split: str, cache: EmbeddingCach
     if not audios:
         raise ValueError(f"The {split!r} split of {data} has no row with {LABEL_COLUMNS[args.task]} labels.")
     embeddings = extract_all(cache, audios, description=f"embedding {split}")
-    return TaskData(embeddings, references, names)
+    return TaskData(embeddings, references, names, audios)
 
 
 def run_probe(args: ProbeArguments) -> dict:
@@ -229,6 +235,7 @@ def run_probe(args: ProbeArguments) -> dict:
         "seed": args.seed,
         "test_tracks": splits["test"].names,
         "track_weights": outcomes[0].track_weights,
+        "floors": floor_records(args, splits) if args.floors else [],
         "num_tracks": {name: len(split.embeddings) for name, split in splits.items()},
         "probe": {key: value for key, value in asdict(config).items() if key != "seed"},
         "timings": {"extraction_seconds": round(extraction_seconds, 2), "cache_hits": cache.hits,
@@ -248,32 +255,71 @@ def mean_over_seeds(metrics: list[dict]) -> dict:
     return out
 
 
+def _interval_entry(interval) -> dict:
+    (tracks,), (seeds,) = interval.num_tracks.values(), interval.num_seeds.values()
+    return {"value": interval.value, "low": interval.low, "high": interval.high, "num_tracks": tracks,
+            "num_seeds": seeds}
+
+
+def per_track_intervals(per_track: dict[str, list], weights=None, n_resamples: int = 2000,
+                        names=None) -> dict[str, dict]:
+    """95 % intervals of means over tracks (and seeds): `per_track[metric]` is `(seeds, tracks)` or `(tracks,)`;
+    `weights` per track make it a weighted mean (chord durations, MIREX's convention)."""
+    from ..stats import mean_interval
+
+    intervals = {}
+    for name, values in per_track.items():
+        scores = np.atleast_2d(np.asarray(values, dtype=np.float64))
+        if (names is None or name in names) and scores.shape[1] >= 2 and np.isfinite(scores).any():
+            intervals[name] = _interval_entry(mean_interval(scores, weights=weights, n_resamples=n_resamples))
+    return intervals
+
+
 def confidence_intervals(task: str, outcomes: list, n_resamples: int = 2000) -> dict[str, dict]:
     """95 % intervals of the task's headline metrics over test tracks and probe seeds (`vit1d.stats`): per-track
     means (weighted by duration for chords, MIREX's convention) for beat, key and chord; tagging's macro mAP and
     ROC-AUC, computed over a set of tracks, are recomputed on each resample (`resampled_tagging_metrics`)."""
-    from ..stats import mean_interval, set_metric_interval
+    from ..stats import set_metric_interval
 
-    def entry(interval) -> dict:
-        (tracks,), (seeds,) = interval.num_tracks.values(), interval.num_seeds.values()
-        return {"value": interval.value, "low": interval.low, "high": interval.high, "num_tracks": tracks,
-                "num_seeds": seeds}
-
+    if task != "tagging":
+        return per_track_intervals({name: [outcome.per_track[name] for outcome in outcomes]
+                                    for name in outcomes[0].per_track}, outcomes[0].track_weights, n_resamples)
     intervals = {}
-    if task == "tagging":
-        targets = outcomes[0].track_scores["targets"]
-        for name in ("mAP", "ROC-AUC"):
-            def metric(seed, weights, name=name):
-                return M.resampled_tagging_metrics(outcomes[seed].track_scores["scores"], targets, weights)[name]
+    targets = outcomes[0].track_scores["targets"]
+    for name in ("mAP", "ROC-AUC"):
+        def metric(seed, weights, name=name):
+            return M.resampled_tagging_metrics(outcomes[seed].track_scores["scores"], targets, weights)[name]
 
-            if len(targets) >= 2:
-                intervals[name] = entry(set_metric_interval(metric, len(targets), len(outcomes), n_resamples))
-        return intervals
-    for name in outcomes[0].per_track:
-        scores = np.array([outcome.per_track[name] for outcome in outcomes], dtype=np.float64)  # (seeds, tracks)
-        if scores.shape[1] >= 2 and np.isfinite(scores).any():
-            intervals[name] = entry(mean_interval(scores, weights=outcomes[0].track_weights, n_resamples=n_resamples))
+        if len(targets) >= 2:
+            intervals[name] = _interval_entry(set_metric_interval(metric, len(targets), len(outcomes), n_resamples))
     return intervals
+
+
+def floor_records(args: "ProbeArguments", splits: dict) -> list[dict]:
+    """The floors of the task on the test split, as table records: chance predictors that never hear the audio and
+    the task's classical method (`vit1d.probing.baselines`), scored per track with the probes' metrics, with the same
+    intervals. A number above these floors says the probe found something the floors do not."""
+    from .baselines import CLASSICAL_METHODS, chance_levels, evaluate_classical
+
+    train, test = splits["train"], splits["test"]
+    options = {}
+    if args.task in LOCAL_TASKS:  # the probes' token grid of every test track (stitched sequence tokens)
+        grids = [embedding.token_times.numpy() for embedding in test.embeddings]
+        options = {"token_times": grids}
+    if args.task == "beat":
+        options = {"durations": [float(grid[-1]) for grid in grids],
+                   "trim_first_seconds": args.beat_trim_first_seconds}
+    results = {f"chance: {name}": result for name, result in
+               chance_levels(args.task, train.references, test.references, **options).items()}
+    if args.task in CLASSICAL_METHODS:
+        results[f"classical: {CLASSICAL_METHODS[args.task]}"] = evaluate_classical(
+            args.task, test.audios, test.references,
+            **({"trim_first_seconds": args.beat_trim_first_seconds} if args.task == "beat" else {}))
+    headline = {key for _, key in TABLE_COLUMNS[args.task]}
+    return [{"task": args.task, "split": args.test_split, "representation": name, "layers": [],
+             "metrics": result.metrics, "per_track": {k: v for k, v in result.per_track.items() if k in headline},
+             "ci95": per_track_intervals(result.per_track, result.track_weights, args.bootstrap_resamples, headline)}
+            for name, result in results.items()]
 
 
 def format_interval(record: dict, metric: str) -> str:
@@ -300,7 +346,7 @@ def markdown_table(results: dict) -> str:
     seeds = records[0].get("seeds", [results.get("seed")])
     title = (f"Probe results: {task}, model {results['model']}, test split ({results['num_tracks']['test']} tracks), "
              f"mean over {len(seeds)} probe seed(s) with 95 % bootstrap intervals over tracks and seeds")
-    rows = _table_lines(task, records, format_interval)
+    rows = _table_lines(task, records + results.get("floors", []), format_interval)
     return "\n".join([title, "", *rows]) + "\n"
 
 
@@ -311,7 +357,8 @@ def _table_lines(task: str, records: list[dict], cell) -> list[str]:
              "|---|---|" + "---|" * len(columns)]
     for record in records:
         cells = " | ".join(cell(record, key) for _, key in columns)
-        lines.append(f"| {record['representation']} | {','.join(map(str, record['layers']))} | {cells} |")
+        layers = ",".join(map(str, record["layers"])) or "-"  # floors have no layer
+        lines.append(f"| {record['representation']} | {layers} | {cells} |")
     return lines
 
 
@@ -338,10 +385,21 @@ def comparison_table(results: list[dict], baselines: list[dict] = ()) -> str:
         value, other = format_interval(record, key), baseline.get(_record_key(record))
         return value if other is None else f"{value} / {format_interval(other, key)}"
 
+    # The floors (chance, classical) are scored on the same test tracks for every model: shown once per task.
+    floors = {}
+    for results_ in results:
+        for record in results_.get("floors", []):
+            floors.setdefault(record["task"], {}).setdefault(record["representation"], record)
+
+    def floor_cell(record: dict, key: str) -> str:
+        return format_interval(record, key)
+
     tables = []
     for task, records in by_task.items():
         title = f"**{task}**" + (" (this model / random initialisation)" if baseline else "")
-        tables.append("\n".join([title, "", *_table_lines(task, records, cell)]))
+        lines = _table_lines(task, records, cell)
+        lines += _table_lines(task, list(floors.get(task, {}).values()), floor_cell)[2:]
+        tables.append("\n".join([title, "", *lines]))
     return "\n\n".join(tables) + "\n"
 
 

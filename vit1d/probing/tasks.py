@@ -77,6 +77,7 @@ class TaskData:
     embeddings: list[TrackEmbeddings]
     references: list  # per track: tag list, key string, beat-time array, or (intervals, labels)
     names: list[str] = field(default_factory=list)
+    audios: list = field(default_factory=list)  # per track: what `vit1d.load_audio` reads (the classical floors)
 
 
 @dataclass
@@ -204,10 +205,21 @@ def _beat(representation, train, validation, test, config, neighbour_weights=(0.
                                         validation.references,
                                         trim_first_seconds=trim_first_seconds)
     scores = per_track(probe, test, threshold)
-    return ProbeOutcome(M.aggregate(scores), {"F-measure": history.best_score}, history.best_step,
+    # The same activations decoded by a tempo-regular dynamic programme (librosa's beat_track), which needs no
+    # threshold: it asks what a metrical decoder reads from the probe, as the paper's beat trackers do.
+    from .baselines import tempo_regular_beats
+
+    regular = [M.beat_metrics(tempo_regular_beats(a, _times(e)), b, trim_first_seconds)
+               for a, e, b in zip(activations(probe, test), test.embeddings, test.references)]
+    metrics = {**M.aggregate(scores), **{f"{TEMPO_REGULAR}{name}": value
+                                        for name, value in M.aggregate(regular).items() if name != "num_tracks"}}
+    per_track_scores = {**_per_track(scores, BEAT_TRACK_METRICS),
+                        **{f"{TEMPO_REGULAR}{name}": values
+                           for name, values in _per_track(regular, BEAT_TRACK_METRICS).items()}}
+    return ProbeOutcome(metrics, {"F-measure": history.best_score}, history.best_step,
                         history.steps_run, {"threshold": threshold, "trim_first_seconds": trim_first_seconds,
                                             "neighbour_weights": list(neighbour_weights)},
-                        per_track=_per_track(scores, BEAT_TRACK_METRICS))
+                        per_track=per_track_scores)
 
 
 def _chord_frames(data: TaskData, representation) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
@@ -248,6 +260,7 @@ def _chord(representation, train, validation, test, config, **_):
 
 # The per-track metrics a local task records for its confidence intervals (the headline ones of its table).
 BEAT_TRACK_METRICS = ("F-measure", "Correct Metric Level Total", "Any Metric Level Total")
+TEMPO_REGULAR = "tempo_regular:"  # prefix of the beat scores of the tempo-regular decoder
 CHORD_TRACK_METRICS = ("frame_accuracy", "majmin", "root")
 
 
