@@ -160,8 +160,13 @@ def test_run_probe_writes_a_complete_results_file(task, corpus, tiny_encoder, tm
     floors = {record["representation"]: record for record in saved["floors"]}
     expected = {"tagging": ["chance: random"], "key": ["chance: majority", "chance: uniform", "classical"],
                 "beat": ["chance: metronome", "classical"], "chord": ["chance: majority", "classical"]}[task]
+    expected += ["floor: log-mel frames", "floor: layer 0"]  # the same probe on the input and on the embeddings
     assert sorted(name.split(" (")[0].split(": spectral")[0].split(": chroma")[0].split(": Krumhansl")[0]
                   for name in floors) == sorted(expected)
+    for name in ("floor: log-mel frames", "floor: layer 0 (embeddings)"):
+        assert floors[name]["seeds"] == [0, 1] and main_metric in floors[name]["ci95"]
+    layer_zero = next(record for record in saved["results"] if record["layers"] == [0])
+    assert floors["floor: layer 0 (embeddings)"]["metrics"] == layer_zero["metrics"]  # the same probe, same seeds
     for name, floor in floors.items():
         assert 0.0 <= floor["metrics"][main_metric] <= 1.0, name
         if task != "tagging":
@@ -170,7 +175,7 @@ def test_run_probe_writes_a_complete_results_file(task, corpus, tiny_encoder, tm
                 "high"] + 1e-12
     table = (tmp_path / "out" / "probe_results.md").read_text()
     assert table.count("\n| ") == 4 + len(floors)  # header + 3 layers + the floors
-    assert all(f"| {name} | - |" in table for name in floors)
+    assert all(f"| {name} | {'0' if 'layer 0' in name else '-'} |" in table for name in floors)
     low = saved["results"][0]["ci95"][main_metric]["low"]
     assert f"[{low:.3f}, " in table and "mean over 2 probe seed(s)" in table
     # A second run reuses every embedding and repeats the numbers exactly.
@@ -219,3 +224,19 @@ def test_a_folder_of_csv_manifests_with_lab_and_beat_files(corpus, tiny_encoder,
         results = run_probe(args)
         assert results["num_tracks"]["test"] == len((corpus / "test" / "metadata.jsonl").read_text().splitlines())
         assert 0.0 <= results["results"][0]["metrics"][{"key": "accuracy", "chord": "majmin"}[task]] <= 1.0
+
+
+def test_log_mel_embeddings_lay_the_frames_out_as_one_layer():
+    from vit1d.probing.extraction import log_mel_embeddings
+
+    extractor = vit1d.ViT1DFeatureExtractor()
+    waveform = tone(9.0)
+    frames = extractor(waveform, sampling_rate=16000, return_tensors="pt")["input_values"][0]
+    track = log_mel_embeddings(extractor, waveform, ExtractionSettings(sequence_tokens=True))
+    assert track.sequence_tokens.shape == (len(frames), 1, 128) and len(track.token_times) == len(frames)
+    torch.testing.assert_close(track.sequence_tokens[:, 0].float(), frames.half().float())
+    # Windows of 4 s (125 tokens apart, 126 frames long): each summary is the mean of its frames.
+    assert track.class_tokens.shape == (3, 1, 128) and track.tokens_per_window.tolist()[:2] == [126, 126]
+    torch.testing.assert_close(track.class_tokens[1, 0], frames[125:251].mean(0))
+    global_only = log_mel_embeddings(extractor, waveform, ExtractionSettings())
+    assert global_only.sequence_tokens is None and torch.equal(global_only.sequence_means, track.sequence_means)

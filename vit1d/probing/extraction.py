@@ -119,6 +119,34 @@ def extract_track(model, feature_extractor, audio, settings: ExtractionSettings)
     )
 
 
+def log_mel_embeddings(feature_extractor, audio, settings: ExtractionSettings) -> TrackEmbeddings:
+    """The log-mel frames of a track laid out as embeddings with one "layer" of `num_mel_bins` values, for the floor
+    of a probe on raw frames: each window's "class token" and "sequence mean" are the mean of its frames (windows of
+    `settings`, as the encoder's), and the "sequence tokens" are the frames themselves, one per token time. The whole
+    track goes through the feature extractor at once (its dB range is clamped per track, not per window)."""
+    from ..audio import load_audio
+    from ..embedding import plan_windows, windows_from_array
+
+    rate = feature_extractor.sampling_rate
+    waveform = audio if isinstance(audio, np.ndarray) else load_audio(audio, sampling_rate=rate)
+    features = feature_extractor(waveform, sampling_rate=rate, return_tensors="pt")
+    frames = features["input_values"][0].float()  # (tokens, mel bins): one frame per token at 31.25 per second
+    plan = plan_windows(feature_extractor, 1, settings.window_seconds, settings.hop_seconds)
+    means, counts = [], []
+    for start, chunk in windows_from_array(waveform, plan):
+        first = start // plan.samples_per_token
+        count = 1 + len(chunk) // plan.samples_per_token
+        means.append(frames[first : first + count].mean(dim=0))
+        counts.append(min(count, len(frames) - first))
+    window_means = torch.stack(means)[:, None]  # (windows, 1, mel bins)
+    times = feature_extractor.frame_times(len(frames))
+    return TrackEmbeddings(
+        class_tokens=window_means, sequence_means=window_means, tokens_per_window=torch.tensor(counts),
+        sequence_tokens=frames[:, None].half() if settings.sequence_tokens else None,
+        token_times=torch.from_numpy(times) if settings.sequence_tokens else None,
+    )
+
+
 def extract_all(cache: EmbeddingCache, audios: Sequence, description: str = "embedding",
                 show_progress: bool = True) -> list[TrackEmbeddings]:
     """Cached embeddings of many tracks, with a progress bar."""

@@ -16,7 +16,7 @@ from ..feature_extraction_vit1d import ViT1DFeatureExtractor
 from ..modeling_vit1d import ViT1DModel
 from . import labels as L
 from . import metrics as M
-from .extraction import EmbeddingCache, ExtractionSettings, extract_all
+from .extraction import EmbeddingCache, ExtractionSettings, extract_all, log_mel_embeddings
 from .probe import ProbeConfig
 from .tasks import LOCAL_TASKS, TASKS, VALIDATION_METRIC, Representation, TaskData, probe_task
 
@@ -88,7 +88,8 @@ class ProbeArguments:
     bootstrap_resamples: int = field(default=2000, metadata={"help": "Bootstrap resamples of the intervals."})
     floors: bool = field(
         default=True, metadata={"help": "Score the task's floors on the same test tracks, with their intervals: "
-                                        "chance predictors and the classical method (vit1d.probing.baselines)."}
+                                        "chance predictors, the classical method (vit1d.probing.baselines), and "
+                                        "the same probe on raw log-mel frames and on layer 0 (the embeddings)."}
     )
     include_no_key: bool = field(default=False, metadata={"help": "Key: a 25th class for tracks without a key."})
     beat_trim_first_seconds: float = field(
@@ -195,37 +196,14 @@ def run_probe(args: ProbeArguments) -> dict:
               (("train", args.train_split), ("validation", args.validation_split), ("test", args.test_split))}
     extraction_seconds = time.perf_counter() - started
 
-    options = {"include_none": args.include_no_key, "trim_first_seconds": args.beat_trim_first_seconds}
     records = []
     for layers in parse_layers(args.layers, model.config.num_hidden_layers):
         representation = Representation(args.representation, layers)
         probe_started = time.perf_counter()
-        # One probe per seed: a single seed's number hides the variance of the probe's own training.
-        outcomes = []
-        for seed in args.seeds:
-            config = ProbeConfig(learning_rate=args.learning_rate, batch_size=args.probe_batch_size,
-                                 max_steps=args.max_steps, eval_every=args.eval_every, patience=args.patience,
-                                 weight_decay=args.weight_decay, seed=seed)
-            outcomes.append(probe_task(args.task, representation, splits["train"], splits["validation"],
-                                       splits["test"], config, **options))
-        records.append({
-            "task": args.task,
-            "dataset": data,
-            "split": args.test_split,
-            "representation": representation.kind,
-            "layers": list(layers),
-            "metrics": mean_over_seeds([outcome.metrics for outcome in outcomes]),
-            "ci95": confidence_intervals(args.task, outcomes, args.bootstrap_resamples),
-            "seeds": args.seeds,
-            "metrics_by_seed": [outcome.metrics for outcome in outcomes],
-            "validation": [outcome.validation for outcome in outcomes],
-            "best_step": [outcome.best_step for outcome in outcomes],
-            "steps_run": [outcome.steps_run for outcome in outcomes],
-            "per_track": {name: [outcome.per_track[name] for outcome in outcomes]
-                          for name in outcomes[0].per_track},
-            "probe_seconds": round(time.perf_counter() - probe_started, 2),
-            **({"details": [outcome.extra for outcome in outcomes]} if outcomes[0].extra else {}),
-        })
+        outcomes = probe_over_seeds(args, representation, splits)
+        records.append({"task": args.task, "dataset": data, "split": args.test_split,
+                        "representation": representation.kind, "layers": list(layers),
+                        **seeds_record(args, outcomes), "probe_seconds": round(time.perf_counter() - probe_started, 2)})
         logger.info(f"{args.task} {representation.name}: "
                     f"{format_interval(records[-1], VALIDATION_METRIC[args.task])}")
     results = {
@@ -235,9 +213,12 @@ def run_probe(args: ProbeArguments) -> dict:
         "seed": args.seed,
         "test_tracks": splits["test"].names,
         "track_weights": outcomes[0].track_weights,
-        "floors": floor_records(args, splits) if args.floors else [],
+        "floors": floor_records(args, splits, extractor, settings) if args.floors else [],
         "num_tracks": {name: len(split.embeddings) for name, split in splits.items()},
-        "probe": {key: value for key, value in asdict(config).items() if key != "seed"},
+        "probe": {key: value for key, value in asdict(ProbeConfig(
+            learning_rate=args.learning_rate, batch_size=args.probe_batch_size, max_steps=args.max_steps,
+            eval_every=args.eval_every, patience=args.patience, weight_decay=args.weight_decay)).items()
+            if key != "seed"},
         "timings": {"extraction_seconds": round(extraction_seconds, 2), "cache_hits": cache.hits,
                     "cache_misses": cache.misses, "total_seconds": round(time.perf_counter() - started, 2)},
         "results": records,
@@ -295,11 +276,52 @@ def confidence_intervals(task: str, outcomes: list, n_resamples: int = 2000) -> 
     return intervals
 
 
-def floor_records(args: "ProbeArguments", splits: dict) -> list[dict]:
-    """The floors of the task on the test split, as table records: chance predictors that never hear the audio and
-    the task's classical method (`vit1d.probing.baselines`), scored per track with the probes' metrics, with the same
-    intervals. A number above these floors says the probe found something the floors do not."""
+def probe_over_seeds(args: "ProbeArguments", representation: Representation, splits: dict) -> list:
+    """One probe per seed of `args.seeds` (a single seed's number hides the variance of the probe's own training)."""
+    options = {"include_none": args.include_no_key, "trim_first_seconds": args.beat_trim_first_seconds}
+    outcomes = []
+    for seed in args.seeds:
+        config = ProbeConfig(learning_rate=args.learning_rate, batch_size=args.probe_batch_size,
+                             max_steps=args.max_steps, eval_every=args.eval_every, patience=args.patience,
+                             weight_decay=args.weight_decay, seed=seed)
+        outcomes.append(probe_task(args.task, representation, splits["train"], splits["validation"], splits["test"],
+                                   config, **options))
+    return outcomes
+
+
+def seeds_record(args: "ProbeArguments", outcomes: list) -> dict:
+    """What a results record holds of the probes of all seeds: the mean metrics, their intervals, the per-seed and
+    per-track scores, and how each probe trained."""
+    return {
+        "metrics": mean_over_seeds([outcome.metrics for outcome in outcomes]),
+        "ci95": confidence_intervals(args.task, outcomes, args.bootstrap_resamples),
+        "seeds": args.seeds,
+        "metrics_by_seed": [outcome.metrics for outcome in outcomes],
+        "validation": [outcome.validation for outcome in outcomes],
+        "best_step": [outcome.best_step for outcome in outcomes],
+        "steps_run": [outcome.steps_run for outcome in outcomes],
+        "per_track": {name: [outcome.per_track[name] for outcome in outcomes] for name in outcomes[0].per_track},
+        **({"details": [outcome.extra for outcome in outcomes]} if outcomes[0].extra else {}),
+    }
+
+
+def floor_records(args: "ProbeArguments", splits: dict, extractor=None, settings=None) -> list[dict]:
+    """The floors of the task on the test split, as table records, all scored per track with the probes' metrics and
+    the same intervals: chance predictors that never hear the audio, the task's classical method
+    (`vit1d.probing.baselines`), and the same probe (same seeds, same early stopping on validation) on the raw
+    log-mel frames (`log_mel_embeddings`) and on layer 0, the encoder's embeddings before any block. A number above
+    these floors says the encoder's layers found something the input itself does not show a linear probe."""
     from .baselines import CLASSICAL_METHODS, chance_levels, evaluate_classical
+
+    trained = []
+    if extractor is not None:
+        kind = "sequence" if args.task in LOCAL_TASKS else args.representation
+        log_mel = {name: TaskData([log_mel_embeddings(extractor, audio, settings) for audio in split.audios],
+                                  split.references, split.names, split.audios) for name, split in splits.items()}
+        for name, layers, data in (("floor: log-mel frames", [], log_mel), ("floor: layer 0 (embeddings)", [0], splits)):
+            outcomes = probe_over_seeds(args, Representation(kind, (0,)), data)
+            trained.append({"task": args.task, "split": args.test_split, "representation": name, "layers": layers,
+                            **seeds_record(args, outcomes)})
 
     train, test = splits["train"], splits["test"]
     options = {}
@@ -316,10 +338,11 @@ def floor_records(args: "ProbeArguments", splits: dict) -> list[dict]:
             args.task, test.audios, test.references,
             **({"trim_first_seconds": args.beat_trim_first_seconds} if args.task == "beat" else {}))
     headline = {key for _, key in TABLE_COLUMNS[args.task]}
-    return [{"task": args.task, "split": args.test_split, "representation": name, "layers": [],
-             "metrics": result.metrics, "per_track": {k: v for k, v in result.per_track.items() if k in headline},
-             "ci95": per_track_intervals(result.per_track, result.track_weights, args.bootstrap_resamples, headline)}
-            for name, result in results.items()]
+    return trained + [
+        {"task": args.task, "split": args.test_split, "representation": name, "layers": [],
+         "metrics": result.metrics, "per_track": {k: v for k, v in result.per_track.items() if k in headline},
+         "ci95": per_track_intervals(result.per_track, result.track_weights, args.bootstrap_resamples, headline)}
+        for name, result in results.items()]
 
 
 def format_interval(record: dict, metric: str) -> str:
