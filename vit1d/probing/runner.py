@@ -203,7 +203,8 @@ def run_probe(args: ProbeArguments) -> dict:
         outcomes = probe_over_seeds(args, representation, splits)
         records.append({"task": args.task, "dataset": data, "split": args.test_split,
                         "representation": representation.kind, "layers": list(layers),
-                        **seeds_record(args, outcomes), "probe_seconds": round(time.perf_counter() - probe_started, 2)})
+                        **seeds_record(args, outcomes),
+                        "probe_seconds": round(time.perf_counter() - probe_started, 2)})
         logger.info(f"{args.task} {representation.name}: "
                     f"{format_interval(records[-1], VALIDATION_METRIC[args.task])}")
     results = {
@@ -318,7 +319,8 @@ def floor_records(args: "ProbeArguments", splits: dict, extractor=None, settings
         kind = "sequence" if args.task in LOCAL_TASKS else args.representation
         log_mel = {name: TaskData([log_mel_embeddings(extractor, audio, settings) for audio in split.audios],
                                   split.references, split.names, split.audios) for name, split in splits.items()}
-        for name, layers, data in (("floor: log-mel frames", [], log_mel), ("floor: layer 0 (embeddings)", [0], splits)):
+        floors = (("floor: log-mel frames", [], log_mel), ("floor: layer 0 (embeddings)", [0], splits))
+        for name, layers, data in floors:
             outcomes = probe_over_seeds(args, Representation(kind, (0,)), data)
             trained.append({"task": args.task, "split": args.test_split, "representation": name, "layers": layers,
                             **seeds_record(args, outcomes)})
