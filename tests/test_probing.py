@@ -240,3 +240,22 @@ def test_log_mel_embeddings_lay_the_frames_out_as_one_layer():
     torch.testing.assert_close(track.class_tokens[1, 0], frames[125:251].mean(0))
     global_only = log_mel_embeddings(extractor, waveform, ExtractionSettings())
     assert global_only.sequence_tokens is None and torch.equal(global_only.sequence_means, track.sequence_means)
+
+
+def test_several_representations_in_one_run_and_the_test_strata(corpus, tiny_encoder, tmp_path):
+    args = ProbeArguments(task="tagging", data=str(corpus), model_name_or_path=str(tiny_encoder),
+                          output_dir=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"), layers="1;2",
+                          representation="class,average", max_steps=20, eval_every=10, probe_seeds="0,1",
+                          bootstrap_resamples=200, floors=False)
+    results = run_probe(args)
+    assert [(r["representation"], r["layers"]) for r in results["results"]] == [
+        ("class", [1]), ("class", [2]), ("average", [1]), ("average", [2])]
+    saved = json.loads((tmp_path / "out" / "probe_results.json").read_text())
+    rows = [json.loads(line) for line in (corpus / "test" / "metadata.jsonl").read_text().splitlines()]
+    assert saved["test_strata"] == [row["stratum"] for row in rows] and saved["floors"] == []
+    # Tagging keeps what its mAP is computed from: per seed, the (tracks, tags) scores, and the targets.
+    scores = np.array(saved["results"][0]["track_scores"]["scores"])
+    assert scores.shape[:2] == (2, len(rows)) and np.array(saved["results"][0]["track_scores"]["targets"]).shape == \
+        scores.shape[1:]
+    with pytest.raises(ValueError, match="Unknown representation"):
+        ProbeArguments(task="key", representation="class,cls")

@@ -61,7 +61,9 @@ class ProbeArguments:
     corpus_seconds: float = field(default=30.0)
     representation: str = field(
         default="class",
-        metadata={"help": "class, sequence_mean or average (global tasks); local tasks always use sequence tokens."},
+        metadata={"help": "class, sequence_mean or average, or several separated by commas ('class,average': the "
+                          "paper's comparison, claim C1), for global tasks; local tasks always use sequence tokens. "
+                          "The floors probe the first."},
     )
     layers: str = field(
         default="last", metadata={"help": "'last', one layer (0..12), stacked layers '3,6,9,12', 'all' (a sweep: one "
@@ -101,12 +103,18 @@ class ProbeArguments:
         if self.task not in TASKS:
             raise ValueError(f"--task must be one of {TASKS}, got {self.task!r}.")
         self.representation = "sequence" if self.task in LOCAL_TASKS else self.representation
+        for kind in self.representations:
+            Representation(kind, (0,))  # an unknown kind is refused here, before any extraction
         try:
             seeds = [int(seed) for seed in str(self.probe_seeds).split(",") if seed.strip()]
         except ValueError:
             seeds = []
         if not seeds or len(set(seeds)) != len(seeds):
             raise ValueError(f"--probe_seeds must be distinct integers separated by commas, got {self.probe_seeds!r}.")
+
+    @property
+    def representations(self) -> list[str]:
+        return [kind.strip() for kind in self.representation.split(",") if kind.strip()]
 
     @property
     def seeds(self) -> list[int]:
@@ -164,7 +172,7 @@ def reference_of(task: str, row: dict, root: Path | None):
 def load_split(args: ProbeArguments, data: str, split: str, cache: EmbeddingCache) -> TaskData:
     """Rows of a split with the task's labels, and their embeddings. Rows without the labels are skipped (counted)."""
     source = open_tracks(data, split, args.audio_column)
-    audios, references, names, missing = [], [], [], 0
+    audios, references, names, strata, missing = [], [], [], [], 0
     for row in source.tracks:
         if not any(row.get(column) is not None for column in LABEL_COLUMNS[args.task]):
             missing += 1
@@ -172,12 +180,13 @@ def load_split(args: ProbeArguments, data: str, split: str, cache: EmbeddingCach
         audios.append(source.audio_of(row))
         references.append(reference_of(args.task, row, source.root))
         names.append(source.name_of(row))
+        strata.append(row.get("stratum"))  # the built-in corpus's strata; None for other data
     if missing:
         logger.warning(f"{split}: {missing} row(s) without {' or '.join(LABEL_COLUMNS[args.task])} were skipped.")
     if not audios:
         raise ValueError(f"The {split!r} split of {data} has no row with {LABEL_COLUMNS[args.task]} labels.")
     embeddings = extract_all(cache, audios, description=f"embedding {split}")
-    return TaskData(embeddings, references, names, audios)
+    return TaskData(embeddings, references, names, audios, strata)
 
 
 def run_probe(args: ProbeArguments) -> dict:
@@ -197,8 +206,9 @@ def run_probe(args: ProbeArguments) -> dict:
     extraction_seconds = time.perf_counter() - started
 
     records = []
-    for layers in parse_layers(args.layers, model.config.num_hidden_layers):
-        representation = Representation(args.representation, layers)
+    layer_sets = parse_layers(args.layers, model.config.num_hidden_layers)
+    for kind, layers in [(kind, layers) for kind in args.representations for layers in layer_sets]:
+        representation = Representation(kind, layers)
         probe_started = time.perf_counter()
         outcomes = probe_over_seeds(args, representation, splits)
         records.append({"task": args.task, "dataset": data, "split": args.test_split,
@@ -213,6 +223,7 @@ def run_probe(args: ProbeArguments) -> dict:
         "random_init": args.random_init or args.model_name_or_path is None,
         "seed": args.seed,
         "test_tracks": splits["test"].names,
+        "test_strata": splits["test"].strata,
         "track_weights": outcomes[0].track_weights,
         "floors": floor_records(args, splits, extractor, settings) if args.floors else [],
         "num_tracks": {name: len(split.embeddings) for name, split in splits.items()},
@@ -302,6 +313,10 @@ def seeds_record(args: "ProbeArguments", outcomes: list) -> dict:
         "best_step": [outcome.best_step for outcome in outcomes],
         "steps_run": [outcome.steps_run for outcome in outcomes],
         "per_track": {name: [outcome.per_track[name] for outcome in outcomes] for name in outcomes[0].per_track},
+        # Tagging's macro mAP is not a mean over tracks: its scores and targets, to recompute it on resampled tracks.
+        **({"track_scores": {"scores": [outcome.track_scores["scores"].tolist() for outcome in outcomes],
+                             "targets": outcomes[0].track_scores["targets"].tolist()}}
+           if outcomes[0].track_scores else {}),
         **({"details": [outcome.extra for outcome in outcomes]} if outcomes[0].extra else {}),
     }
 
@@ -316,7 +331,7 @@ def floor_records(args: "ProbeArguments", splits: dict, extractor=None, settings
 
     trained = []
     if extractor is not None:
-        kind = "sequence" if args.task in LOCAL_TASKS else args.representation
+        kind = args.representations[0]
         log_mel = {name: TaskData([log_mel_embeddings(extractor, audio, settings) for audio in split.audios],
                                   split.references, split.names, split.audios) for name, split in splits.items()}
         floors = (("floor: log-mel frames", [], log_mel), ("floor: layer 0 (embeddings)", [0], splits))

@@ -78,6 +78,7 @@ class TaskData:
     references: list  # per track: tag list, key string, beat-time array, or (intervals, labels)
     names: list[str] = field(default_factory=list)
     audios: list = field(default_factory=list)  # per track: what `vit1d.load_audio` reads (the classical floors)
+    strata: list = field(default_factory=list)  # per track: its stratum of the built-in corpus, or None
 
 
 @dataclass
