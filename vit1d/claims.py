@@ -49,6 +49,9 @@ class Claim:
         effect_label: how the effect reads, e.g. "trained - random".
         smallest_effect: the smallest effect that matters; a confidence interval wholly below it refutes the claim.
         testable: False when these data cannot test the claim (no headroom, no annotations); `why_not` says why.
+        interval: a precomputed interval, for effects that are not functions of arm means (a difference of macro
+            mAPs recomputed on resampled tracks: `vit1d.stats.set_metric_interval`); `arms` then only report means.
+        caveat: what a reader must know about this row (e.g. the headroom check has not run).
     """
 
     claim_id: str
@@ -60,6 +63,8 @@ class Claim:
     smallest_effect: float | None = None
     testable: bool = True
     why_not: str = ""
+    interval: Interval | None = None
+    caveat: str = ""
 
 
 @dataclass
@@ -73,11 +78,13 @@ class ClaimResult:
     verdict: str
     reason: str
     arm_means: dict[str, float] = field(default_factory=dict)
+    caveat: str = ""
 
     def to_dict(self) -> dict:
         return {"claim": self.claim_id, "statement": self.statement, "metric": self.metric,
                 "effect": self.effect_label, "interval": self.interval.to_dict() if self.interval else None,
-                "p_holm": self.p_holm, "verdict": self.verdict, "reason": self.reason, "arm_means": self.arm_means}
+                "p_holm": self.p_holm, "verdict": self.verdict, "reason": self.reason, "arm_means": self.arm_means,
+                "caveat": self.caveat}
 
 
 def verdict(interval: Interval, p_holm: float, alpha: float = 0.05,
@@ -96,8 +103,9 @@ def verdict(interval: Interval, p_holm: float, alpha: float = 0.05,
 def evaluate_claims(claims: Sequence[Claim], alpha: float = 0.05, n_resamples: int = 10000,
                     seed: int = 0) -> list[ClaimResult]:
     """Bootstrap every testable claim, Holm-correct their p-values together and give each its verdict."""
-    intervals = [bootstrap_effect(claim.arms, claim.effect, n_resamples=n_resamples, seed=seed)
-                 if claim.testable else None for claim in claims]
+    intervals = [None if not claim.testable else claim.interval if claim.interval is not None
+                 else bootstrap_effect(claim.arms, claim.effect, n_resamples=n_resamples, seed=seed)
+                 for claim in claims]
     tested = [i for i, interval in enumerate(intervals) if interval is not None]
     adjusted = dict(zip(tested, holm_adjust([intervals[i].p_value for i in tested]))) if tested else {}
     results = []
@@ -105,11 +113,11 @@ def evaluate_claims(claims: Sequence[Claim], alpha: float = 0.05, n_resamples: i
         means = {name: arm_mean(arm) for name, arm in claim.arms.items()}
         if interval is None:
             result = ClaimResult(claim.claim_id, claim.statement, claim.metric, claim.effect_label, None, None,
-                                 INCONCLUSIVE, f"not testable here: {claim.why_not}", means)
+                                 INCONCLUSIVE, f"not testable here: {claim.why_not}", means, claim.caveat)
         else:
             decided, reason = verdict(interval, adjusted[index], alpha, claim.smallest_effect)
             result = ClaimResult(claim.claim_id, claim.statement, claim.metric, claim.effect_label, interval,
-                                 float(adjusted[index]), decided, reason, means)
+                                 float(adjusted[index]), decided, reason, means, claim.caveat)
         results.append(result)
     return results
 
@@ -131,10 +139,155 @@ def claims_table(results: Sequence[ClaimResult]) -> str:
                               for name in interval.num_tracks)
             cells = [_number(interval.value), f"[{_number(interval.low)}, {_number(interval.high)}]",
                      _number(result.p_holm, 4), sizes]
+        caveat = f"; {result.caveat}" if result.caveat else ""
         lines.append(f"| {result.claim_id}: {result.statement} | {result.metric} | {result.effect_label} | "
-                     + " | ".join(cells) + f" | **{result.verdict}** ({result.reason}) |")
+                     + " | ".join(cells) + f" | **{result.verdict}** ({result.reason}{caveat}) |")
     return "\n".join(lines) + "\n"
 
 
+# -- claims from probe results ---------------------------------------------------------------------------------------
+
+HEADROOM_CAVEAT = "headroom not checked yet (no contextual reference): a floor may already be at the ceiling"
+# Where each local claim is tested: the strata built to have headroom for it (see `vit1d.corpus.strata`).
+BEAT_STRATA, CHORD_STRATA = ("metrical",), ("harmonic",)
+HEADLINE = {"tagging": "mAP", "key": "weighted_score", "beat": "F-measure", "chord": "frame_accuracy"}
+
+
+def _mean_validation(record: dict) -> float:
+    scores = [next(iter(v.values())) for v in record.get("validation", []) if v]
+    return float(np.mean(scores)) if scores else float("-inf")
+
+
+def select_on_validation(results: dict, kind: str | None = None, layers: Sequence[Sequence[int]] | None = None
+                         ) -> dict | None:
+    """The probe record chosen on the validation split: among the single-layer records (of representation `kind`,
+    and of the layer sets `layers` when given), the one whose validation score, averaged over probe seeds, is
+    highest. The test split plays no part in the choice."""
+    candidates = [r for r in results["results"] if (kind is None or r["representation"] == kind)
+                  and (len(r["layers"]) == 1 if layers is None else [list(x) for x in layers].count(r["layers"]))]
+    return max(candidates, key=_mean_validation, default=None)
+
+
+def _record(results: dict, kind: str, layers: Sequence[int]) -> dict | None:
+    return next((r for r in results["results"] if r["representation"] == kind and r["layers"] == list(layers)),
+                None)
+
+
+def _tracks_in(results: dict, strata: Sequence[str]) -> tuple[np.ndarray, str]:
+    """Indices of the test tracks in `strata`, and a caveat when the data has no strata (then every track)."""
+    labels = results.get("test_strata") or [None] * len(results["test_tracks"])
+    if all(label is None for label in labels):
+        return np.arange(len(labels)), "these data have no strata: every test track"
+    return np.flatnonzero([label in strata for label in labels]), ""
+
+
+def _scores(record: dict, metric: str, tracks: np.ndarray) -> np.ndarray:
+    return np.asarray(record["per_track"][metric], dtype=np.float64)[:, tracks]
+
+
+def _stacked(records: Sequence[dict], metric: str, tracks: np.ndarray) -> np.ndarray:
+    """The per-track scores of several runs (e.g. random initialisations with different seeds), their seeds stacked:
+    `(sum of seeds, tracks)`."""
+    return np.concatenate([_scores(record, metric, tracks) for record in records])
+
+
+def _map_difference(first: Sequence[dict], second: Sequence[dict], n_resamples: int) -> Interval:
+    """The interval of mean mAP(first) - mean mAP(second) over their probe seeds, both recomputed on each resample of
+    the test tracks (the same resample for both: paired)."""
+    from .probing.metrics import resampled_tagging_metrics
+    from .stats import set_metric_interval
+
+    def runs(records):
+        return [(np.asarray(scores), np.asarray(r["track_scores"]["targets"]))
+                for r in records for scores in r["track_scores"]["scores"]]
+
+    a, b = runs(first), runs(second)
+    seeds = max(len(a), len(b))
+
+    def metric(seed, weights):
+        (sa, ta), (sb, tb) = a[seed % len(a)], b[seed % len(b)]
+        return resampled_tagging_metrics(sa, ta, weights)["mAP"] - resampled_tagging_metrics(sb, tb, weights)["mAP"]
+
+    return set_metric_interval(metric, len(a[0][1]), seeds, n_resamples)
+
+
+def _untestable(claim_id: str, metric: str, label: str, why: str) -> Claim:
+    return Claim(claim_id, PAPER_CLAIMS[claim_id.split(" ")[0]], metric, {}, lambda m: 0.0, label, testable=False,
+                 why_not=why)
+
+
+def probe_claims(trained: Mapping[str, dict], random: Mapping[str, Sequence[dict]],
+                 n_resamples: int = 2000) -> list[Claim]:
+    """Claims C1, C2, C3 and C5 from `probe_results.json` contents: `trained[task]` of the encoder under test and
+    `random[task]`, one per random initialisation (seed) of its config. Layers and representations are chosen on the
+    validation split; local claims are tested on the stratum built for them (beat: metrical, with the easy drum
+    grooves reported apart; chord: harmonic)."""
+    claims = []
+    tagging = trained.get("tagging")
+    # C1: the paper's "average" (class and sequence tokens) against the class token alone, on tagging.
+    average = tagging and select_on_validation(tagging, "average")
+    alone = tagging and select_on_validation(tagging, "class")
+    if average and alone and "track_scores" in average:
+        claims.append(Claim("C1", PAPER_CLAIMS["C1"], "tagging macro mAP", {}, lambda m: 0.0,
+                            f"average @{average['layers']} - class @{alone['layers']}",
+                            interval=_map_difference([average], [alone], n_resamples)))
+    else:
+        claims.append(_untestable("C1", "tagging macro mAP", "average - class",
+                                  "tagging was not probed with both the class token and the average"))
+    # C3: trained against random initialisations on tagging.
+    chosen = tagging and select_on_validation(tagging, "average") or tagging and select_on_validation(tagging)
+    baselines = [select_on_validation(r, chosen["representation"]) for r in random.get("tagging", [])] if chosen \
+        else []
+    if chosen and baselines and all(b and "track_scores" in b for b in baselines):
+        claims.append(Claim("C3", PAPER_CLAIMS["C3"], "tagging macro mAP", {}, lambda m: 0.0,
+                            f"trained - random ({len(baselines)} inits)",
+                            interval=_map_difference([chosen], baselines, n_resamples)))
+    else:
+        claims.append(_untestable("C3", "tagging macro mAP", "trained - random", "tagging of the trained model or "
+                                  "of random initialisations is missing"))
+    # C2: trained against random initialisations on beat, sequence tokens, on the metrical stratum (and the easy).
+    beat = trained.get("beat")
+    for claim_id, strata in (("C2", BEAT_STRATA), ("C2 (easy)", ("easy",))):
+        chosen = beat and select_on_validation(beat, "sequence")
+        baselines = [select_on_validation(r, "sequence") for r in random.get("beat", [])]
+        if not (chosen and baselines and all(baselines)):
+            claims.append(_untestable(claim_id, "beat F", "trained - random", "beat probes are missing"))
+            continue
+        tracks, note = _tracks_in(beat, strata)
+        if len(tracks) < 2:
+            claims.append(_untestable(claim_id, "beat F", "trained - random", f"fewer than 2 test tracks in {strata}"))
+            continue
+        arms = {"trained": Arm(_scores(chosen, "F-measure", tracks)),
+                "random": Arm(_stacked(baselines, "F-measure", tracks))}
+        claims.append(Claim(claim_id, PAPER_CLAIMS["C2"], f"beat F (70 ms), {'/'.join(strata)} stratum", arms,
+                            lambda m: m["trained"] - m["random"], f"trained @{chosen['layers']} - random",
+                            caveat="; ".join(filter(None, [note, HEADROOM_CAVEAT]))))
+    # C5: stacking 3, 6, 9, 12 lifts chord accuracy more than beat F (each against its best single layer).
+    chord = trained.get("chord")
+    stack = (3, 6, 9, 12)
+    stacked = {task: results and _record(results, "sequence", stack) for task, results in (("chord", chord),
+                                                                                           ("beat", beat))}
+    single = {task: results and select_on_validation(results, "sequence", [(layer,) for layer in stack])
+              for task, results in (("chord", chord), ("beat", beat))}
+    if all(stacked.values()) and all(single.values()):
+        chord_tracks, chord_note = _tracks_in(chord, CHORD_STRATA)
+        beat_tracks, beat_note = _tracks_in(beat, BEAT_STRATA)
+        weights = chord.get("track_weights")
+        chord_weights = None if weights is None else np.asarray(weights)[chord_tracks]
+        arms = {"chord_stacked": Arm(_scores(stacked["chord"], "frame_accuracy", chord_tracks), "chord", chord_weights),
+                "chord_single": Arm(_scores(single["chord"], "frame_accuracy", chord_tracks), "chord", chord_weights),
+                "beat_stacked": Arm(_scores(stacked["beat"], "F-measure", beat_tracks), "beat"),
+                "beat_single": Arm(_scores(single["beat"], "F-measure", beat_tracks), "beat")}
+        claims.append(Claim(
+            "C5", PAPER_CLAIMS["C5"], "chord frame accuracy (harmonic) and beat F (metrical)", arms,
+            lambda m: (m["chord_stacked"] - m["chord_single"]) - (m["beat_stacked"] - m["beat_single"]),
+            f"(chord: stack - @{single['chord']['layers']}) - (beat: stack - @{single['beat']['layers']})",
+            caveat="; ".join(filter(None, [chord_note, beat_note, HEADROOM_CAVEAT]))))
+    else:
+        claims.append(_untestable("C5", "chord accuracy and beat F", "stack lift (chord) - stack lift (beat)",
+                                  "chord and beat were not probed on layers 3, 6, 9, 12 one by one and stacked"))
+    return claims
+
+
 __all__ = ["Claim", "ClaimResult", "INCONCLUSIVE", "PAPER_CLAIMS", "REFUTED", "SUPPORTED", "claims_table",
-           "evaluate_claims", "verdict"]
+           "evaluate_claims", "probe_claims", "select_on_validation", "verdict"]

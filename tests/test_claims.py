@@ -1,0 +1,84 @@
+"""Claims from probe results: selection on validation only, strata, the arms compared, and verdicts on constructed
+results with known effects."""
+
+import numpy as np
+import pytest
+
+from vit1d.claims import INCONCLUSIVE, SUPPORTED, claims_table, evaluate_claims, probe_claims, select_on_validation
+
+STRATA = ["metrical"] * 40 + ["easy"] * 20 + ["harmonic"] * 40
+
+
+def record(kind, layers, validation, per_track=None, track_scores=None, metric="F-measure"):
+    out = {"representation": kind, "layers": list(layers), "validation": [{metric: v} for v in validation],
+           "per_track": per_track or {}}
+    if track_scores is not None:
+        out["track_scores"] = track_scores
+    return out
+
+
+def results(records, strata=STRATA):
+    return {"results": records, "test_tracks": [f"t{i}" for i in range(len(strata))], "test_strata": strata,
+            "track_weights": None}
+
+
+def local(rng, level, layers, validation, metric, seeds=3):
+    scores = np.clip(level + rng.normal(0, 0.05, (seeds, len(STRATA))), 0, 1)
+    return record("sequence", layers, validation, {metric: scores.tolist()}, metric=metric)
+
+
+def tagging_scores(rng, signal, seeds=3, tracks=100, tags=8):
+    targets = (rng.uniform(size=(tracks, tags)) < 0.3).astype(float)
+    scores = [(signal * targets + rng.normal(0, 1, (tracks, tags))).tolist() for _ in range(seeds)]
+    return {"scores": scores, "targets": targets.tolist()}
+
+
+def test_selection_reads_validation_only():
+    rng = np.random.default_rng(0)
+    best_on_test = local(rng, 0.9, [3], [0.1, 0.1, 0.1], "F-measure")  # best on test, worst on validation
+    best_on_validation = local(rng, 0.5, [6], [0.8, 0.7, 0.9], "F-measure")
+    stacked = local(rng, 0.99, [3, 6, 9, 12], [0.99] * 3, "F-measure")  # not a single layer: never chosen here
+    chosen = select_on_validation(results([best_on_test, best_on_validation, stacked]), "sequence")
+    assert chosen is best_on_validation
+
+
+def test_probe_claims_give_verdicts_per_stratum():
+    rng = np.random.default_rng(1)
+    trained = {
+        # Beat: trained clearly ahead of random (0.7 vs 0.5) on every stratum.
+        "beat": results([local(rng, 0.7, [layer], [0.6 + layer / 100] * 3, "F-measure") for layer in (3, 6, 9, 12)]
+                        + [local(rng, 0.72, [3, 6, 9, 12], [0.7] * 3, "F-measure")]),
+        # Chord: stacking lifts chord by 0.2, beat by 0.02.
+        "chord": results([local(rng, 0.5, [layer], [0.5] * 3, "frame_accuracy") for layer in (3, 6, 9, 12)]
+                         + [local(rng, 0.7, [3, 6, 9, 12], [0.7] * 3, "frame_accuracy")]),
+        "tagging": results([record("class", [12], [0.3] * 3, track_scores=tagging_scores(rng, 0.5)),
+                            record("average", [12], [0.4] * 3, track_scores=tagging_scores(rng, 0.5))],
+                           strata=STRATA),
+    }
+    random = {"beat": [results([local(rng, 0.5, [layer], [0.5] * 3, "F-measure") for layer in (3, 6, 9, 12)])
+                       for _ in range(3)],
+              "tagging": [results([record("average", [12], [0.3] * 3, track_scores=tagging_scores(rng, 2.0))])
+                          for _ in range(3)]}
+    claims = {claim.claim_id: claim for claim in probe_claims(trained, random, n_resamples=400)}
+    assert set(claims) == {"C1", "C2", "C2 (easy)", "C3", "C5"}
+    # C2 uses the metrical tracks only (40 of them), trained x 3 probe seeds against 3 inits x 3 probe seeds.
+    assert claims["C2"].arms["trained"].matrix().shape == (3, 40) and claims["C2"].arms["random"].matrix().shape == (
+        9, 40)
+    assert claims["C2 (easy)"].arms["trained"].matrix().shape == (3, 20)
+    assert "@[12]" in claims["C2"].effect_label  # the layer with the best validation score
+    assert claims["C5"].arms["chord_stacked"].matrix().shape == (3, 40) and "headroom" in claims["C5"].caveat
+    verdicts = {r.claim_id: r for r in evaluate_claims(list(claims.values()), n_resamples=400)}
+    assert verdicts["C2"].verdict == SUPPORTED and verdicts["C2 (easy)"].verdict == SUPPORTED
+    assert verdicts["C5"].verdict == SUPPORTED and verdicts["C5"].interval.value == pytest.approx(0.18, abs=0.03)
+    # The random initialisations' tagging scores carry more signal (2.0 vs 0.5): C3 is refuted; C1 (same signal in
+    # both representations) is inconclusive.
+    assert verdicts["C3"].verdict == "refuted" and verdicts["C1"].verdict == INCONCLUSIVE
+    table = claims_table(list(verdicts.values()))
+    assert "C2 (easy)" in table and "headroom not checked" in table
+
+
+def test_missing_probes_make_claims_untestable_not_errors():
+    claims = {claim.claim_id: claim for claim in probe_claims({}, {})}
+    assert all(not claim.testable for claim in claims.values())
+    verdicts = evaluate_claims(list(claims.values()))
+    assert all(r.verdict == INCONCLUSIVE and r.reason.startswith("not testable here") for r in verdicts)
