@@ -13,7 +13,8 @@ from vit1d.hub import check_model_card
 
 SMALL = dict(corpus_pieces=12, corpus_seconds=10.0, pretraining_steps=4, batch_size=4,
              config_overrides="num_hidden_layers=4,hidden_size=64,num_attention_heads=2,intermediate_size=128",
-             probe_layers="2;4;2,4", probe_max_steps=40, probe_eval_every=20, analysis_tracks=2, analysis_layers="2,4")
+             probe_layers="2;4;2,4", probe_max_steps=40, probe_eval_every=20, analysis_tracks=2, analysis_layers="2,4",
+             random_init_seeds="0,1", probe_seeds="0,1")
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,20 @@ def test_demo_writes_the_report_with_every_task_and_both_models(demo):
     assert all(r["random_init"] for r in results["probes"]["random"])
     assert not any(r["random_init"] for r in results["probes"]["trained"])
     assert results["training"]["steps"] == 4
+    # The report leads with the claims: each with its verdict; the random arm pools both initialisations.
+    assert readme.index("## Claims") < readme.index("## Probes")
+    verdicts = {claim["claim"]: claim for claim in json.loads((report / "claims.json").read_text())}
+    assert {"C1", "C2", "C2 (easy)", "C3", "C5"} <= set(verdicts)
+    assert all(claim["verdict"] in ("supported", "refuted", "inconclusive") for claim in verdicts.values())
+    assert results["claims"] == list(verdicts.values())
+    assert {task: len(runs) for task, runs in results["probes"]["random_seeds"].items()} == {
+        "tagging": 2, "key": 2, "beat": 2, "chord": 2}
+    # This tiny corpus has one or two test tracks per split and no stack of layers 3, 6, 9, 12: each claim says
+    # why it cannot be tested rather than giving a number (claims on constructed results: tests/test_claims.py).
+    for claim in verdicts.values():
+        assert claim["interval"] is not None or claim["reason"].startswith("not testable here: "), claim
+    # The floors are rows of the probe tables.
+    assert "| floor: log-mel frames | - |" in readme and "| chance: majority | - |" in readme
     # The stages before the report, which is writing this file.
     assert [stage["name"] for stage in results["stages"]] == [
         "render corpus", "pretraining", "probing (trained and random)", "analysis"]

@@ -227,24 +227,26 @@ def probe_claims(trained: Mapping[str, dict], random: Mapping[str, Sequence[dict
     # C1: the paper's "average" (class and sequence tokens) against the class token alone, on tagging.
     average = tagging and select_on_validation(tagging, "average")
     alone = tagging and select_on_validation(tagging, "class")
-    if average and alone and "track_scores" in average:
+    enough = bool(tagging) and len(tagging["test_tracks"]) >= 2
+    if average and alone and "track_scores" in average and enough:
         claims.append(Claim("C1", PAPER_CLAIMS["C1"], "tagging macro mAP", {}, lambda m: 0.0,
                             f"average @{average['layers']} - class @{alone['layers']}",
                             interval=_map_difference([average], [alone], n_resamples)))
     else:
         claims.append(_untestable("C1", "tagging macro mAP", "average - class",
-                                  "tagging was not probed with both the class token and the average"))
+                                  "tagging was not probed with both the class token and the average on at least "
+                                  "2 test tracks"))
     # C3: trained against random initialisations on tagging.
     chosen = tagging and select_on_validation(tagging, "average") or tagging and select_on_validation(tagging)
     baselines = [select_on_validation(r, chosen["representation"]) for r in random.get("tagging", [])] if chosen \
         else []
-    if chosen and baselines and all(b and "track_scores" in b for b in baselines):
+    if chosen and baselines and all(b and "track_scores" in b for b in baselines) and enough:
         claims.append(Claim("C3", PAPER_CLAIMS["C3"], "tagging macro mAP", {}, lambda m: 0.0,
                             f"trained - random ({len(baselines)} inits)",
                             interval=_map_difference([chosen], baselines, n_resamples)))
     else:
         claims.append(_untestable("C3", "tagging macro mAP", "trained - random", "tagging of the trained model or "
-                                  "of random initialisations is missing"))
+                                  "of random initialisations is missing, or has fewer than 2 test tracks"))
     # C2: trained against random initialisations on beat, sequence tokens, on the metrical stratum (and the easy).
     beat = trained.get("beat")
     for claim_id, strata in (("C2", BEAT_STRATA), ("C2 (easy)", ("easy",))):
@@ -269,9 +271,9 @@ def probe_claims(trained: Mapping[str, dict], random: Mapping[str, Sequence[dict
                                                                                            ("beat", beat))}
     single = {task: results and select_on_validation(results, "sequence", [(layer,) for layer in stack])
               for task, results in (("chord", chord), ("beat", beat))}
-    if all(stacked.values()) and all(single.values()):
-        chord_tracks, chord_note = _tracks_in(chord, CHORD_STRATA)
-        beat_tracks, beat_note = _tracks_in(beat, BEAT_STRATA)
+    chord_tracks, chord_note = _tracks_in(chord, CHORD_STRATA) if chord else (np.zeros(0), "")
+    beat_tracks, beat_note = _tracks_in(beat, BEAT_STRATA) if beat else (np.zeros(0), "")
+    if all(stacked.values()) and all(single.values()) and min(len(chord_tracks), len(beat_tracks)) >= 2:
         weights = chord.get("track_weights")
         chord_weights = None if weights is None else np.asarray(weights)[chord_tracks]
         arms = {"chord_stacked": Arm(_scores(stacked["chord"], "frame_accuracy", chord_tracks), "chord", chord_weights),
@@ -285,7 +287,8 @@ def probe_claims(trained: Mapping[str, dict], random: Mapping[str, Sequence[dict
             caveat="; ".join(filter(None, [chord_note, beat_note, HEADROOM_CAVEAT]))))
     else:
         claims.append(_untestable("C5", "chord accuracy and beat F", "stack lift (chord) - stack lift (beat)",
-                                  "chord and beat were not probed on layers 3, 6, 9, 12 one by one and stacked"))
+                                  "chord and beat were not probed on layers 3, 6, 9, 12 one by one and stacked, "
+                                  "or their strata have fewer than 2 test tracks"))
     return claims
 
 

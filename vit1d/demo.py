@@ -18,9 +18,9 @@ from tqdm.auto import tqdm
 logger = logging.getLogger(__name__)
 
 TASKS = ("tagging", "key", "beat", "chord")
-# The paper's probes: tagging on the mean of the class and sequence tokens (better than the class token alone), key
-# on the class token, beat and chord on every sequence token.
-REPRESENTATIONS = {"tagging": "average", "key": "class", "beat": "sequence", "chord": "sequence"}
+# The paper's probes: tagging on the mean of the class and sequence tokens and on the class token alone (claim C1:
+# the mean is better), key on the class token, beat and chord on every sequence token.
+REPRESENTATIONS = {"tagging": "average,class", "key": "class", "beat": "sequence", "chord": "sequence"}
 CORPUS_NAME = "vit1d built-in corpus"
 FIGURE_CAPTIONS = {
     "probe_curves": "Probe results per layer, trained encoder vs random initialisation",
@@ -62,6 +62,11 @@ class DemoArguments:
     push_to_hub: bool = field(default=False, metadata={"help": "Upload the encoder folder at the end."})
     cache_dir: str = field(default="~/.cache/vit1d/embeddings", metadata={"help": "Embedding cache of the probes."})
     seed: int = field(default=0)
+    random_init_seeds: str = field(
+        default="0,1,2", metadata={"help": "Seeds of the random initialisations the trained encoder is compared with "
+                                           "(one probe run each; the claims pool them)."}
+    )
+    probe_seeds: str = field(default="0,1,2", metadata={"help": "Probe seeds of every probe run."})
 
 
 @dataclass
@@ -87,7 +92,12 @@ class DemoRun:
         self.stages: list[Stage] = []
 
     def probe_results(self, model: str, task: str) -> Path:
+        """`model`: "trained" or "random-<seed>"."""
         return self.probe_dir / f"{model}-{task}" / "probe_results.json"
+
+    @property
+    def claims_file(self) -> Path:
+        return self.report_dir / "claims.json"
 
     def timed(self, name: str, function, *arguments, done: Path | None = None):
         """Run a stage; `done` is the file whose presence means an earlier run finished it (and it is reused)."""
@@ -148,24 +158,45 @@ def task_list(args: DemoArguments) -> list[str]:
     return tasks
 
 
+def random_seeds(args: DemoArguments) -> list[int]:
+    return [int(seed) for seed in args.random_init_seeds.split(",") if seed.strip()]
+
+
 def probe_all(args: DemoArguments, corpus: str, run: DemoRun) -> dict[str, list[dict]]:
-    """Probe every task for the trained encoder and for a random initialisation of its config; results are reused
-    when an earlier run wrote them."""
+    """Probe every task for the trained encoder (with the floors: chance, classical, log-mel frames, layer 0) and for
+    random initialisations of its config, one run per seed; results are reused when an earlier run wrote them.
+    Returns `{"trained": [per task], "random": [per task, first seed], "random_seeds": {task: [per seed]}}`."""
     from .probing.runner import ProbeArguments, run_probe
 
-    results = {"trained": [], "random": []}
+    models = ["trained"] + [f"random-{seed}" for seed in random_seeds(args)]
+    results = {"trained": [], "random": [], "random_seeds": {}}
     for task in tqdm(task_list(args), desc="probing", unit="task"):
-        for model in ("trained", "random"):
+        for model in models:
             results_file = run.probe_results(model, task)
             if not results_file.is_file():
                 run_probe(ProbeArguments(
                     task=task, output_dir=str(results_file.parent), model_name_or_path=str(run.model_dir),
-                    random_init=model == "random", data=corpus, representation=REPRESENTATIONS[task],
+                    random_init=model != "trained", data=corpus, representation=REPRESENTATIONS[task],
                     layers=args.probe_layers, cache_dir=args.cache_dir, max_steps=args.probe_max_steps,
-                    eval_every=args.probe_eval_every, seed=args.seed,
+                    eval_every=args.probe_eval_every, probe_seeds=args.probe_seeds,
+                    seed=int(model.split("-")[1]) if model != "trained" else args.seed,
+                    floors=model == "trained",  # the floors do not depend on the model but for layer 0
                 ))
-            results[model].append(json.loads(results_file.read_text()))
+            loaded = json.loads(results_file.read_text())
+            if model == "trained":
+                results["trained"].append(loaded)
+            else:
+                results["random_seeds"].setdefault(task, []).append(loaded)
+        results["random"].append(results["random_seeds"][task][0])
     return results
+
+
+def claims(args: DemoArguments, probes: dict, analysis: dict):
+    """The verdict of every claim the demo's runs can test (`vit1d.claims`)."""
+    from .claims import evaluate_claims, probe_claims
+
+    trained = {results["results"][0]["task"]: results for results in probes["trained"]}
+    return evaluate_claims(probe_claims(trained, probes["random_seeds"]))
 
 
 def analyse(args: DemoArguments, corpus: str, run: DemoRun) -> dict:
@@ -183,6 +214,7 @@ def analyse(args: DemoArguments, corpus: str, run: DemoRun) -> dict:
 def write_report(args: DemoArguments, run: DemoRun, training: dict, probes: dict, analysis: dict) -> Path:
     """`report/`: README.md (tables and figures), results.json (every number), figures/ (PNG); and the encoder
     folder's model card, filled with the same numbers and figures."""
+    from .claims import claims_table
     from .hub import check_model_card, write_model_card
     from .probing.runner import comparison_table
 
@@ -194,21 +226,33 @@ def write_report(args: DemoArguments, run: DemoRun, training: dict, probes: dict
         shutil.copyfile(source, figures_dir / source.name)
         figures[FIGURE_CAPTIONS.get(name, name.replace("_", " "))] = figures_dir / source.name
     table = comparison_table(probes["trained"], probes["random"])
+    verdicts = claims(args, probes, analysis)
+    run.claims_file.write_text(json.dumps([verdict.to_dict() for verdict in verdicts], indent=1, default=float))
+    claims_text = (
+        "Each claim of the paper this run can test, with the effect, its 95 % bootstrap interval over test tracks "
+        f"and seeds ({len(random_seeds(args))} random initialisations, {len(args.probe_seeds.split(','))} probe seeds "
+        "each), a Holm-corrected p-value and a verdict (`vit1d.claims`). Layers are chosen on the validation split. "
+        "Inconclusive means this short run on a small corpus cannot tell.\n\n" + claims_table(verdicts)
+    )
     evaluation_notes = (
         f"Linear probes on the frozen encoder (`run_probe.py`), trained on the train split of the {CORPUS_NAME} "
         f"({args.corpus_pieces} rendered pieces of {args.corpus_seconds:g} s, split by work) and scored on its test "
         "split; each cell is this model / a random initialisation of the same config, probed the same way, as the "
-        "mean over 3 probe seeds with its 95 % bootstrap interval over test tracks and seeds. The corpus is small "
-        "and synthetic: these numbers show the pipeline works, not the paper's values."
+        f"mean over {len(args.probe_seeds.split(','))} probe seeds with its 95 % bootstrap interval over test tracks "
+        "and seeds; the rows below the models are the floors (the same probe on raw log-mel frames and on layer 0, "
+        "chance predictors, the classical method of the task). The corpus is small and synthetic: these numbers "
+        "show the pipeline works, not the paper's values."
     )
     card = write_model_card(
         run.model_dir, repo_id=args.hub_model_id, probe_results=probes["trained"],
         baseline_probe_results=probes["random"], dataset_name=CORPUS_NAME, figures=figures,
-        analysis=analysis.get("markdown"), evaluation_notes=evaluation_notes, results_table=table,
+        analysis=analysis.get("markdown"), evaluation_notes=evaluation_notes,
+        results_table="**Claims**\n\n" + claims_text + "\n" + table,
     )
     check_model_card(card, probes["trained"])
     lines = [
         "# vit1d demo report", "",
+        "## Claims", "", claims_text,
         f"Pretraining: {training['steps']} steps of {training['global_batch_pairs']} pairs, NT-Xent loss "
         f"{training['loss'][0]:.3f} -> {training['loss'][1]:.3f}, in-batch retrieval top-1 "
         f"{_number(training['retrieval_top1'][0])} -> {_number(training['retrieval_top1'][1])}.", "",
@@ -223,7 +267,8 @@ def write_report(args: DemoArguments, run: DemoRun, training: dict, probes: dict
         "`vit1d.hub.push_folder_to_hub`.",
     ]
     (run.report_dir / "README.md").write_text("\n".join(lines) + "\n")
-    results = {"arguments": asdict(args), "training": training, "probes": probes, "analysis": analysis,
+    results = {"arguments": asdict(args), "claims": [verdict.to_dict() for verdict in verdicts],
+               "training": training, "probes": probes, "analysis": analysis,
                "stages": [asdict(stage) for stage in run.stages]}
     (run.report_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
     return run.report_dir
@@ -252,7 +297,7 @@ def run_demo(args: DemoArguments) -> Path:
         training = run.timed("pretraining", pretrain_encoder, args, corpus, run, done=run.encoder_weights)
         advance("probing")
         probes = run.timed("probing (trained and random)", probe_all, args, corpus, run,
-                           done=run.probe_results("random", tasks[-1]))
+                           done=run.probe_results(f"random-{random_seeds(args)[-1]}", tasks[-1]))
         advance("analysing")
         analysis = run.timed("analysis", analyse, args, corpus, run, done=run.analysis_results)
         advance("writing the report")
