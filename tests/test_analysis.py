@@ -11,12 +11,21 @@ from conftest import music_like, tiny_config
 import vit1d
 from vit1d.analysis import figures as F
 from vit1d.analysis.attention import (
+    FLOORS,
+    MODES,
+    OnsetStrengths,
     attention_maps,
+    noise_curves,
+    onset_score_grid,
     onset_scores,
     onset_strength,
     pick_onsets,
+    random_directions,
+    random_projection_curves,
+    spectral_flux,
     track_onset_strength,
 )
+from vit1d.analysis.runner import NO_SELECTION
 from vit1d.analysis.ssm import (
     beat_lag_contrast,
     beat_lag_contrast_from_band,
@@ -362,20 +371,30 @@ def test_run_analysis_end_to_end_on_a_rendered_corpus(tmp_path):
     assert results["num_tracks"] == {"analysed": 2, "with_onsets": 2, "without_onsets": 0, "with_beats": 2,
                                      "with_chords": 2, "skipped": 0}
     assert results["layers"] == [1, 2, 3] and results["heads"] == [0, 1] and results["ssm_layers"] == [1, 3]
+    # The corpus of 4 pieces has no validation split: selected on the reported tracks, recorded as optimistic.
+    assert results["selection"]["split"] == NO_SELECTION and "validation" in results["selection"]["reason"]
+    assert results["random_init_seeds"] == [0, 1, 2]
     for key in ("trained", "random_init"):
         for mode in ("class_row", "column_mean"):
             f = np.array(results["onsets"][key][mode]["f_measure"])
             assert f.shape == (3, 2) and np.all((f >= 0) & (f <= 1))
             assert results["onsets"][key][mode]["num_tracks"] == 2
         best = results["best_onsets"][key]
-        assert best["mode"] in ("class_row", "column_mean") and 1 <= best["layer"] <= 3
-        assert best["f_measure"] == pytest.approx(np.max([results["onsets"][key][m]["f_measure"] for m in
-                                                          ("class_row", "column_mean")]), abs=1e-4)
+        assert best["selected_on"] == NO_SELECTION
+        for config in best["configs"]:
+            assert config["mode"] in ("class_row", "column_mean") and 1 <= config["layer"] <= 3
         for layer in ("1", "3"):
             entry = results["ssm"][key][layer]
             assert entry["num_tracks"]["chord_change_lift"] == 2 and np.isfinite(entry["chord_change_lift"])
-    assert results["onset_baseline"]["spectral_flux"]["f_measure"] > 0.5  # exact onsets of rendered grooves
-
+            assert set(results["ssm_ci"][key][layer]) >= {"chord_change_lift", "beat_lift", "beat_lag_contrast"}
+            assert np.shape(results["per_track"]["ssm"][key][layer]["beat_lag_contrast"]) == (
+                1 if key == "trained" else 3, 2)
+    # One trained model chosen on the reported tracks: its test F is the best cell of its tables (optimistic).
+    best = results["best_onsets"]["trained"]
+    assert best["f_measure"] == pytest.approx(np.max([results["onsets"]["trained"][m]["f_measure"] for m in
+                                                      ("class_row", "column_mean")]), abs=1e-4)
+    assert results["onset_floors"]["spectral_flux"]["f_measure"] > 0.5  # exact onsets of rendered grooves
+    assert results["onsets_ci"]["selected"]["random_init"]["num_seeds"] == 3
     on_disk = json.loads((out / "analysis_results.json").read_text())
     assert on_disk["best_onsets"] == results["best_onsets"] and on_disk["markdown"] == results["markdown"]
     markdown = (out / "analysis_results.md").read_text()
@@ -383,6 +402,7 @@ def test_run_analysis_end_to_end_on_a_rendered_corpus(tmp_path):
     assert "[figures/ssm_trained.png](figures/ssm_trained.png)" in markdown and "\n# " not in results["markdown"]
     assert set(results["figures"]) == {"attention_maps", "onset_curves", "ssm_trained", "ssm_random_init",
                                        "probe_curves"}
+    assert "No selection split" in markdown and "optimistic" in markdown
     for path in results["figures"].values():
         assert_png(out / path)
 
@@ -413,6 +433,8 @@ def test_run_analysis_without_a_model_analyses_a_random_paper_model_without_figu
     results = run_analysis(args)
     assert list(results["models"]) == ["random_init"] and results["figures"] == {}
     assert results["onsets"] == {} and results["num_tracks"]["without_onsets"] == 1
+    assert results["best_onsets"] == {} and results["onset_floors"] == {} and results["onsets_ci"] == {}
+    assert results["selection"]["split"] == NO_SELECTION  # an audio folder without split folders: no validation
     assert results["ssm_layers"] == [3] and np.isnan(results["ssm"]["random_init"]["3"]["chord_change_lift"])
     assert "No track has reference onsets" in results["markdown"]
     assert json.loads((tmp_path / "out" / "analysis_results.json").read_text())["ssm"]["random_init"]["3"][
@@ -449,7 +471,7 @@ def test_run_analysis_writes_results_before_figures_and_a_failing_figure_keeps_t
     on_disk = json.loads((out / "analysis_results.json").read_text())  # rewritten with the figures and the error
     assert on_disk["figures"] == results["figures"] and on_disk["figure_errors"] == results["figure_errors"]
     assert on_disk["markdown"] == results["markdown"] and "3" in on_disk["ssm"]["random_init"]
-    assert set(on_disk["timings"]) == {"model_seconds", "figure_seconds", "total_seconds"}
+    assert set(on_disk["timings"]) == {"model_seconds", "selection_seconds", "figure_seconds", "total_seconds"}
     assert "[figures/attention_maps.png]" in (out / "analysis_results.md").read_text()
 
 
@@ -484,8 +506,9 @@ def test_run_analysis_of_a_long_track_builds_no_track_by_track_matrix(tmp_path, 
         return full_matrix(tokens, center)
 
     monkeypatch.setattr(ssm, "self_similarity", display_sized)
+    # One random initialisation: this test is about memory, and each seed would add a pass over five minutes.
     args = AnalysisArguments(model_name_or_path=str(model_dir), data=str(tmp_path / "tracks.jsonl"), split="train",
-                             layers="1,3", output_dir=str(tmp_path / "out"), device="cpu")
+                             layers="1,3", output_dir=str(tmp_path / "out"), device="cpu", random_init_seeds="0")
     tracemalloc.start()
     try:
         results = run_analysis(args)
@@ -526,3 +549,283 @@ def test_run_analysis_skips_and_names_an_unreadable_track_and_the_time_of_its_na
     (folder / "b_nan.wav").unlink()
     with pytest.raises(ValueError, match="No track of the 'train' split .* could be read: c_broken.wav"):
         run_analysis(args)
+
+
+# -- onset floors, selection on validation, intervals ---------------------------------------------------------------
+
+
+def synthetic_onsets(seconds, rate=16000):
+    """The note onsets of `music_like(seconds)`: every 0.25 s, but for the note its silent gap in the middle mutes."""
+    middle = int(seconds * rate) // 2 / rate
+    return [float(t) for t in np.arange(0.0, seconds, 0.25) if not middle <= t < middle + 0.25]
+
+
+def spikes_at(times, events):
+    """A curve of zeros with a 1 on the token nearest each event."""
+    curve = np.zeros(len(times))
+    curve[np.abs(np.asarray(times)[:, None] - np.asarray(events)[None]).argmin(axis=0)] = 1.0
+    return curve
+
+
+def onset_dataset(tmp_path, splits=(("validation", 3, 5.0), ("test", 3, 6.0))):
+    """A folder of manifests (`validation.jsonl`, `test.jsonl`) over `music_like` tracks with their onsets and beats:
+    `(split, tracks, seconds)`; by default 5 s validation tracks and 6 s test tracks."""
+    import soundfile as sf
+
+    folder = tmp_path / "onset_data"
+    (folder / "audio").mkdir(parents=True)
+    for split, count, seconds in splits:
+        rows = []
+        for index in range(count):
+            path = f"audio/{split}_{index}.wav"
+            sf.write(folder / path, music_like(seconds, seed=index + 10 * len(split)), 16000)
+            rows.append({"audio": path, "onsets": synthetic_onsets(seconds),
+                         "beats": np.arange(0.0, seconds, 0.5).tolist()})
+        (folder / f"{split}.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return folder
+
+
+def tiny_model_dir(tmp_path):
+    torch.manual_seed(123)  # not the weights of any random-init seed
+    model_dir = tmp_path / "model"
+    vit1d.ViT1DModel(tiny_config()).save_pretrained(model_dir)
+    vit1d.ViT1DFeatureExtractor(feature_size=16).save_pretrained(model_dir)
+    return model_dir
+
+
+def test_onset_score_grid_equals_onset_scores_at_each_threshold_and_a_perfect_curve_scores_one(rng):
+    times = token_times(200)
+    reference = times[[20, 45, 70, 101, 150, 180]] + 0.005
+    curves = np.stack([spikes_at(times, reference), rng.random(200), np.ones(200)])
+    thresholds = [0.02, 0.05, 0.1, 0.2]
+    grid = onset_score_grid(curves, times, reference, thresholds)
+    assert grid["f_measure"].shape == (4, 3)
+    np.testing.assert_array_equal(grid["f_measure"][:, 0], 1.0)  # the reference itself, at every threshold
+    np.testing.assert_array_equal(grid["f_measure"][:, 2], 0.0)  # a flat curve has no peak
+    for index, threshold in enumerate(thresholds):
+        single = onset_scores(curves, times, reference, threshold=threshold)
+        for name in ("f_measure", "precision", "recall"):
+            np.testing.assert_array_equal(grid[name][index], single[name])
+    assert np.isnan(onset_score_grid(curves, times, [], [0.05])["f_measure"]).all()
+
+
+def test_onset_floors_are_deterministic_and_score_known_values_on_constructed_inputs():
+    from vit1d.analysis.runner import AnalysisArguments, floor_curves
+
+    times = token_times(250)
+    onset_tokens = [15, 40, 77, 110, 160, 200, 230]
+    reference = times[onset_tokens]
+    envelope = np.zeros(250)  # dB-like frames that jump at every onset and decay after it
+    for token in onset_tokens:
+        envelope[token:] += 30.0 * np.exp(-np.arange(250 - token) / 4.0)
+    frames = (-80.0 + envelope[:, None] + np.linspace(0.0, 20.0, 16)[None]).astype(np.float32)
+    strengths = OnsetStrengths({}, times, spectral_flux(frames), frames=frames[:, None, :])
+    args = AnalysisArguments(floor_draws=3, seed=4)
+    curves = floor_curves(args, strengths, "audio/a.wav")
+    assert {name: curve.shape for name, curve in curves.items()} == {
+        "noise": (3, 250), "random_projection": (3, 250), "spectral_flux": (1, 250)}
+    assert set(curves) == set(FLOORS)
+    # Spectral flux of frames that rise exactly at the onsets finds every onset.
+    assert onset_score_grid(curves["spectral_flux"], times, reference, [0.05])["f_measure"][0, 0] == 1.0
+    # The random projection is the frames times unit vectors over the mel bins, the same for every track.
+    directions = random_directions(16, 3, seed=4)
+    np.testing.assert_allclose(np.linalg.norm(directions, axis=1), 1.0)
+    np.testing.assert_allclose(curves["random_projection"], directions @ frames.T, rtol=1e-5, atol=1e-3)
+    patches = np.repeat(frames[:, None, :], 2, axis=1)  # two frames per token: the mean of their projections
+    np.testing.assert_allclose(random_projection_curves(patches, 3, seed=4), curves["random_projection"], rtol=1e-6)
+    # Frames that vary only along a draw's own direction project onto the onsets themselves: F = 1 for that draw.
+    aligned = np.outer(spikes_at(times, reference), directions[1])
+    assert onset_score_grid(random_projection_curves(aligned, 3, seed=4)[1], times, reference,
+                            [0.05])["f_measure"][0] == 1.0
+    # Noise: uniform, deterministic for (seed, track), different across tracks and seeds.
+    assert curves["noise"].min() >= 0.0 and curves["noise"].max() < 1.0
+    again = floor_curves(args, strengths, "audio/a.wav")
+    for name in FLOORS:
+        np.testing.assert_array_equal(again[name], curves[name])
+    other_track = floor_curves(args, strengths, "audio/b.wav")
+    assert not np.array_equal(other_track["noise"], curves["noise"])
+    np.testing.assert_array_equal(other_track["random_projection"], curves["random_projection"])
+    other_seed = floor_curves(AnalysisArguments(floor_draws=3, seed=5), strengths, "audio/a.wav")
+    assert not np.array_equal(other_seed["noise"], curves["noise"])
+    assert not np.array_equal(other_seed["random_projection"], curves["random_projection"])
+    np.testing.assert_array_equal(noise_curves(250, 3, 4, "audio/a.wav"), curves["noise"])
+    noise_f = onset_score_grid(curves["noise"], times, reference, [0.05])["f_measure"]
+    assert np.all((noise_f > 0.0) & (noise_f < 0.5))
+
+
+def test_select_configuration_takes_the_argmax_of_the_selection_grid_and_ties_go_first():
+    from vit1d.analysis.runner import select_configuration, select_threshold
+
+    thresholds = [0.02, 0.05, 0.1]
+    grids = {mode: np.full((3, 3, 2), 0.4) for mode in MODES}
+    grids["column_mean"][1, 2, 0] = 0.9
+    grids["class_row"][0, 0, 1] = np.nan  # a cell without a score is never chosen
+    assert select_configuration(grids, thresholds) == {
+        "mode": "column_mean", "layer": 3, "head": 0, "threshold": 0.05, "threshold_index": 1,
+        "selection_f_measure": 0.9}
+    grids["class_row"][2, 1, 1] = 0.9  # a tie: the first mode wins
+    assert select_configuration(grids, thresholds)["mode"] == "class_row"
+    assert select_configuration({mode: np.full((3, 3, 2), np.nan) for mode in MODES}, thresholds) is None
+    assert select_threshold([0.3, np.nan, 0.5], thresholds) == {"threshold": 0.1, "threshold_index": 2,
+                                                                "selection_f_measure": 0.5}
+    with pytest.raises(ValueError, match="random_init_seeds"):
+        from vit1d.analysis.runner import AnalysisArguments
+
+        AnalysisArguments(random_init_seeds="0,0")
+
+
+def test_selection_reads_only_the_validation_split_and_the_test_split_once_after_it(tmp_path, monkeypatch):
+    from vit1d.analysis import runner
+
+    data = onset_dataset(tmp_path)
+    opened, chosen = [], []
+    open_tracks, choose = runner.open_tracks, runner.choose_configurations
+
+    def sentinel_open(data, split, *args, **kwargs):
+        opened.append(split)
+        if split == "test" and not chosen:
+            raise AssertionError("the test split was opened before the selection had finished")
+        return open_tracks(data, split, *args, **kwargs)
+
+    def recorded_choose(scores, thresholds):
+        assert scores.split == "validation" and all(name.startswith("audio/validation_") for name in scores.names)
+        chosen.append(choose(scores, thresholds))
+        return chosen[-1]
+
+    monkeypatch.setattr(runner, "open_tracks", sentinel_open)
+    monkeypatch.setattr(runner, "choose_configurations", recorded_choose)
+    args = runner.AnalysisArguments(model_name_or_path=str(tiny_model_dir(tmp_path)), data=str(data), layers="last",
+                                    figures=False, output_dir=str(tmp_path / "out"), device="cpu")
+    results = runner.run_analysis(args)
+
+    assert opened == ["validation", "test"] and len(chosen) == 1  # the test split: opened once, after selection
+    selection = results["selection"]
+    assert selection["split"] == "validation" and selection["reason"] == ""
+    assert selection["tracks"] == [f"audio/validation_{index}.wav" for index in range(3)]
+    assert results["tracks"] == [f"audio/test_{index}.wav" for index in range(3)]
+    # Each model's configuration is the argmax of its mean F over the validation tracks (the recorded grid).
+    assert [(record["arm"], record["seed"]) for record in selection["models"]] == [
+        ("trained", None), ("random_init", 0), ("random_init", 1), ("random_init", 2)]
+    for record in selection["models"]:
+        grid = np.stack([np.array(record["f_measure_grid"][mode], dtype=float) for mode in MODES])
+        mode, threshold, layer, head = np.unravel_index(np.nanargmax(grid), grid.shape)
+        assert (record["mode"], record["threshold"], record["layer"], record["head"]) == (
+            MODES[mode], args.thresholds[threshold], layer + 1, head)
+        assert record["selection_f_measure"] == np.nanmax(grid)
+    # The trained model's reported F is its test mean at that configuration.
+    best, trained = results["best_onsets"]["trained"], selection["models"][0]
+    assert best["selected_on"] == "validation"
+    assert [best[key] for key in ("mode", "layer", "head", "threshold")] == [
+        trained[key] for key in ("mode", "layer", "head", "threshold")]
+    per_track = np.array(results["per_track"]["onsets"]["trained"]["f_measure"])
+    assert per_track.shape == (1, 3) and best["f_measure"] == pytest.approx(per_track.mean())
+    assert best["f_measure"] == pytest.approx(
+        results["onsets"]["trained"][best["mode"]]["f_measure"][best["layer"] - 1][best["head"]], abs=1e-4)
+    # The random arm: three initialisations, each with its own configuration; intervals over tracks x seeds.
+    random = results["best_onsets"]["random_init"]
+    assert [config["seed"] for config in random["configs"]] == [0, 1, 2] and "mode" not in random
+    assert np.shape(results["per_track"]["onsets"]["random_init"]["f_measure"]) == (3, 3)
+    assert np.shape(results["per_track"]["onset_f_measure_by_layer"]["random_init"]["class_row"]) == (3, 3, 3)
+    ci = results["onsets_ci"]
+    assert ci["selected"]["random_init"]["num_seeds"] == 3 and ci["selected"]["random_init"]["num_tracks"] == 3
+    assert ci["selected"]["trained"]["num_seeds"] == 1 and best["ci95"]["f_measure"] == ci["selected"]["trained"]
+    for entry in ci["selected"].values():
+        assert entry["low"] <= entry["value"] <= entry["high"]
+    # Floors with per-track scores and intervals, and every difference with its p-value.
+    assert set(results["onset_floors"]) == set(FLOORS)
+    for floor, record in results["onset_floors"].items():
+        assert len(record["per_track"]["f_measure"]) == 3 and record["threshold"] in args.thresholds
+        assert record["threshold"] == selection["floors"][floor]["threshold"]
+        assert record["ci95"]["f_measure"] == ci["selected"][floor]
+        assert record["f_measure"] == pytest.approx(np.mean(record["per_track"]["f_measure"]))
+    assert set(ci["differences"]) == {"trained - random_init", *(f"{arm} - {floor}" for arm in ("trained",
+                                                                                                "random_init")
+                                                                    for floor in FLOORS)}
+    for entry in ci["differences"].values():
+        assert entry["low"] <= entry["value"] <= entry["high"] and 0 < entry["p_value"] <= 1
+    difference = ci["differences"]["trained - noise"]
+    assert difference["value"] == pytest.approx(best["f_measure"] - results["onset_floors"]["noise"]["f_measure"])
+    assert difference["num_seeds"] == {"trained": 1, "noise": 1}
+    assert ci["differences"]["trained - random_init"]["num_seeds"] == {"trained": 1, "random_init": 3}
+    assert results["onset_floors"]["spectral_flux"]["f_measure"] > results["onset_floors"]["noise"]["f_measure"]
+    # Self-similarity: per-track values (seeds, tracks) and an interval per arm and layer.
+    assert np.shape(results["per_track"]["ssm"]["random_init"]["3"]["beat_lift"]) == (3, 3)
+    assert results["ssm_ci"]["random_init"]["3"]["beat_lift"]["num_seeds"] == 3
+    on_disk = json.loads((tmp_path / "out" / "analysis_results.json").read_text())
+    assert on_disk["onsets_ci"] == ci and on_disk["per_track"]["tracks"] == results["tracks"]
+    markdown = results["markdown"]
+    assert "Selection on the `validation` split (3 track(s) with onsets), before the `test` split was read" in markdown
+    assert "| trained - random_init |" in markdown and "| floor: noise" in markdown
+
+
+def test_the_reported_f_is_the_validation_choice_at_its_test_mean_not_the_test_argmax(tmp_path, monkeypatch):
+    from vit1d.analysis import runner
+
+    extractor = vit1d.ViT1DFeatureExtractor(feature_size=16)
+
+    def constructed(model, feature_extractor, waveform, sampling_rate, token_layers=(), **kwargs):
+        """Class-row curves that find every onset at layer 2, head 0 of the 5 s validation tracks and at layer 3,
+        head 1 of the 6 s test tracks; noise everywhere else."""
+        num_tokens = 1 + len(waveform) // 512
+        times = extractor.frame_times(num_tokens)
+        seconds = len(waveform) / sampling_rate
+        noise = np.random.default_rng(len(waveform)).random((3, 2, num_tokens))
+        class_row = noise.copy()
+        class_row[(1, 0) if seconds < 5.5 else (2, 1)] = spikes_at(times, synthetic_onsets(seconds))
+        tokens = {layer: np.random.default_rng(layer).standard_normal((num_tokens, 8)) for layer in token_layers}
+        return OnsetStrengths({"class_row": class_row, "column_mean": noise[::-1].copy()}, times,
+                              np.zeros(num_tokens, np.float32), tokens, np.zeros((num_tokens, 1, 16), np.float32))
+
+    monkeypatch.setattr(runner, "track_onset_strength", constructed)
+    args = runner.AnalysisArguments(model_name_or_path=str(tiny_model_dir(tmp_path)), data=str(onset_dataset(tmp_path)),
+                                    layers="last", figures=False, random_init_seeds="0",
+                                    output_dir=str(tmp_path / "out"), device="cpu")
+    results = runner.run_analysis(args)
+
+    for arm in ("trained", "random_init"):
+        best = results["best_onsets"][arm]
+        assert (best["mode"], best["layer"], best["head"]) == ("class_row", 2, 0)
+        assert best["configs"][0]["selection_f_measure"] == 1.0
+        table = np.array(results["onsets"][arm]["class_row"]["f_measure"])
+        assert table[2, 1] == 1.0  # the test split's best cell: not what is reported
+        assert best["f_measure"] == pytest.approx(table[1, 0], abs=1e-4) and best["f_measure"] < 0.8
+
+
+def test_without_a_selection_split_the_choice_is_made_on_the_reported_tracks_and_says_so(tmp_path, monkeypatch,
+                                                                                         caplog):
+    from vit1d.analysis import runner
+
+    data = onset_dataset(tmp_path, splits=(("test", 2, 5.0),))  # no validation manifest
+    opened = []
+    open_tracks = runner.open_tracks
+
+    def recorded_open(data, split, *args, **kwargs):
+        opened.append(split)
+        return open_tracks(data, split, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "open_tracks", recorded_open)
+    args = runner.AnalysisArguments(model_name_or_path=str(tiny_model_dir(tmp_path)), data=str(data), layers="last",
+                                    figures=False, random_init_seeds="0,1", output_dir=str(tmp_path / "out"),
+                                    device="cpu")
+    with caplog.at_level("WARNING", logger="vit1d.analysis.runner"):
+        results = runner.run_analysis(args)
+
+    assert opened == ["validation", "test"]
+    selection = results["selection"]
+    assert selection["split"] == NO_SELECTION == "none: selected on the reported tracks (optimistic)"
+    assert "no 'validation' split" in selection["reason"] and selection["tracks"] == []
+    assert any("No selection split" in message and "optimistic" in message for message in caplog.messages)
+    best = results["best_onsets"]["trained"]
+    assert best["selected_on"] == NO_SELECTION and results["onset_floors"]["noise"]["selected_on"] == NO_SELECTION
+    table = np.stack([results["onsets"]["trained"][mode]["f_measure"] for mode in MODES])
+    assert best["f_measure"] == pytest.approx(table.max(), abs=1e-4)  # chosen on these tracks: their best cell
+    assert results["onsets_ci"]["selected"]["random_init"]["num_seeds"] == 2
+    assert "**No selection split**" in results["markdown"]
+    # One manifest file (its rows are any split's), --selection_split none, or the reported split itself: nothing
+    # to select on, and nothing is opened to find out.
+    opened.clear()
+    for data_path, options in ((data / "test.jsonl", {}), (data, {"selection_split": "none"}),
+                               (data, {"selection_split": "test"})):
+        source, rows, reason = runner._selection_source(runner.AnalysisArguments(**options), str(data_path))
+        assert source is None and rows == [] and reason
+    assert opened == []

@@ -10,6 +10,13 @@ an onset curve, so every choice is a parameter here and every layer and head is 
 
 Layers are numbered like the blocks, 1..num_hidden_layers: layer `l` is `outputs.attentions[l - 1]`, the block whose
 output is `hidden_states[l]`.
+
+A curve scores something only against its floors, peak-picked and scored the same way on the same token grid
+(`FLOORS`): `noise_curves` (i.i.d. uniform noise: what peak picking finds in nothing), `random_projection_curves` (the
+log-mel frame of each token projected on a random unit vector over the mel bins: a random linear map of the frame,
+which is about what a random-init token is) and `spectral_flux` (the classical detector). `onset_score_grid` scores
+many curves at several peak-picking thresholds at once (each curve is scaled and averaged once), for selecting the
+threshold on a validation split.
 """
 
 from collections.abc import Sequence
@@ -21,6 +28,8 @@ import torch
 from ..embedding import TokenStitcher, encoder_of, forward_windows, pad_short_window, plan_windows, windows_from_array
 
 MODES = ("class_row", "column_mean")
+# The onset floors scored beside the attention curves (see the module docstring).
+FLOORS = ("noise", "random_projection", "spectral_flux")
 
 
 @torch.inference_mode()
@@ -85,14 +94,20 @@ def pick_onsets(strength, times, threshold: float = 0.05, average_seconds: float
     the built-in corpus, once for every curve: the best values for the attention curves of the trained demo model
     and of a random one, within 0.02 F of the best for the spectral-flux baseline.
     """
-    from scipy.signal import find_peaks
+    x, local_mean, distance = _scaled_curve(strength, times, average_seconds, min_distance_seconds)
+    return np.asarray(times, dtype=np.float64).reshape(-1)[_peaks(x, local_mean, distance, threshold)]
 
+
+def _scaled_curve(strength, times, average_seconds: float = 0.1,
+                  min_distance_seconds: float = 0.05) -> tuple[np.ndarray, np.ndarray, int]:
+    """What [`pick_onsets`] computes before its threshold: the curve scaled to `[0, 1]` (min to 99th percentile),
+    its local mean and the minimum peak distance in tokens; `x` is empty for curves under 3 tokens."""
     x = np.asarray(strength, dtype=np.float64).reshape(-1)
     times = np.asarray(times, dtype=np.float64).reshape(-1)
     if len(x) != len(times):
         raise ValueError(f"strength has {len(x)} values but times has {len(times)}.")
     if len(x) < 3:
-        return np.zeros(0)
+        return np.zeros(0), np.zeros(0), 1
     period = float(np.median(np.diff(times)))
     low, high = x.min(), np.percentile(x, 99)
     x = (x - low) / (high - low) if high > low else np.zeros_like(x)
@@ -100,8 +115,16 @@ def pick_onsets(strength, times, threshold: float = 0.05, average_seconds: float
     kernel = np.ones(2 * half + 1)
     local_mean = np.convolve(x, kernel, mode="same") / np.convolve(np.ones_like(x), kernel, mode="same")
     distance = max(1, int(np.ceil(min_distance_seconds / period - 1e-9)))
+    return x, local_mean, distance
+
+
+def _peaks(x: np.ndarray, local_mean: np.ndarray, distance: int, threshold: float) -> np.ndarray:
+    from scipy.signal import find_peaks
+
+    if len(x) == 0:
+        return np.zeros(0, dtype=int)
     peaks, _ = find_peaks(x, height=local_mean + threshold, distance=distance)
-    return times[peaks]
+    return peaks
 
 
 def trim_events(events, start: float, end: float, trim_seconds: float) -> np.ndarray:
@@ -111,7 +134,7 @@ def trim_events(events, start: float, end: float, trim_seconds: float) -> np.nda
 
 
 def onset_scores(strengths, times, reference_onsets, window: float = 0.05, trim_seconds: float = 0.1,
-                 **pick_kwargs) -> dict[str, np.ndarray]:
+                 threshold: float = 0.05, **pick_kwargs) -> dict[str, np.ndarray]:
     """`mir_eval.onset.f_measure` of the onsets picked from every curve of `strengths` `(..., T)` (e.g.
     `(layers, heads, T)`), against `reference_onsets`.
 
@@ -125,21 +148,75 @@ def onset_scores(strengths, times, reference_onsets, window: float = 0.05, trim_
         `{"f_measure", "precision", "recall"}`, arrays shaped `strengths.shape[:-1]`; NaN when no reference onset is
         left to score.
     """
+    scores = onset_score_grid(strengths, times, reference_onsets, [threshold], window=window,
+                              trim_seconds=trim_seconds, **pick_kwargs)
+    return {name: values[0] for name, values in scores.items()}
+
+
+def onset_score_grid(strengths, times, reference_onsets, thresholds: Sequence[float], window: float = 0.05,
+                     trim_seconds: float = 0.1, average_seconds: float = 0.1,
+                     min_distance_seconds: float = 0.05) -> dict[str, np.ndarray]:
+    """[`onset_scores`] at every peak-picking threshold of `thresholds` (each curve is scaled and averaged once).
+
+    Returns:
+        `{"f_measure", "precision", "recall"}`, arrays shaped `(len(thresholds), *strengths.shape[:-1])`; NaN when no
+        reference onset is left to score.
+    """
     import mir_eval
 
     strengths = np.asarray(strengths)
     times = np.asarray(times, dtype=np.float64)
+    thresholds = [float(threshold) for threshold in thresholds]
     reference = trim_events(reference_onsets, times[0], times[-1], trim_seconds)
-    shape = strengths.shape[:-1]
+    shape = (len(thresholds), *strengths.shape[:-1])
     scores = {name: np.full(shape, np.nan) for name in ("f_measure", "precision", "recall")}
     if len(reference) == 0:
         return scores
-    for index in np.ndindex(shape):
-        estimated = trim_events(pick_onsets(strengths[index], times, **pick_kwargs), times[0], times[-1],
-                                trim_seconds)
-        f, p, r = mir_eval.onset.f_measure(reference, estimated, window=window) if len(estimated) else (0.0, 0.0, 0.0)
-        scores["f_measure"][index], scores["precision"][index], scores["recall"][index] = f, p, r
+    for index in np.ndindex(strengths.shape[:-1]):
+        x, local_mean, distance = _scaled_curve(strengths[index], times, average_seconds, min_distance_seconds)
+        for position, threshold in enumerate(thresholds):
+            estimated = trim_events(times[_peaks(x, local_mean, distance, threshold)], times[0], times[-1],
+                                    trim_seconds)
+            f, p, r = (mir_eval.onset.f_measure(reference, estimated, window=window) if len(estimated)
+                       else (0.0, 0.0, 0.0))
+            cell = (position, *index)
+            scores["f_measure"][cell], scores["precision"][cell], scores["recall"][cell] = f, p, r
     return scores
+
+
+def noise_curves(num_tokens: int, draws: int = 5, seed: int = 0, key: str = "") -> np.ndarray:
+    """The noise floor: `draws` i.i.d. uniform curves `(draws, num_tokens)` on a track's token grid, to be
+    peak-picked like attention curves (what peak picking finds in nothing). Deterministic for `(seed, key)`; `key`
+    (e.g. the track's name) gives every track its own draws."""
+    import zlib
+
+    salt = zlib.crc32(str(key).encode("utf-8"))
+    return np.stack([np.random.default_rng((int(seed), salt, draw)).random(int(num_tokens))
+                     for draw in range(draws)]).astype(np.float32)
+
+
+def random_directions(num_mel_bins: int, draws: int = 5, seed: int = 0) -> np.ndarray:
+    """`(draws, num_mel_bins)` random unit vectors (isotropic: normalised Gaussian draws), deterministic for `seed`;
+    the same for every track, as one random linear map is."""
+    directions = np.stack([np.random.default_rng((int(seed), 7919, draw)).standard_normal(int(num_mel_bins))
+                           for draw in range(draws)])
+    return directions / np.linalg.norm(directions, axis=1, keepdims=True)
+
+
+def random_projection_curves(frames, draws: int = 5, seed: int = 0) -> np.ndarray:
+    """The random-projection floor: each token's log-mel frame(s) `frames` `(num_tokens, frames_per_patch,
+    num_mel_bins)` (or `(num_tokens, num_mel_bins)`; `OnsetStrengths.frames`) projected on each of `draws` random unit
+    vectors over the mel bins ([`random_directions`]); a token of several frames takes the mean of their projections,
+    so every curve is a linear map of the token's input patch, as a random-init token nearly is. Its sign is drawn
+    too: a projection on which onsets are dips is part of what a random map does.
+
+    Returns:
+        `(draws, num_tokens)` float32 curves.
+    """
+    frames = np.asarray(frames, dtype=np.float64)
+    frames = frames[:, None] if frames.ndim == 2 else frames
+    directions = random_directions(frames.shape[-1], draws, seed)
+    return np.einsum("tfm,dm->dt", frames, directions).astype(np.float32) / frames.shape[1]
 
 
 @dataclass
@@ -152,12 +229,15 @@ class OnsetStrengths:
         spectral_flux: `(num_tokens,)`: the [`spectral_flux`] baseline on the same grid.
         tokens: `{layer: (num_tokens, hidden_size)}`: hidden states `hidden_states[layer]` stitched on the same grid,
             when `token_layers` were asked for (for self-similarity matrices without a second pass).
+        frames: `(num_tokens, frames_per_patch, num_mel_bins)`: the log-mel input frames of every token (the
+            [`random_projection_curves`] floor), or None.
     """
 
     strengths: dict[str, np.ndarray]
     times: np.ndarray
     spectral_flux: np.ndarray
     tokens: dict[int, np.ndarray] = field(default_factory=dict)
+    frames: np.ndarray | None = None
 
 
 @torch.inference_mode()
@@ -210,20 +290,28 @@ def track_onset_strength(model, feature_extractor, waveform, sampling_rate: int,
             count = min(count, num_tokens - first_token)
             window_maps = attentions[row, :, :, : 1 + count, : 1 + count]
             columns = [onset_strength(window_maps, mode).reshape(layers * heads, count).T for mode in modes]
-            flux = spectral_flux(input_values[row, : count * frames_per_patch], frames_per_patch)
+            frames = input_values[row, : count * frames_per_patch]
+            flux = spectral_flux(frames, frames_per_patch)
             columns.append(flux[:count, None])
+            # The token's input patch (frames_per_patch frames, the last one padded with its last frame if short).
+            frames = np.pad(frames, ((0, count * frames_per_patch - len(frames)), (0, 0)), mode="edge")
+            columns.append(frames.reshape(count, -1))
             columns += [hidden[layer][row, 1 : 1 + count] for layer in token_layers]
             stitcher.add(first_token, torch.from_numpy(np.concatenate(columns, axis=1, dtype=np.float32)))
 
     grid = stitcher.result().numpy()
-    sizes = [layers * heads] * len(modes) + [1] + [encoder.config.hidden_size] * len(token_layers)
+    num_bins = input_values.shape[-1]
+    sizes = ([layers * heads] * len(modes) + [1, frames_per_patch * num_bins]
+             + [encoder.config.hidden_size] * len(token_layers))
     parts = np.split(grid, np.cumsum(sizes)[:-1], axis=1)
     strengths = {mode: np.ascontiguousarray(part.T).reshape(layers, heads, -1) for mode, part in zip(modes, parts)}
     flux = np.ascontiguousarray(parts[len(modes)][:, 0])
-    tokens = {layer: np.ascontiguousarray(part) for layer, part in zip(token_layers, parts[len(modes) + 1 :])}
+    frames = np.ascontiguousarray(parts[len(modes) + 1]).reshape(-1, frames_per_patch, num_bins)
+    tokens = {layer: np.ascontiguousarray(part) for layer, part in zip(token_layers, parts[len(modes) + 2 :])}
     times = feature_extractor.frame_times(num_tokens * frames_per_patch, frames_per_patch=frames_per_patch)
-    return OnsetStrengths(strengths, times, flux, tokens)
+    return OnsetStrengths(strengths, times, flux, tokens, frames)
 
 
-__all__ = ["MODES", "OnsetStrengths", "attention_maps", "onset_scores", "onset_strength", "pick_onsets",
-           "spectral_flux", "track_onset_strength", "trim_events"]
+__all__ = ["FLOORS", "MODES", "OnsetStrengths", "attention_maps", "noise_curves", "onset_score_grid", "onset_scores",
+           "onset_strength", "pick_onsets", "random_directions", "random_projection_curves", "spectral_flux",
+           "track_onset_strength", "trim_events"]
