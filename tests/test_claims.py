@@ -82,3 +82,32 @@ def test_missing_probes_make_claims_untestable_not_errors():
     assert all(not claim.testable for claim in claims.values())
     verdicts = evaluate_claims(list(claims.values()))
     assert all(r.verdict == INCONCLUSIVE and r.reason.startswith("not testable here") for r in verdicts)
+
+
+def test_analysis_claims_compare_onsets_with_random_inits_and_floors_and_layers():
+    from vit1d.claims import analysis_claims
+
+    rng = np.random.default_rng(2)
+    tracks = 30
+
+    def f(level, seeds=1):
+        values = np.clip(level + rng.normal(0, 0.05, (seeds, tracks)), 0, 1)
+        values[:, 0] = np.nan  # a track without onsets is left out
+        return values.tolist()
+
+    ssm = {"3": {"chord_change_lift": f(1.5), "beat_lag_contrast": f(0.01)},
+           "12": {"chord_change_lift": f(0.5), "beat_lag_contrast": f(0.01)}}
+    results = {"selection": {"split": "validation"},
+               "per_track": {"onsets": {"trained": {"f_measure": f(0.7)}, "random_init": {"f_measure": f(0.5, 3)},
+                                        "noise": {"f_measure": f(0.4)}, "random_projection": {"f_measure": f(0.75)}},
+                             "ssm": {"trained": ssm}}}
+    claims = {claim.claim_id: claim for claim in analysis_claims(results)}
+    assert claims["C4"].arms["random_init"].matrix().shape == (3, tracks - 1)
+    verdicts = {r.claim_id: r for r in evaluate_claims(list(claims.values()), n_resamples=400)}
+    assert verdicts["C4"].verdict == SUPPORTED and verdicts["C4 (noise floor)"].verdict == SUPPORTED
+    assert verdicts["C4 (projection floor)"].verdict == "refuted"  # the projection floor is ahead: 0.75 vs 0.7
+    assert verdicts["C6 (harmony shallow)"].verdict == SUPPORTED  # lift 1.5 at layer 3 vs 0.5 at 12
+    assert verdicts["C6 (rhythm deep)"].verdict == INCONCLUSIVE and "layer 12 - layer 3" in verdicts[
+        "C6 (rhythm deep)"].effect_label
+    empty = analysis_claims({"per_track": {}})
+    assert all(not claim.testable for claim in empty)

@@ -193,10 +193,10 @@ def probe_all(args: DemoArguments, corpus: str, run: DemoRun) -> dict[str, list[
 
 def claims(args: DemoArguments, probes: dict, analysis: dict):
     """The verdict of every claim the demo's runs can test (`vit1d.claims`)."""
-    from .claims import evaluate_claims, probe_claims
+    from .claims import analysis_claims, evaluate_claims, probe_claims
 
     trained = {results["results"][0]["task"]: results for results in probes["trained"]}
-    return evaluate_claims(probe_claims(trained, probes["random_seeds"]))
+    return evaluate_claims(probe_claims(trained, probes["random_seeds"]) + analysis_claims(analysis))
 
 
 def analyse(args: DemoArguments, corpus: str, run: DemoRun) -> dict:
@@ -206,7 +206,7 @@ def analyse(args: DemoArguments, corpus: str, run: DemoRun) -> dict:
         return json.loads(run.analysis_results.read_text())
     return run_analysis(AnalysisArguments(
         model_name_or_path=str(run.model_dir), data=corpus, max_tracks=args.analysis_tracks, layers=args.analysis_layers,
-        compare_random_init=True, output_dir=str(run.analysis_dir), seed=args.seed,
+        compare_random_init=True, output_dir=str(run.analysis_dir), seed=0, random_init_seeds=args.random_init_seeds,
         probe_results=str(run.probe_dir / "*" / "probe_results.json"),
     ))
 
