@@ -341,7 +341,8 @@ def analysis_claims(results: dict) -> list[Claim]:
         first, second = ("shallow", "deep") if measure == "chord_change_lift" else ("deep", "shallow")
         claims.append(Claim(claim_id, PAPER_CLAIMS["C6"], f"{measure} of the trained encoder's SSM",
                             {"shallow": Arm(shallow[:, scored]), "deep": Arm(deep[:, scored])},
-                            lambda m, a=first, b=second: m[a] - m[b], label.format(layers[0], layers[-1])))
+                            lambda m, a=first, b=second: m[a] - m[b], label.format(layers[0], layers[-1]),
+                            caveat="layers of the trained encoder only: a random initialisation may differ alike"))
     return claims
 
 
