@@ -128,7 +128,7 @@ def test_run_probe_writes_a_complete_results_file(task, corpus, tiny_encoder, tm
     args = ProbeArguments(task=task, data=str(corpus), model_name_or_path=str(tiny_encoder),
                           output_dir=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"), layers="all",
                           representation="average", max_steps=60, eval_every=20, seed=0, probe_seeds="0,1",
-                          bootstrap_resamples=400)
+                          bootstrap_resamples=400, reference_steps=40)
     results = run_probe(args)
     saved = json.loads((tmp_path / "out" / "probe_results.json").read_text())
     assert saved["model"] == str(tiny_encoder) and saved["seed"] == 0 and not saved["random_init"]
@@ -161,6 +161,14 @@ def test_run_probe_writes_a_complete_results_file(task, corpus, tiny_encoder, tm
     expected = {"tagging": ["chance: random"], "key": ["chance: majority", "chance: uniform", "classical"],
                 "beat": ["chance: metronome", "classical"], "chord": ["chance: majority", "classical"]}[task]
     expected += ["floor: log-mel frames", "floor: layer 0"]  # the same probe on the input and on the embeddings
+    if task in ("beat", "chord"):  # the headroom check's contextual reference, and the check per stratum
+        expected.append("reference: contextual")
+        strata = {row_stratum for row_stratum in saved["test_strata"]}
+        assert set(saved["headroom"]) == strata and all(
+            check["gap"] == pytest.approx(check["contextual"] - check["frame_floor"])
+            for check in saved["headroom"].values())
+    else:
+        assert saved["headroom"] == {}
     assert sorted(name.split(" (")[0].split(": spectral")[0].split(": chroma")[0].split(": Krumhansl")[0]
                   for name in floors) == sorted(expected)
     for name in ("floor: log-mel frames", "floor: layer 0 (embeddings)"):
@@ -174,7 +182,7 @@ def test_run_probe_writes_a_complete_results_file(task, corpus, tiny_encoder, tm
             assert floor["ci95"][main_metric]["low"] <= floor["metrics"][main_metric] <= floor["ci95"][main_metric][
                 "high"] + 1e-12
     table = (tmp_path / "out" / "probe_results.md").read_text()
-    assert table.count("\n| ") == 4 + len(floors)  # header + 3 layers + the floors
+    assert table.count("\n| ") == 4 + len(floors) + (1 + len(saved["headroom"]) if saved["headroom"] else 0)
     assert all(f"| {name} | {'0' if 'layer 0' in name else '-'} |" in table for name in floors)
     low = saved["results"][0]["ci95"][main_metric]["low"]
     assert f"[{low:.3f}, " in table and "mean over 2 probe seed(s)" in table

@@ -147,7 +147,7 @@ def claims_table(results: Sequence[ClaimResult]) -> str:
 
 # -- claims from probe results ---------------------------------------------------------------------------------------
 
-HEADROOM_CAVEAT = "headroom not checked yet (no contextual reference): a floor may already be at the ceiling"
+HEADROOM_CAVEAT = "headroom not checked (run_probe --floors checks it on beat and chord): a floor may be the ceiling"
 # Where each local claim is tested: the strata built to have headroom for it (see `vit1d.corpus.strata`).
 BEAT_STRATA, CHORD_STRATA = ("metrical",), ("harmonic",)
 HEADLINE = {"tagging": "mAP", "key": "weighted_score", "beat": "F-measure", "chord": "frame_accuracy"}
@@ -211,6 +211,25 @@ def _map_difference(first: Sequence[dict], second: Sequence[dict], n_resamples: 
     return set_metric_interval(metric, len(a[0][1]), seeds, n_resamples)
 
 
+def _headroom(results: dict, strata: Sequence[str]) -> tuple[bool, str]:
+    """Whether the headroom check of a task's results lets `strata` count for a claim, and what to say: the check's
+    verdict per stratum, or the caveat that it has not run (`vit1d.probing.headroom`)."""
+    checks = results.get("headroom") or {}
+    if not checks:
+        return True, HEADROOM_CAVEAT
+    missing = [s for s in strata if s not in checks and "all" not in checks]
+    if missing:
+        return False, f"no headroom check for {missing}"
+    failed = {s: checks.get(s, checks.get("all")) for s in strata}
+    failed = {s: c for s, c in failed.items() if not c["qualifies"]}
+    if failed:
+        return False, "no headroom: " + "; ".join(
+            f"{s}: contextual reference {c['contextual']:.3f} vs frame floor {c['frame_floor']:.3f} (gap "
+            f"{c['gap']:.3f} < {c['minimum']:g})" for s, c in failed.items())
+    return True, "headroom checked: " + "; ".join(f"{s} gap {checks.get(s, checks.get('all'))['gap']:.3f}"
+                                                  for s in strata)
+
+
 def _untestable(claim_id: str, metric: str, label: str, why: str) -> Claim:
     return Claim(claim_id, PAPER_CLAIMS[claim_id.split(" ")[0]], metric, {}, lambda m: 0.0, label, testable=False,
                  why_not=why)
@@ -259,11 +278,15 @@ def probe_claims(trained: Mapping[str, dict], random: Mapping[str, Sequence[dict
         if len(tracks) < 2:
             claims.append(_untestable(claim_id, "beat F", "trained - random", f"fewer than 2 test tracks in {strata}"))
             continue
+        counts, room = _headroom(beat, strata if not note else ("all",))
+        if not counts:
+            claims.append(_untestable(claim_id, "beat F", "trained - random", room))
+            continue
         arms = {"trained": Arm(_scores(chosen, "F-measure", tracks)),
                 "random": Arm(_stacked(baselines, "F-measure", tracks))}
         claims.append(Claim(claim_id, PAPER_CLAIMS["C2"], f"beat F (70 ms), {'/'.join(strata)} stratum", arms,
                             lambda m: m["trained"] - m["random"], f"trained @{chosen['layers']} - random",
-                            caveat="; ".join(filter(None, [note, HEADROOM_CAVEAT]))))
+                            caveat="; ".join(filter(None, [note, room]))))
     # C5: stacking 3, 6, 9, 12 lifts chord accuracy more than beat F (each against its best single layer).
     chord = trained.get("chord")
     stack = (3, 6, 9, 12)
@@ -273,18 +296,25 @@ def probe_claims(trained: Mapping[str, dict], random: Mapping[str, Sequence[dict
               for task, results in (("chord", chord), ("beat", beat))}
     chord_tracks, chord_note = _tracks_in(chord, CHORD_STRATA) if chord else (np.zeros(0), "")
     beat_tracks, beat_note = _tracks_in(beat, BEAT_STRATA) if beat else (np.zeros(0), "")
-    if all(stacked.values()) and all(single.values()) and min(len(chord_tracks), len(beat_tracks)) >= 2:
+    rooms = [_headroom(chord, CHORD_STRATA if not chord_note else ("all",)) if chord else (True, ""),
+             _headroom(beat, BEAT_STRATA if not beat_note else ("all",)) if beat else (True, "")]
+    if not all(counts for counts, _ in rooms):
+        claims.append(_untestable("C5", "chord accuracy and beat F", "stack lift (chord) - stack lift (beat)",
+                                  "; ".join(room for counts, room in rooms if not counts)))
+    elif all(stacked.values()) and all(single.values()) and min(len(chord_tracks), len(beat_tracks)) >= 2:
         weights = chord.get("track_weights")
         chord_weights = None if weights is None else np.asarray(weights)[chord_tracks]
-        arms = {"chord_stacked": Arm(_scores(stacked["chord"], "frame_accuracy", chord_tracks), "chord", chord_weights),
-                "chord_single": Arm(_scores(single["chord"], "frame_accuracy", chord_tracks), "chord", chord_weights),
+        arms = {"chord_stacked": Arm(_scores(stacked["chord"], "frame_accuracy", chord_tracks), "chord",
+                                     chord_weights),
+                "chord_single": Arm(_scores(single["chord"], "frame_accuracy", chord_tracks), "chord",
+                                    chord_weights),
                 "beat_stacked": Arm(_scores(stacked["beat"], "F-measure", beat_tracks), "beat"),
                 "beat_single": Arm(_scores(single["beat"], "F-measure", beat_tracks), "beat")}
         claims.append(Claim(
             "C5", PAPER_CLAIMS["C5"], "chord frame accuracy (harmonic) and beat F (metrical)", arms,
             lambda m: (m["chord_stacked"] - m["chord_single"]) - (m["beat_stacked"] - m["beat_single"]),
             f"(chord: stack - @{single['chord']['layers']}) - (beat: stack - @{single['beat']['layers']})",
-            caveat="; ".join(filter(None, [chord_note, beat_note, HEADROOM_CAVEAT]))))
+            caveat="; ".join(dict.fromkeys(filter(None, [chord_note, beat_note, rooms[0][1], rooms[1][1]])))))
     else:
         claims.append(_untestable("C5", "chord accuracy and beat F", "stack lift (chord) - stack lift (beat)",
                                   "chord and beat were not probed on layers 3, 6, 9, 12 one by one and stacked, "
@@ -302,8 +332,8 @@ def analysis_claims(results: dict) -> list[Claim]:
     C4: the test onset F of the trained encoder's chosen attention curve against the random initialisations', and
     against the chance floors (peak-picked noise, a random linear projection of the log-mel frame), paired over the
     test tracks with onsets. C6: the self-similarity measures change with depth, as the paper's pictures suggest:
-    chord changes stand out more at the shallowest SSM layer than at the deepest (novelty lift), and beats recur more at
-    the deepest (beat-lag contrast), for the trained encoder, paired over tracks."""
+    chord changes stand out more at the shallowest SSM layer than at the deepest (novelty lift), and beats recur more
+    at the deepest (beat-lag contrast), for the trained encoder, paired over tracks."""
     claims = []
     per_track = results.get("per_track", {})
     onsets = per_track.get("onsets", {})

@@ -17,6 +17,8 @@ from ..modeling_vit1d import ViT1DModel
 from . import labels as L
 from . import metrics as M
 from .extraction import EmbeddingCache, ExtractionSettings, extract_all, log_mel_embeddings
+from .headroom import HEADLINE as HEADROOM_TASKS
+from .headroom import ReferenceConfig, headroom, train_reference
 from .probe import ProbeConfig
 from .tasks import LOCAL_TASKS, TASKS, VALIDATION_METRIC, Representation, TaskData, probe_task
 
@@ -32,6 +34,7 @@ TABLE_COLUMNS = {
              ("AMLt, tempo-regular", "tempo_regular:Any Metric Level Total")),
     "chord": (("frame accuracy", "frame_accuracy"), ("majmin", "majmin"), ("root", "root")),
 }
+CONTEXTUAL_REFERENCE = "reference: contextual (dilated convolutions over 8 s of log-mel, supervised)"
 LABEL_COLUMNS = {"tagging": ("tags",), "key": ("key",), "beat": ("beats",), "chord": ("chord_intervals", "chords")}
 
 
@@ -88,6 +91,10 @@ class ProbeArguments:
                                            "and their 95 % intervals resample test tracks and seeds."}
     )
     bootstrap_resamples: int = field(default=2000, metadata={"help": "Bootstrap resamples of the intervals."})
+    reference_steps: int = field(
+        default=600, metadata={"help": "Training steps of the contextual reference of the headroom check (beat, "
+                                       "chord; validation every 100 steps)."}
+    )
     floors: bool = field(
         default=True, metadata={"help": "Score the task's floors on the same test tracks, with their intervals: "
                                         "chance predictors, the classical method (vit1d.probing.baselines), and "
@@ -226,6 +233,7 @@ def run_probe(args: ProbeArguments) -> dict:
         "test_strata": splits["test"].strata,
         "track_weights": outcomes[0].track_weights,
         "floors": floor_records(args, splits, extractor, settings) if args.floors else [],
+        "headroom": {},
         "num_tracks": {name: len(split.embeddings) for name, split in splits.items()},
         "probe": {key: value for key, value in asdict(ProbeConfig(
             learning_rate=args.learning_rate, batch_size=args.probe_batch_size, max_steps=args.max_steps,
@@ -235,6 +243,10 @@ def run_probe(args: ProbeArguments) -> dict:
                     "cache_misses": cache.misses, "total_seconds": round(time.perf_counter() - started, 2)},
         "results": records,
     }
+    floors = {record["representation"]: record for record in results["floors"]}
+    if CONTEXTUAL_REFERENCE in floors and "floor: log-mel frames" in floors:
+        results["headroom"] = headroom(args.task, floors[CONTEXTUAL_REFERENCE], floors["floor: log-mel frames"],
+                                       splits["test"].strata or [None] * len(splits["test"].names))
     write_results(Path(args.output_dir), results)
     return results
 
@@ -339,6 +351,19 @@ def floor_records(args: "ProbeArguments", splits: dict, extractor=None, settings
             outcomes = probe_over_seeds(args, Representation(kind, (0,)), data)
             trained.append({"task": args.task, "split": args.test_split, "representation": name, "layers": layers,
                             **seeds_record(args, outcomes)})
+        if args.task in HEADROOM_TASKS:  # the yardstick of the headroom check (vit1d.probing.headroom)
+            outcomes = [train_reference(args.task, log_mel["train"], log_mel["validation"], log_mel["test"],
+                                        ReferenceConfig(steps=args.reference_steps, seed=seed,
+                                                        eval_every=min(100, args.reference_steps)))
+                        for seed in args.seeds]
+            per_track = {name: [outcome.per_track[name] for outcome in outcomes] for name in outcomes[0].per_track}
+            trained.append({
+                "task": args.task, "split": args.test_split, "representation": CONTEXTUAL_REFERENCE, "layers": [],
+                "metrics": mean_over_seeds([outcome.metrics for outcome in outcomes]), "per_track": per_track,
+                "track_weights": outcomes[0].track_weights, "seeds": args.seeds,
+                "validation": [{HEADROOM_TASKS[args.task]: outcome.validation} for outcome in outcomes],
+                "best_step": [outcome.best_step for outcome in outcomes],
+                "ci95": per_track_intervals(per_track, outcomes[0].track_weights, args.bootstrap_resamples)})
 
     train, test = splits["train"], splits["test"]
     options = {}
@@ -387,7 +412,23 @@ def markdown_table(results: dict) -> str:
     title = (f"Probe results: {task}, model {results['model']}, test split ({results['num_tracks']['test']} tracks), "
              f"mean over {len(seeds)} probe seed(s) with 95 % bootstrap intervals over tracks and seeds")
     rows = _table_lines(task, records + results.get("floors", []), format_interval)
-    return "\n".join([title, "", *rows]) + "\n"
+    return "\n".join([title, "", *rows, *headroom_lines(results.get("headroom"))]) + "\n"
+
+
+def headroom_lines(checks: dict | None) -> list[str]:
+    """The headroom check per stratum as Markdown (`vit1d.probing.headroom`), or nothing when it did not run."""
+    if not checks:
+        return []
+    minimum = next(iter(checks.values()))["minimum"]
+    lines = ["", f"Headroom per stratum: a stratum counts for a claim where the contextual reference beats the probe "
+                 f"on raw log-mel frames by at least {minimum:g}.", "",
+             "| stratum | tracks | contextual reference | frame-level floor | gap | counts |",
+             "|---|---|---|---|---|---|"]
+    for stratum, check in checks.items():
+        lines.append(f"| {stratum} | {check['num_tracks']} | {format_metric(check['contextual'])} | "
+                     f"{format_metric(check['frame_floor'])} | {format_metric(check['gap'])} | "
+                     f"{'yes' if check['qualifies'] else 'no'} |")
+    return lines
 
 
 def _table_lines(task: str, records: list[dict], cell) -> list[str]:
