@@ -256,7 +256,8 @@ def mean_over_seeds(metrics: list[dict]) -> dict:
     out = dict(metrics[0])
     for name, value in metrics[0].items():
         if isinstance(value, (int, float)) and not isinstance(value, bool) and not name.startswith("num_"):
-            out[name] = float(np.nanmean([float(m.get(name, np.nan)) for m in metrics]))
+            values = np.array([float(m.get(name, np.nan)) for m in metrics])
+            out[name] = float(values[np.isfinite(values)].mean()) if np.isfinite(values).any() else float("nan")
     return out
 
 
