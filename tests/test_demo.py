@@ -14,7 +14,7 @@ from vit1d.hub import check_model_card
 SMALL = dict(corpus_pieces=12, corpus_seconds=10.0, pretraining_steps=4, batch_size=4,
              config_overrides="num_hidden_layers=4,hidden_size=64,num_attention_heads=2,intermediate_size=128",
              probe_layers="2;4;2,4", probe_max_steps=40, probe_eval_every=20, analysis_tracks=2, analysis_layers="2,4",
-             random_init_seeds="0,1", probe_seeds="0,1")
+             random_init_seeds="0,1", probe_seeds="0,1", reference_steps=40)
 
 
 @pytest.fixture(scope="module")

@@ -67,6 +67,9 @@ class DemoArguments:
                                            "(one probe run each; the claims pool them)."}
     )
     probe_seeds: str = field(default="0,1,2", metadata={"help": "Probe seeds of every probe run."})
+    reference_steps: int = field(
+        default=2000, metadata={"help": "Training steps of the headroom check's contextual reference (beat, chord)."}
+    )
 
 
 @dataclass
@@ -181,6 +184,7 @@ def probe_all(args: DemoArguments, corpus: str, run: DemoRun) -> dict[str, list[
                     eval_every=args.probe_eval_every, probe_seeds=args.probe_seeds,
                     seed=int(model.split("-")[1]) if model != "trained" else args.seed,
                     floors=model == "trained",  # the floors do not depend on the model but for layer 0
+                    reference_steps=args.reference_steps,
                 ))
             loaded = json.loads(results_file.read_text())
             if model == "trained":

@@ -10,7 +10,7 @@ does not count for the claim; the claims table says so instead of giving a verdi
 
 The reference (`ContextualReference`) is a stack of dilated 1-D convolutions over the log-mel frames (receptive
 field `1 + 2 * 4 * (1 + 2 + 4 + 8 + 16) = 249` frames, about 8 s at 31.25 frames per second), trained on random
-10 s crops of the train split with Adam, stopped early on the validation split, and decoded like the probes (beat:
+10 s crops of the train split with Adam (2000 steps), stopped early on the validation split, and decoded like the probes (beat:
 peak picking with the threshold chosen on validation; chord: argmax per token). It is deliberately small (about
 0.14 M parameters): it is a yardstick for the benchmark, not a model to beat.
 """
@@ -51,11 +51,11 @@ class ContextualReference(nn.Module):
 
 @dataclass
 class ReferenceConfig:
-    steps: int = 600
+    steps: int = 2000  # on the demo corpus, chord accuracy still rose at 600 steps and levelled off by 2000
     batch_size: int = 8
     crop_frames: int = 312  # 10 s
-    learning_rate: float = 1e-3
-    eval_every: int = 100
+    learning_rate: float = 1e-3  # 3e-3 was worse (chord validation 0.50 against 0.61)
+    eval_every: int = 200
     seed: int = 0
 
 
