@@ -58,6 +58,30 @@ class Interval:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def entry(self, p_value: bool = False) -> dict:
+        """The interval as results files store it (`ci95`): value, low, high, num_tracks, num_seeds (a number for
+        one arm, `{arm: seeds}` for an effect of several), and the p-value when asked."""
+        seeds = self.num_seeds
+        out = {"value": self.value, "low": self.low, "high": self.high, "num_tracks": max(self.num_tracks.values()),
+               "num_seeds": next(iter(seeds.values())) if len(seeds) == 1 else dict(seeds)}
+        if p_value:
+            out["p_value"] = self.p_value
+        return out
+
+
+def _percentile_interval(value: float, draws: np.ndarray, confidence: float, num_tracks: dict, num_seeds: dict
+                         ) -> Interval:
+    """The percentile interval of the finite `draws` around `value`, and the two-sided p-value it inverts to:
+    `2 * min(P*(effect <= 0), P*(effect >= 0))`, with the usual +1 so that it is never 0."""
+    draws = draws[np.isfinite(draws)]
+    if len(draws) == 0:
+        raise ValueError("The effect is not finite on any resample (arms without scores?).")
+    alpha = 1.0 - confidence
+    low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
+    tail = min(np.sum(draws <= 0), np.sum(draws >= 0))
+    p_value = min(1.0, 2.0 * (tail + 1) / (len(draws) + 1))
+    return Interval(value, float(low), float(high), float(p_value), num_tracks, num_seeds, confidence)
+
 
 def _means(matrix: np.ndarray, seed_index: np.ndarray, track_index: np.ndarray,
            weights: np.ndarray | None = None) -> np.ndarray:
@@ -111,16 +135,9 @@ def bootstrap_effect(
     observed = {name: arm_mean(arm) for name, arm in arms.items()}
     value = float(effect(observed))
     draws = np.array([effect({name: float(resampled[name][b]) for name in arms}) for b in range(n_resamples)])
-    draws = draws[np.isfinite(draws)]
-    if len(draws) == 0:
-        raise ValueError("The effect is not finite on any resample (arms without scores?).")
-    alpha = 1.0 - confidence
-    low, high = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
-    tail = min(np.sum(draws <= 0), np.sum(draws >= 0))
-    p_value = min(1.0, 2.0 * (tail + 1) / (len(draws) + 1))
-    return Interval(value, float(low), float(high), float(p_value),
-                    num_tracks={name: int(np.isfinite(m).any(axis=0).sum()) for name, m in matrices.items()},
-                    num_seeds={name: len(m) for name, m in matrices.items()}, confidence=confidence)
+    return _percentile_interval(value, draws, confidence,
+                                {name: int(np.isfinite(m).any(axis=0).sum()) for name, m in matrices.items()},
+                                {name: len(m) for name, m in matrices.items()})
 
 
 def set_metric_interval(metric: Callable[[int, np.ndarray], np.ndarray], num_tracks: int, num_seeds: int = 1,
@@ -141,12 +158,7 @@ def set_metric_interval(metric: Callable[[int, np.ndarray], np.ndarray], num_tra
     resampled = per_seed[seed_draws, np.arange(n_resamples)[:, None]].mean(axis=1)  # (B,)
     ones = np.ones((1, num_tracks))
     value = float(np.mean([np.asarray(metric(s, ones))[0] for s in range(num_seeds)]))
-    resampled = resampled[np.isfinite(resampled)]
-    alpha = 1.0 - confidence
-    low, high = np.quantile(resampled, [alpha / 2, 1 - alpha / 2])
-    tail = min(np.sum(resampled <= 0), np.sum(resampled >= 0))
-    return Interval(value, float(low), float(high), float(min(1.0, 2.0 * (tail + 1) / (len(resampled) + 1))),
-                    {"metric": num_tracks}, {"metric": num_seeds}, confidence)
+    return _percentile_interval(value, resampled, confidence, {"metric": num_tracks}, {"metric": num_seeds})
 
 
 def mean_interval(scores, tracks: str = "test", weights=None, **kwargs) -> Interval:

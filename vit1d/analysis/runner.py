@@ -580,18 +580,6 @@ def _selection_record(args, selected_on: SplitScores | None, chosen: dict | None
     return record
 
 
-def _interval_entry(interval, p_value: bool = False) -> dict:
-    """A `vit1d.stats.Interval` as the probes store it (`vit1d.probing.runner._interval_entry`): value, low, high,
-    num_tracks, num_seeds (a number for one arm, `{arm: seeds}` for a difference), and the p-value of a difference."""
-    seeds = interval.num_seeds
-    entry = {"value": interval.value, "low": interval.low, "high": interval.high,
-             "num_tracks": max(interval.num_tracks.values()),
-             "num_seeds": next(iter(seeds.values())) if len(seeds) == 1 else dict(seeds)}
-    if p_value:
-        entry["p_value"] = interval.p_value
-    return entry
-
-
 def _selected_scores(per_track_modes: dict, config: dict, index: int) -> dict[str, np.ndarray]:
     """`{score: (tracks,)}` of one model's chosen (mode, layer, head) at threshold `index` of its stored scores."""
     mode, layer, head = config["mode"], config["layer"] - 1, config["head"]
@@ -654,14 +642,14 @@ def _onset_results(args, test: SplitScores, models: list[AnalysedModel], arms: d
         options = dict(n_resamples=args.bootstrap_resamples, seed=0)
         f = {name: values["f_measure"][:, mask] for name, values in scores.items()}
         for name, matrix in f.items():
-            intervals["selected"][name] = _interval_entry(mean_interval(matrix, **options))
+            intervals["selected"][name] = mean_interval(matrix, **options).entry()
         pairs = [(arm, other) for position, arm in enumerate(arms) if arm in f for other in list(arms)[position + 1:]
                  if other in f]
         pairs += [(arm, floor) for arm in arms if arm in f for floor in FLOORS if floor in f]
         for first, second in pairs:
             interval = bootstrap_effect({first: Arm(f[first]), second: Arm(f[second])},
                                         lambda means, a=first, b=second: means[a] - means[b], **options)
-            intervals["differences"][f"{first} - {second}"] = _interval_entry(interval, p_value=True)
+            intervals["differences"][f"{first} - {second}"] = interval.entry(p_value=True)
         for name, entry in intervals["selected"].items():
             (best if name in best else floors)[name]["ci95"] = {"f_measure": entry}
     else:
@@ -690,8 +678,8 @@ def _ssm_results(args, test: SplitScores, arms: dict, ssm_layers: list[int]) -> 
             for name in SSM_CI_KEYS:
                 columns = np.isfinite(values[name]).any(axis=0)
                 if columns.sum() >= 2:
-                    intervals[arm][str(layer)][name] = _interval_entry(mean_interval(
-                        values[name][:, columns], n_resamples=args.bootstrap_resamples, seed=0))
+                    intervals[arm][str(layer)][name] = mean_interval(
+                        values[name][:, columns], n_resamples=args.bootstrap_resamples, seed=0).entry()
     return means, intervals, per_track
 
 

@@ -339,8 +339,8 @@ def _collect(task: str, scores: Sequence[Mapping[str, float]], predictions: list
              token_times: list | None = None) -> ClassicalResult:
     weight = _TRACK_WEIGHT[task]
     names = [name for name in dict.fromkeys(n for s in scores for n in s)
-             if any(M._is_number(s.get(name)) for s in scores)]  # leaves text entries out, as aggregate does
-    per_track = {name: [float(s[name]) if M._is_number(s.get(name)) else math.nan for s in scores] for name in names}
+             if any(M.is_number(s.get(name)) for s in scores)]  # leaves text entries out, as aggregate does
+    per_track = {name: [float(s[name]) if M.is_number(s.get(name)) else math.nan for s in scores] for name in names}
     weights = [float(s[weight]) for s in scores] if weight else None
     return ClassicalResult(M.aggregate(scores, weight=weight), per_track, weights, predictions, token_times or [])
 

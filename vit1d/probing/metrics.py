@@ -316,14 +316,15 @@ def aggregate(results: Sequence[Mapping[str, float]], weight: str | None = None)
     weights = np.array([float(result[weight]) if weight else 1.0 for result in results])
     summary: dict[str, float] = {}
     for name in names:
-        if not any(_is_number(result.get(name)) for result in results):
+        if not any(is_number(result.get(name)) for result in results):
             continue  # a text entry: nothing to average
-        values = np.array([float(r[name]) if _is_number(r.get(name)) else math.nan for r in results])
+        values = np.array([float(r[name]) if is_number(r.get(name)) else math.nan for r in results])
         valid = ~np.isnan(values) & (weights > 0)
         summary[name] = float(np.average(values[valid], weights=weights[valid])) if valid.any() else math.nan
     summary["num_tracks"] = len(results)
     return summary
 
 
-def _is_number(value) -> bool:
+def is_number(value) -> bool:
+    """A real number (not a bool, not text): what `aggregate` averages."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)

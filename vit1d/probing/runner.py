@@ -262,12 +262,6 @@ def mean_over_seeds(metrics: list[dict]) -> dict:
     return out
 
 
-def _interval_entry(interval) -> dict:
-    (tracks,), (seeds,) = interval.num_tracks.values(), interval.num_seeds.values()
-    return {"value": interval.value, "low": interval.low, "high": interval.high, "num_tracks": tracks,
-            "num_seeds": seeds}
-
-
 def per_track_intervals(per_track: dict[str, list], weights=None, n_resamples: int = 2000,
                         names=None) -> dict[str, dict]:
     """95 % intervals of means over tracks (and seeds): `per_track[metric]` is `(seeds, tracks)` or `(tracks,)`;
@@ -278,7 +272,7 @@ def per_track_intervals(per_track: dict[str, list], weights=None, n_resamples: i
     for name, values in per_track.items():
         scores = np.atleast_2d(np.asarray(values, dtype=np.float64))
         if (names is None or name in names) and scores.shape[1] >= 2 and np.isfinite(scores).any():
-            intervals[name] = _interval_entry(mean_interval(scores, weights=weights, n_resamples=n_resamples))
+            intervals[name] = mean_interval(scores, weights=weights, n_resamples=n_resamples).entry()
     return intervals
 
 
@@ -298,7 +292,7 @@ def confidence_intervals(task: str, outcomes: list, n_resamples: int = 2000) -> 
             return M.resampled_tagging_metrics(outcomes[seed].track_scores["scores"], targets, weights)[name]
 
         if len(targets) >= 2:
-            intervals[name] = _interval_entry(set_metric_interval(metric, len(targets), len(outcomes), n_resamples))
+            intervals[name] = set_metric_interval(metric, len(targets), len(outcomes), n_resamples).entry()
     return intervals
 
 
