@@ -542,7 +542,7 @@ def test_ensure_corpus_reuses_only_a_corpus_rendered_with_the_requested_paramete
     assert render.ensure_corpus(folder, 3, 2.0, score_fraction=0.0) == str(folder)
     recorded = json.loads((folder / "corpus.json").read_text())
     assert recorded["parameters"] == render.render_parameters(3, 2.0, 0, 16000, 0.0, 0.5,
-                                                              render.soundfont_choices(None, None), 2 / 3)
+                                                              render.soundfont_choices(None), 2 / 3)
     assert recorded["parameters"]["soundfonts"][0]["name"] == "TimGM6mb.sf2"
     stamp = (folder / "corpus.json").stat().st_mtime_ns
     assert render.ensure_corpus(folder, 3, 2.0, score_fraction=0.0) == str(folder)  # reused, not rendered again
@@ -648,19 +648,49 @@ def test_extra_soundfonts_are_drawn_per_piece_and_named(tmp_path, monkeypatch):
     shutil.copy(render.default_soundfont(), other)
     summary = render.write_corpus(tmp_path / "c", pieces=8, seconds=3, seed=0, score_fraction=0.0,
                                   extra_soundfonts=[other])
-    rows = [json.loads(line) for split in ("train", "validation", "test")
-            for line in (tmp_path / "c" / split / "metadata.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for path in sorted((tmp_path / "c").glob("*/metadata.jsonl"))
+            for line in path.read_text().splitlines()]
     assert summary["soundfonts"] == ["TimGM6mb.sf2", "Other.sf2"]
     assert [font["name"] for font in summary["parameters"]["soundfonts"]] == summary["soundfonts"]  # checked on reuse
     assert {row["soundfont"] for row in rows} == {"TimGM6mb.sf2", "Other.sf2"}
     again = render.write_corpus(tmp_path / "d", pieces=8, seconds=3, seed=0, score_fraction=0.0,
                                 extra_soundfonts=[other])
     assert again["soundfonts"] == summary["soundfonts"]
-    for split in ("train", "validation", "test"):  # the same seed draws the same font for every piece
-        assert (tmp_path / "d" / split / "metadata.jsonl").read_text() == (
-            tmp_path / "c" / split / "metadata.jsonl").read_text()
+    for path in (tmp_path / "c").glob("*/metadata.jsonl"):  # the same seed draws the same font for every piece
+        assert (tmp_path / "d" / path.parent.name / "metadata.jsonl").read_text() == path.read_text()
     monkeypatch.setattr(render, "SYSTEM_SOUNDFONT_DIRS", (str(other.parent), str(tmp_path / "missing")))
     assert render.system_soundfonts() == [other.resolve()]
     assert [p.name for p in render.soundfont_choices(None, "auto")] == ["TimGM6mb.sf2", "Other.sf2"]
+    assert [p.name for p in render.soundfont_choices(None)] == ["TimGM6mb.sf2"]  # "gm": FluidR3_GM only
+    fluid = other.parent / "FluidR3_GM.sf2"
+    shutil.copy(render.default_soundfont(), fluid)
+    assert [p.name for p in render.soundfont_choices(None)] == ["TimGM6mb.sf2", "FluidR3_GM.sf2"]
+    assert [p.name for p in render.soundfont_choices(None, [])] == ["TimGM6mb.sf2"]
     with pytest.raises(FileNotFoundError, match="No SoundFont"):
         render.soundfont_choices(None, [tmp_path / "nope.sf2"])
+
+
+def test_a_reused_player_renders_every_piece_as_a_fresh_one_does():
+    first, second = generate_groove(3, 2.0), generate_groove(4, 2.0)
+    player = render.SoundFontPlayer()
+    player.render(first)
+    np.testing.assert_array_equal(player.render(second), render_piece(second))  # no tail of the first piece
+    np.testing.assert_array_equal(player.render(first), render_piece(first))
+
+
+def test_splits_are_stratified_by_source():
+    works = [f"g{i}" for i in range(20)] + [f"c{i // 2}" for i in range(40)]  # chorale works rendered twice
+    groups = ["groove"] * 20 + ["chorale"] * 40
+    splits = split_by_work(works, 0, (0.5, 0.2, 0.3), groups)
+    for group, size in (("groove", 20), ("chorale", 20)):  # distinct works per group
+        group_works = {w: s for w, s, g in zip(works, splits, groups) if g == group}
+        counts = {split: list(group_works.values()).count(split) for split in render.SPLITS}
+        assert counts == {"train": round(0.5 * size), "validation": round(0.2 * size),
+                          "test": size - round(0.5 * size) - round(0.2 * size)}
+    assert all(len({s for w, s in zip(works, splits) if w == work}) == 1 for work in works)
+    assert split_by_work(works, 0, (0.5, 0.2, 0.3), groups) == splits != split_by_work(works, 1, (0.5, 0.2, 0.3),
+                                                                                       groups)
+    assert render.parse_split_fractions("0.4, 0.15,0.45") == (0.4, 0.15, 0.45)
+    for bad in ("0.5,0.5", "0.5,0.3,0.3", "-0.1,0.6,0.5", "a,b,c"):
+        with pytest.raises(ValueError, match="split_fractions"):
+            render.parse_split_fractions(bad)

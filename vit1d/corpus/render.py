@@ -1,6 +1,6 @@
 """Render the built-in corpus: generated grooves (`scores.generate_groove`, exact labels), Bach chorales
 (`chorales.chorale_piece`) and fiddle tunes over a generated accompaniment (`tunes.tune_piece`) from the music21
-corpus, played by a General MIDI SoundFont, written as a folder that `datasets.load_dataset(folder)` loads: one
+corpus, played by General MIDI SoundFonts (TimGM6mb, and FluidR3_GM where installed), written as a folder that `datasets.load_dataset(folder)` loads: one
 subfolder per split with FLAC files and a `metadata.jsonl`, and a dataset card whose `configs` map the splits. The
 audio is referenced by the `audio_path` column (relative to the folder) rather than an `Audio` feature, because
 datasets 5 encodes `Audio` through torchcodec, which has no CPU build here; decode it with
@@ -57,20 +57,29 @@ def default_soundfont() -> Path:
 
 # Where Debian/Ubuntu (fluid-soundfont-gm, timgm6mb-soundfont, ...) and other distributions put General MIDI fonts.
 SYSTEM_SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/share/sounds/sf3")
+# The General MIDI fonts a default corpus also plays with when they are installed (`apt install fluid-soundfont-gm`):
+# the usual GM reference, with other timbres than TimGM6mb's. corpus.json and every row record the fonts used.
+GM_SOUNDFONTS = ("FluidR3_GM.sf2",)
 
 
-def system_soundfonts() -> list[Path]:
-    """`.sf2` files installed on this machine (tinysoundfont plays `.sf3` fonts almost silently: they are left out)."""
+def system_soundfonts(names=None) -> list[Path]:
+    """`.sf2` files installed on this machine, only those called `names` when given (tinysoundfont plays `.sf3`
+    fonts almost silently: they are left out)."""
     found = {path.resolve() for folder in SYSTEM_SOUNDFONT_DIRS if Path(folder).is_dir()
-             for path in Path(folder).glob("*.sf2")}
+             for path in Path(folder).glob("*.sf2") if names is None or path.name in names}
     return sorted(found)
 
 
-def soundfont_choices(soundfont: Path | None, extra_soundfonts) -> list[Path]:
-    """The fonts pieces are played with: the main one (default: TimGM6mb) plus `extra_soundfonts`, a list of paths or
-    "auto" for `system_soundfonts()`. Extra fonts give more timbres, but make the corpus depend on what is installed,
-    so they are opt-in."""
-    extras = system_soundfonts() if extra_soundfonts == "auto" else [Path(p) for p in (extra_soundfonts or ())]
+def soundfont_choices(soundfont: Path | None, extra_soundfonts="gm") -> list[Path]:
+    """The fonts pieces are played with: the main one (default: TimGM6mb) plus `extra_soundfonts`: "gm" (the
+    default) for those of `GM_SOUNDFONTS` installed on this machine, "auto" for every `.sf2` of `system_soundfonts()`,
+    or a list of paths (empty or None: the main font alone). Extra fonts give more timbres, so the corpus depends on
+    what is installed: `ensure_corpus` compares the fonts recorded in corpus.json, and refuses a folder rendered with
+    others."""
+    if extra_soundfonts in ("gm", "auto"):
+        extras = system_soundfonts(GM_SOUNDFONTS if extra_soundfonts == "gm" else None)
+    else:
+        extras = [Path(p) for p in (extra_soundfonts or ())]
     fonts = [Path(soundfont or default_soundfont()), *extras]
     missing = [str(font) for font in fonts if not font.is_file()]
     if missing:
@@ -78,41 +87,58 @@ def soundfont_choices(soundfont: Path | None, extra_soundfonts) -> list[Path]:
     return list(dict.fromkeys(font.resolve() for font in fonts))
 
 
-def _synth(soundfont: Path, sampling_rate: int):
-    tinysoundfont = require("tinysoundfont", "Rendering the corpus (the SoundFont synthesiser)")
-    synth = tinysoundfont.Synth(samplerate=sampling_rate)
-    return synth, synth.sfload(str(soundfont))
+class SoundFontPlayer:
+    """A SoundFont synthesiser loaded once and reused for many pieces (loading FluidR3_GM takes 0.3 s, rendering 30 s
+    of a piece a few ms): `render` silences every voice first, so a piece sounds the same whatever was played
+    before."""
+
+    def __init__(self, soundfont: Path | None = None, sampling_rate: int = 16000):
+        tinysoundfont = require("tinysoundfont", "Rendering the corpus (the SoundFont synthesiser)")
+        self.sampling_rate = sampling_rate
+        self.synth = tinysoundfont.Synth(samplerate=sampling_rate)
+        self.font = self.synth.sfload(str(soundfont or default_soundfont()))
+
+    def render(self, piece: Piece) -> np.ndarray:
+        """Mono float32 audio of exactly `piece.duration` seconds, peak-normalised to 0.9 (silence stays silent)."""
+        synth, sampling_rate = self.synth, self.sampling_rate
+        # The previous piece's voices: sounds_off() gives them a quick release (about 12 ms), played out and dropped
+        # here so that none of it sounds at the start of this piece.
+        synth.sounds_off()
+        synth.generate(sampling_rate // 10)
+        for channel, program in piece.programs.items():
+            synth.program_select(channel, self.font, 128 if channel == DRUM_CHANNEL else 0, program)
+        events = [(n.start, 1, n.channel, n.pitch, n.velocity) for n in piece.notes]
+        events += [(n.end, 0, n.channel, n.pitch, 0) for n in piece.notes]
+        events.sort()  # note-offs (kind 0) before note-ons at the same instant
+        total = int(round(piece.duration * sampling_rate))
+        audio = np.zeros((total, 2), dtype=np.float32)
+        position = 0
+        for time_s, kind, channel, pitch, velocity in events:
+            sample = min(int(round(time_s * sampling_rate)), total)
+            if sample > position:
+                audio[position:sample] = np.frombuffer(synth.generate(sample - position),
+                                                       dtype=np.float32).reshape(-1, 2)
+                position = sample
+            if kind:
+                synth.noteon(channel, pitch, velocity)
+            else:
+                synth.noteoff(channel, pitch)
+        if position < total:
+            audio[position:] = np.frombuffer(synth.generate(total - position), dtype=np.float32).reshape(-1, 2)
+        mono = audio.mean(axis=1)
+        peak = float(np.abs(mono).max())
+        return (0.9 * mono / peak).astype(np.float32) if peak > 0 else mono
 
 
 def render_piece(piece: Piece, soundfont: Path | None = None, sampling_rate: int = 16000) -> np.ndarray:
-    """Play a piece with a SoundFont synthesiser; returns mono float32 audio of exactly `piece.duration` seconds,
-    peak-normalised to 0.9 (silence stays silent)."""
-    synth, font = _synth(Path(soundfont or default_soundfont()), sampling_rate)
-    for channel, program in piece.programs.items():
-        synth.program_select(channel, font, 128 if channel == DRUM_CHANNEL else 0, program)
-    events = [(n.start, 1, n.channel, n.pitch, n.velocity) for n in piece.notes]
-    events += [(n.end, 0, n.channel, n.pitch, 0) for n in piece.notes]
-    events.sort()  # note-offs (kind 0) before note-ons at the same instant
-    total = int(round(piece.duration * sampling_rate))
-    audio = np.zeros((total, 2), dtype=np.float32)
-    position = 0
-    for time_s, kind, channel, pitch, velocity in events:
-        sample = min(int(round(time_s * sampling_rate)), total)
-        if sample > position:
-            audio[position:sample] = np.frombuffer(synth.generate(sample - position), dtype=np.float32).reshape(-1, 2)
-            position = sample
-        if kind:
-            synth.noteon(channel, pitch, velocity)
-        else:
-            synth.noteoff(channel, pitch)
-    if position < total:
-        audio[position:] = np.frombuffer(synth.generate(total - position), dtype=np.float32).reshape(-1, 2)
-    mono = audio.mean(axis=1)
-    peak = float(np.abs(mono).max())
-    return (0.9 * mono / peak).astype(np.float32) if peak > 0 else mono
+    """Play a piece with a SoundFont synthesiser (`SoundFontPlayer`; keep one to render many pieces)."""
+    return SoundFontPlayer(soundfont, sampling_rate).render(piece)
 
 
-def assign_splits(num_pieces: int, seed: int, fractions=(0.8, 0.1, 0.1)) -> list[str]:
+DEFAULT_SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
+def assign_splits(num_pieces: int, seed, fractions=DEFAULT_SPLIT_FRACTIONS) -> list[str]:
     """Split of every piece: whole pieces go to one split, deterministically for a seed."""
     order = np.random.default_rng(seed).permutation(num_pieces)
     bounds = np.cumsum([round(f * num_pieces) for f in fractions[:-1]])
@@ -186,12 +212,30 @@ def plan_corpus(pieces: int, seed: int, score_fraction: float = 0.5, tune_fracti
     return plan
 
 
-def split_by_work(works: list[str], seed: int) -> list[str]:
-    """Split of every piece such that all pieces of a work share one; `assign_splits` over the distinct works in
-    order of appearance (so a corpus of distinct works splits exactly as `assign_splits` does)."""
-    distinct = list(dict.fromkeys(works))
-    split_of = dict(zip(distinct, assign_splits(len(distinct), seed)))
+def split_by_work(works: list[str], seed: int, fractions=DEFAULT_SPLIT_FRACTIONS, groups: list[str] | None = None
+                  ) -> list[str]:
+    """Split of every piece such that all pieces of a work share one: `assign_splits` over the distinct works in
+    order of appearance (so a corpus of distinct works splits exactly as `assign_splits` does). With `groups` (each
+    piece's source), the works of each group are split apart, so that every source, not just the corpus, has the
+    `fractions` (stratified by source: a small corpus still has test tracks of every stratum)."""
+    if groups is None:
+        distinct = list(dict.fromkeys(works))
+        split_of = dict(zip(distinct, assign_splits(len(distinct), seed, fractions)))
+        return [split_of[work] for work in works]
+    split_of = {}
+    for index, group in enumerate(sorted(set(groups))):
+        distinct = list(dict.fromkeys(work for work, g in zip(works, groups) if g == group))
+        split_of.update(zip(distinct, assign_splits(len(distinct), (seed, index), fractions)))
     return [split_of[work] for work in works]
+
+
+def check_split_fractions(fractions) -> tuple[float, float, float]:
+    """Three shares (train, validation, test), each in [0, 1], summing to 1."""
+    fractions = tuple(float(f) for f in fractions)
+    if len(fractions) != 3 or min(fractions) < 0 or abs(sum(fractions) - 1.0) > 1e-6:
+        raise ValueError(f"split fractions must be three shares (train, validation, test) summing to 1, got "
+                         f"{fractions}.")
+    return fractions
 
 
 def make_piece(planned: PlannedPiece, seconds: float) -> Piece:
@@ -206,8 +250,9 @@ def make_piece(planned: PlannedPiece, seconds: float) -> Piece:
 # Bump when the same parameters would render a different corpus, so that `ensure_corpus` refuses older folders.
 # 1: grooves and chorales (parameters not recorded); 2: fiddle tunes join, parameters recorded in corpus.json;
 # 3: the metrical and harmonic strata, recording realism (`realism` column), `onsets` of fast-attack parts only
-# (`onsets_all` every note), rows name their `stratum`.
-CORPUS_VERSION = 3
+# (`onsets_all` every note), rows name their `stratum`; 4: splits stratified by source (`split_fractions` recorded),
+# FluidR3_GM joins TimGM6mb when installed.
+CORPUS_VERSION = 4
 
 
 def realism_settings(realism: "bool | RealismSettings") -> RealismSettings | None:
@@ -219,24 +264,26 @@ def realism_settings(realism: "bool | RealismSettings") -> RealismSettings | Non
 
 def render_parameters(pieces: int, seconds: float, seed: int, sampling_rate: int, score_fraction: float,
                       tune_fraction: float, fonts: list[Path], strata_fraction: float = 2 / 3,
-                      realism: "bool | RealismSettings" = True) -> dict:
+                      realism: "bool | RealismSettings" = True, split_fractions=DEFAULT_SPLIT_FRACTIONS) -> dict:
     """Everything a corpus depends on, as recorded in its corpus.json and compared by `ensure_corpus`; the fonts by
     name and size, since a different font set renders different audio for the same seed."""
     parameters = {"corpus_version": CORPUS_VERSION, "pieces": pieces, "seconds": float(seconds), "seed": seed,
                   "sampling_rate": sampling_rate, "score_fraction": float(score_fraction),
                   "tune_fraction": float(tune_fraction), "strata_fraction": float(strata_fraction),
+                  "split_fractions": list(check_split_fractions(split_fractions)),
                   "realism": None if realism_settings(realism) is None else asdict(realism_settings(realism)),
                   "soundfonts": [{"name": font.name, "bytes": font.stat().st_size} for font in fonts]}
     return json.loads(json.dumps(parameters))  # as read back from corpus.json
 
 
 def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int = 0, sampling_rate: int = 16000,
-                 soundfont: Path | None = None, score_fraction: float = 0.5, extra_soundfonts=None,
+                 soundfont: Path | None = None, score_fraction: float = 0.5, extra_soundfonts="gm",
                  tune_fraction: float = 0.5, strata_fraction: float = 2 / 3,
-                 realism: "bool | RealismSettings" = True) -> dict:
+                 realism: "bool | RealismSettings" = True, split_fractions=DEFAULT_SPLIT_FRACTIONS) -> dict:
     """Render `pieces` pieces of `seconds` s (grooves, the metrical and harmonic strata, chorales and tunes in the
-    proportions of `score_counts`, see `plan_corpus`) into `out/<split>/<piece_id>.flac` with one `metadata.jsonl` per split (`audio_path`,
-    `sampling_rate` and the labels of `Piece.labels`). Deterministic for a seed and set of SoundFonts: each piece is
+    proportions of `score_counts`, see `plan_corpus`) into `out/<split>/<piece_id>.flac` with one `metadata.jsonl`
+    per split (`audio_path`, `sampling_rate` and the labels of `Piece.labels`). The splits keep every work in one
+    split and give each source the `split_fractions` (`split_by_work`). Deterministic for a seed and set of SoundFonts: each piece is
     played with one of `soundfont_choices(soundfont, extra_soundfonts)`, drawn from its seed and named in the
     `soundfont` column. Each render then goes through a recording chain drawn from its seed (reverb, EQ, a noise
     floor and a level, `vit1d.corpus.effects`; `realism=False` keeps the dry render), whose drawn numbers are the
@@ -245,10 +292,13 @@ def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int =
     out = Path(out)
     start = time.perf_counter()
     plan = plan_corpus(pieces, seed, score_fraction, tune_fraction, strata_fraction)
-    splits = split_by_work([planned.work_id for planned in plan], seed)
+    split_fractions = check_split_fractions(split_fractions)
+    splits = split_by_work([planned.work_id for planned in plan], seed, split_fractions,
+                           groups=[planned.source for planned in plan])
     rows = {split: [] for split in SPLITS}
     keys = Counter()
     fonts = soundfont_choices(soundfont, extra_soundfonts)
+    players = {}  # one loaded synthesiser per font
     settings = realism_settings(realism)
     for planned, split in zip(plan, splits):
         piece = make_piece(planned, seconds)
@@ -256,7 +306,9 @@ def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int =
         (out / split).mkdir(parents=True, exist_ok=True)
         audio_path = f"{split}/{piece.piece_id}.flac"
         font = fonts[int(np.random.default_rng((planned.seed, 2)).integers(len(fonts)))]
-        audio = render_piece(piece, font, sampling_rate)
+        if font not in players:
+            players[font] = SoundFontPlayer(font, sampling_rate)
+        audio = players[font].render(piece)
         drawn = None if settings is None else draw_realism((planned.seed, 4), settings, sampling_rate)
         if drawn is not None:
             audio = apply_realism(audio, sampling_rate, drawn)
@@ -275,7 +327,7 @@ def write_corpus(out: Path, pieces: int = 40, seconds: float = 30.0, seed: int =
                "splits": {split: len(split_rows) for split, split_rows in rows.items()},
                "keys": dict(sorted(keys.items())), "soundfonts": [font.name for font in fonts],
                "parameters": render_parameters(pieces, seconds, seed, sampling_rate, score_fraction, tune_fraction,
-                                               fonts, strata_fraction, realism)}
+                                               fonts, strata_fraction, realism, split_fractions)}
     (out / "corpus.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -299,14 +351,16 @@ def _write_dataset_card(out: Path, splits: list[str], counts: dict[str, int], se
 
 def ensure_corpus(folder: str | Path, pieces: int = 40, seconds: float = 30.0, seed: int = 0,
                   score_fraction: float = 0.5, tune_fraction: float = 0.5, sampling_rate: int = 16000,
-                  strata_fraction: float = 2 / 3, realism: "bool | RealismSettings" = True) -> str:
-    """The built-in corpus in `folder` (default SoundFont only), rendered the first time. A folder already holding
+                  strata_fraction: float = 2 / 3, realism: "bool | RealismSettings" = True,
+                  split_fractions=DEFAULT_SPLIT_FRACTIONS) -> str:
+    """The built-in corpus in `folder` (default SoundFonts: TimGM6mb, and FluidR3_GM where installed), rendered the
+    first time. A folder already holding
     a corpus is reused only if its corpus.json records these `render_parameters`; otherwise this raises rather than
     silently training or probing on another corpus, or deleting a folder that may be in use (a run being resumed,
     probes of a trained model)."""
     folder = Path(folder)
     requested = render_parameters(pieces, seconds, seed, sampling_rate, score_fraction, tune_fraction,
-                                  soundfont_choices(None, None), strata_fraction, realism)
+                                  soundfont_choices(None), strata_fraction, realism, split_fractions)
     record = folder / "corpus.json"
     if record.is_file():
         recorded = json.loads(record.read_text()).get("parameters")
@@ -326,10 +380,18 @@ def ensure_corpus(folder: str | Path, pieces: int = 40, seconds: float = 30.0, s
             )
         return str(folder)
     logger.info(f"Rendering the built-in corpus into {folder} ({pieces} pieces of {seconds:g} s).")
-    summary = write_corpus(folder, pieces, seconds, seed, sampling_rate, None, score_fraction, None, tune_fraction,
-                           strata_fraction, realism)
+    summary = write_corpus(folder, pieces, seconds, seed, sampling_rate, None, score_fraction, "gm", tune_fraction,
+                           strata_fraction, realism, split_fractions)
     logger.info(f"Rendered in {summary['render_seconds']} s ({summary['real_time_factor']}x real time).")
     return str(folder)
+
+
+def parse_split_fractions(value: str) -> tuple[float, float, float]:
+    """'0.4,0.15,0.45' -> (0.4, 0.15, 0.45), checked."""
+    try:
+        return check_split_fractions(float(part) for part in str(value).split(","))
+    except ValueError as error:
+        raise ValueError(f"--split_fractions takes three shares summing to 1 ('0.8,0.1,0.1'), got {value!r}: {error}")
 
 
 @dataclass
@@ -356,11 +418,15 @@ class RenderArguments:
                                         "recorded per row; false: dry renders."}
     )
     extra_soundfonts: list[str] = field(
-        default_factory=list,
-        metadata={"help": "Off by default. More .sf2 files to draw each piece's font from, or 'auto' for those "
-                          f"installed in {', '.join(SYSTEM_SOUNDFONT_DIRS)} (e.g. `apt install fluid-soundfont-gm`) "
-                          "for more timbres. Off because the audio of a seed would then depend on what the machine "
-                          "has installed; corpus.json records the fonts used."},
+        default_factory=lambda: ["gm"],
+        metadata={"help": "More .sf2 files to draw each piece's font from: 'gm' (default) for FluidR3_GM where "
+                          "installed (`apt install fluid-soundfont-gm`), 'auto' for every .sf2 in "
+                          f"{', '.join(SYSTEM_SOUNDFONT_DIRS)}, 'none' for the main font alone, or paths. The audio "
+                          "of a seed depends on the fonts: corpus.json and each row record them."},
+    )
+    split_fractions: str = field(
+        default="0.8,0.1,0.1", metadata={"help": "Shares of train, validation and test, applied to the works of "
+                                                 "every source apart."}
     )
 
 
@@ -368,10 +434,12 @@ def main(argv=None):
     from transformers import HfArgumentParser
 
     (args,) = HfArgumentParser(RenderArguments).parse_args_into_dataclasses(args=argv)
+    extras = args.extra_soundfonts
+    extras = extras[0] if extras in (["gm"], ["auto"]) else [] if extras == ["none"] else extras
     summary = write_corpus(Path(args.out), args.pieces, args.seconds, args.seed, args.sampling_rate,
-                           Path(args.soundfont) if args.soundfont else None, args.score_fraction,
-                           "auto" if args.extra_soundfonts == ["auto"] else args.extra_soundfonts, args.tune_fraction,
-                           args.strata_fraction, args.realism)
+                           Path(args.soundfont) if args.soundfont else None, args.score_fraction, extras,
+                           args.tune_fraction, args.strata_fraction, args.realism,
+                           parse_split_fractions(args.split_fractions))
     print(json.dumps(summary))
     return summary
 
