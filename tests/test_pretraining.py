@@ -238,6 +238,15 @@ def test_short_run_learns_and_writes_a_loadable_encoder(corpus, tmp_path, monkey
     assert recipe["short_tracks"].startswith("widest:") and "peak normalisation off" in recipe["views"]
     assert 0 < recipe["wall_clock_seconds"] < 600
     assert "| initialisation | random" in card.text and "| data_order | shuffle buffer of 16" in card.text
+    # The step-0 weights, as a loadable encoder: the initialisation this run trained from (the paired baseline).
+    initial = vit1d.ViT1DModel.from_pretrained(out / "initial_encoder")
+    torch.manual_seed(0)  # --seed 0: the run built its model right after seeding
+    fresh = vit1d.ViT1DForContrastivePretraining(initial.config).vit1d
+    trained = encoder.state_dict()
+    for name, weights in initial.state_dict().items():
+        torch.testing.assert_close(weights, fresh.state_dict()[name], msg=name)
+    assert any(not torch.equal(weights, trained[name]) for name, weights in initial.state_dict().items())
+    assert json.loads((out / "initial_encoder" / "training_recipe.json").read_text())["steps"] == 0
 
 
 def test_bf16_and_gradient_accumulation_run_on_cpu(corpus, tmp_path, monkeypatch):
@@ -316,7 +325,8 @@ def test_push_to_hub_uploads_the_encoder_folder_without_checkpoints(corpus, tmp_
     assert calls[0] == ("init", "hf_dummy")
     assert calls[1][:2] == ("create_repo", "org/vit1d-tiny") and calls[1][2]["private"] is True
     upload = calls[2][1]
-    assert upload["repo_id"] == "org/vit1d-tiny" and "checkpoints/*" in upload["ignore_patterns"]
+    assert upload["repo_id"] == "org/vit1d-tiny" and {"checkpoints/*", "initial_encoder/*"} <= set(
+        upload["ignore_patterns"])
     assert Path(upload["folder_path"]) == tmp_path / "push" and "README.md" in calls[3][1]
     card = ModelCard.load(tmp_path / "push" / "README.md")
     assert "org/vit1d-tiny" in card.text

@@ -100,6 +100,10 @@ class PretrainingArguments:
     save_encoder_at_checkpoints: bool = field(
         default=False, metadata={"help": "Also write a loadable encoder folder inside every checkpoint."}
     )
+    save_initial_encoder: bool = field(
+        default=True, metadata={"help": "Write the step-0 weights as an encoder folder (output_dir/initial_encoder): "
+                                        "this run's own random initialisation, the paired baseline of its probes."}
+    )
     resume_from_checkpoint: str | None = field(
         default=None, metadata={"help": "'latest' (in output_dir/checkpoints) or a checkpoint folder."}
     )
@@ -171,7 +175,7 @@ RESUME_FIXED = (
 # `check_same_layout` compares with its own message.)
 RESUME_MAY_CHANGE = (
     "trust_remote_code", "num_workers", "output_dir", "gradient_checkpointing", "logging_steps", "save_steps",
-    "save_total_limit", "save_encoder_at_checkpoints", "resume_from_checkpoint", "report_to", "push_to_hub",
+    "save_total_limit", "save_encoder_at_checkpoints", "save_initial_encoder", "resume_from_checkpoint", "report_to", "push_to_hub",
     "hub_model_id", "hub_private_repo", "hub_token",
 )
 

@@ -212,6 +212,10 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
     first_reader = data_state["first_reader"]
 
     recipe = training_recipe(model_args, data_args, args, accelerator, source.description, model)
+    if args.save_initial_encoder and step == 0:
+        # The weights before any step, as a loadable encoder: probing them beside the trained encoder is a paired
+        # design (same initialisation, same code; only the training differs), tighter than other random seeds.
+        save_encoder(accelerator, model, extractor, output_dir / INITIAL_ENCODER, {**recipe, "steps": 0}, None)
     hparams = flat_hparams(model_args, data_args, args)
     # purge_step: TensorBoard drops the events an interrupted run logged after the checkpoint, as logs.jsonl does.
     tracker_options = {"tensorboard": {"purge_step": step + 1}} if resume is not None else {}
@@ -449,6 +453,10 @@ def save(accelerator, model, extractor, args: PretrainingArguments, trainer_stat
 
     checkpointing.save_checkpoint(accelerator, args.output_dir, step, trainer_state, data_state,
                                   args.save_total_limit, before_publish=add_encoder)
+
+
+# The folder (inside output_dir) of the step-0 encoder; not uploaded with the trained one.
+INITIAL_ENCODER = "initial_encoder"
 
 
 def save_encoder(accelerator, model, extractor, output_dir: Path, recipe: dict, repo_id: str | None):
