@@ -40,16 +40,11 @@ def restore_auto_classes():
 music_like = synthetic_music  # a spectrally varied test signal
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="session")
 def _no_system_soundfonts():
     """Tests render with pretty_midi's TimGM6mb alone, whatever SoundFonts this machine has installed (a default corpus
-    also plays FluidR3_GM where it is installed); the tests of that choice point the search at a folder of theirs.
-    Its own MonkeyPatch, so that a test's `monkeypatch.undo()` does not bring the machine's fonts back."""
-    try:
-        from vit1d.corpus import render
-    except ImportError:  # pragma: no cover - the corpus module imports without the extra; this is a safety net
-        yield
-        return
+    also plays FluidR3_GM where it is installed): `$VIT1D_SOUNDFONT_DIRS` empty, for this process and the CLIs it
+    starts; the tests of that choice point it at a folder of theirs."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(render, "SYSTEM_SOUNDFONT_DIRS", ())
+        patch.setenv("VIT1D_SOUNDFONT_DIRS", "")
         yield

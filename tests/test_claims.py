@@ -61,12 +61,14 @@ def test_probe_claims_give_verdicts_per_stratum():
                           for _ in range(3)]}
     claims = {claim.claim_id: claim for claim in probe_claims(trained, random, n_resamples=400)}
     assert set(claims) == {"C1", "C2", "C2 (easy)", "C3", "C5"}
-    # C2 uses the metrical tracks only (40 of them), trained x 3 probe seeds against 3 inits x 3 probe seeds.
-    assert claims["C2"].arms["trained"].matrix().shape == (3, 40) and claims["C2"].arms["random"].matrix().shape == (
-        9, 40)
+    # Without a headroom check every candidate stratum counts: C2 uses all but the easy grooves (metrical and
+    # harmonic, 80 tracks), trained x 3 probe seeds against 3 inits x 3 probe seeds; chord all but chorales (none).
+    assert claims["C2"].arms["trained"].matrix().shape == (3, 80) and claims["C2"].arms["random"].matrix().shape == (
+        9, 80)
     assert claims["C2 (easy)"].arms["trained"].matrix().shape == (3, 20)
     assert "@[12]" in claims["C2"].effect_label  # the layer with the best validation score
-    assert claims["C5"].arms["chord_stacked"].matrix().shape == (3, 40) and "headroom" in claims["C5"].caveat
+    assert claims["C5"].arms["chord_stacked"].matrix().shape == (3, 100) and "headroom" in claims["C5"].caveat
+    assert claims["C5"].arms["beat_stacked"].matrix().shape == (3, 80)
     verdicts = {r.claim_id: r for r in evaluate_claims(list(claims.values()), n_resamples=400)}
     assert verdicts["C2"].verdict == SUPPORTED and verdicts["C2 (easy)"].verdict == SUPPORTED
     assert verdicts["C5"].verdict == SUPPORTED and verdicts["C5"].interval.value == pytest.approx(0.18, abs=0.03)
@@ -111,3 +113,17 @@ def test_analysis_claims_compare_onsets_with_random_inits_and_floors_and_layers(
         "C6 (rhythm deep)"].effect_label
     empty = analysis_claims({"per_track": {}})
     assert all(not claim.testable for claim in empty)
+
+
+def test_the_runs_own_step_zero_weights_are_a_paired_arm_of_c2_and_c3():
+    rng = np.random.default_rng(2)
+    trained = {"beat": results([local(rng, 0.7, [layer], [0.6] * 3, "F-measure") for layer in (3, 6)]),
+               "tagging": results([record("average", [12], [0.4] * 3, track_scores=tagging_scores(rng, 2.0))])}
+    initial = {"beat": results([local(rng, 0.5, [layer], [0.5] * 3, "F-measure") for layer in (3, 6)]),
+               "tagging": results([record("average", [12], [0.3] * 3, track_scores=tagging_scores(rng, 0.2))])}
+    claims = {c.claim_id: c for c in probe_claims(trained, {}, n_resamples=400, initial=initial)}
+    assert claims["C2 (vs step 0)"].arms["step 0"].matrix().shape == (3, 80)
+    assert not claims["C2"].testable and not claims["C3"].testable  # no random initialisations given
+    verdicts = {r.claim_id: r for r in evaluate_claims(list(claims.values()), n_resamples=400)}
+    assert verdicts["C2 (vs step 0)"].verdict == SUPPORTED and verdicts["C3 (vs step 0)"].verdict == SUPPORTED
+    assert "C2 (vs step 0)" not in {c.claim_id for c in probe_claims(trained, {}, n_resamples=100)}

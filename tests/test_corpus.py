@@ -1,5 +1,6 @@
 import importlib.util
 import json
+import os
 
 import numpy as np
 import pytest
@@ -658,7 +659,7 @@ def test_extra_soundfonts_are_drawn_per_piece_and_named(tmp_path, monkeypatch):
     assert again["soundfonts"] == summary["soundfonts"]
     for path in (tmp_path / "c").glob("*/metadata.jsonl"):  # the same seed draws the same font for every piece
         assert (tmp_path / "d" / path.parent.name / "metadata.jsonl").read_text() == path.read_text()
-    monkeypatch.setattr(render, "SYSTEM_SOUNDFONT_DIRS", (str(other.parent), str(tmp_path / "missing")))
+    monkeypatch.setenv("VIT1D_SOUNDFONT_DIRS", f"{other.parent}{os.pathsep}{tmp_path / 'missing'}")
     assert render.system_soundfonts() == [other.resolve()]
     assert [p.name for p in render.soundfont_choices(None, "auto")] == ["TimGM6mb.sf2", "Other.sf2"]
     assert [p.name for p in render.soundfont_choices(None)] == ["TimGM6mb.sf2"]  # "gm": FluidR3_GM only
@@ -690,6 +691,9 @@ def test_splits_are_stratified_by_source():
     assert all(len({s for w, s in zip(works, splits) if w == work}) == 1 for work in works)
     assert split_by_work(works, 0, (0.5, 0.2, 0.3), groups) == splits != split_by_work(works, 1, (0.5, 0.2, 0.3),
                                                                                        groups)
+    assert render.split_sizes(20) == [16, 2, 2] and render.split_sizes(3) == [1, 1, 1]  # small: one each
+    assert render.split_sizes(2) == [2, 0, 0] and render.split_sizes(5, (0.5, 0.5, 0.0)) == [2, 3, 0]
+    assert render.split_sizes(1000, (0.4, 0.15, 0.45)) == [400, 150, 450]
     assert render.parse_split_fractions("0.4, 0.15,0.45") == (0.4, 0.15, 0.45)
     for bad in ("0.5,0.5", "0.5,0.3,0.3", "-0.1,0.6,0.5", "a,b,c"):
         with pytest.raises(ValueError, match="split_fractions"):

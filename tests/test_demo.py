@@ -49,7 +49,19 @@ def test_demo_writes_the_report_with_every_task_and_both_models(demo):
     # The report leads with the claims: each with its verdict; the random arm pools both initialisations.
     assert readme.index("## Claims") < readme.index("## Probes")
     verdicts = {claim["claim"]: claim for claim in json.loads((report / "claims.json").read_text())}
-    assert {"C1", "C2", "C2 (easy)", "C3", "C5"} <= set(verdicts)
+    assert {"C1", "C2", "C2 (easy)", "C3", "C5", "C2 (vs step 0)", "C3 (vs step 0)"} <= set(verdicts)
+    # The pretraining run's own step-0 weights are probed too (the paired baseline), without floors of their own.
+    assert sorted(results["probes"]["initial"]) == ["beat", "chord", "key", "tagging"]
+    assert all(r["floors"] == [] and not r["random_init"] for r in results["probes"]["initial"].values())
+    # Floors per stratum, before the probe tables: every arm of the per-track tasks, with intervals.
+    assert readme.index("## Claims") < readme.index("## Floors and headroom per stratum") < readme.index("## Probes")
+    rows = {(row["task"], row["stratum"]): row for row in results["strata"]}
+    assert {task for task, _ in rows} == {"key", "beat", "chord"}
+    beat = next(row for (task, _), row in rows.items() if task == "beat" and row["num_tracks"] >= 2)
+    assert {"chance (best)", "classical", "log-mel frames", "layer 0", "random init", "step 0", "trained",
+            "contextual reference"} <= set(beat["arms"])
+    assert all(entry["low"] <= entry["value"] <= entry["high"] for entry in beat["arms"].values())
+    assert "| stratum | tracks | chance (best) |" in readme
     assert all(claim["verdict"] in ("supported", "refuted", "inconclusive") for claim in verdicts.values())
     assert results["claims"] == list(verdicts.values())
     assert {task: len(runs) for task, runs in results["probes"]["random_seeds"].items()} == {

@@ -87,4 +87,25 @@ def test_claims_on_a_stratum_without_headroom_are_not_tested():
         assert claims["C2"].testable == testable
         assert not claims["C2 (easy)"].testable and "no headroom: easy" in claims["C2 (easy)"].why_not
         if testable:
-            assert "headroom checked: metrical gap 0.300" in claims["C2"].caveat
+            assert "headroom checked: metrical gap 0.300 (10 tracks)" in claims["C2"].caveat
+            assert claims["C2"].arms["trained"].matrix().shape == (1, 10)
+        else:
+            assert "no headroom: metrical" in claims["C2"].why_not
+
+
+def test_a_claim_uses_every_candidate_stratum_that_qualifies_and_says_which_it_left_out():
+    from vit1d.claims import claim_strata
+
+    def check(gap):
+        return {"contextual": 0.8, "frame_floor": 0.8 - gap, "gap": gap, "qualifies": gap >= 0.15, "minimum": 0.15,
+                "num_tracks": 2}
+
+    results = {"test_tracks": list(range(8)), "test_strata": ["a", "a", "b", "b", "easy", "easy", "chorale", "c"],
+               "headroom": {"a": check(0.2), "b": check(0.05), "easy": check(0.3), "chorale": check(0.4)}}
+    tracks, caveat, why_not = claim_strata(results, excluded=("easy",))
+    assert tracks.tolist() == [0, 1, 6] and not why_not  # a and chorale qualify; b does not; c was not checked
+    assert "left out for no headroom: b" in caveat and "left out, not checked: c" in caveat
+    tracks, caveat, why_not = claim_strata(results, excluded=("easy", "a", "chorale", "c"))
+    assert len(tracks) == 0 and why_not.startswith("no headroom: b: contextual reference 0.800")
+    tracks, caveat, why_not = claim_strata({"test_tracks": [0, 1, 2], "test_strata": None}, excluded=("easy",))
+    assert tracks.tolist() == [0, 1, 2] and "no strata" in caveat and "headroom not checked" in caveat

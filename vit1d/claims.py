@@ -148,8 +148,10 @@ def claims_table(results: Sequence[ClaimResult]) -> str:
 # -- claims from probe results ---------------------------------------------------------------------------------------
 
 HEADROOM_CAVEAT = "headroom not checked (run_probe --floors checks it on beat and chord): a floor may be the ceiling"
-# Where each local claim is tested: the strata built to have headroom for it (see `vit1d.corpus.strata`).
-BEAT_STRATA, CHORD_STRATA = ("metrical",), ("harmonic",)
+# Strata a local claim never uses: the drum grooves ("easy": their onsets mark the beat; C2 (easy) reports them
+# apart) for beat, the chorales ("chorale": chords estimated by chordify, not exact) for chord. Every other stratum
+# counts where the headroom check lets it (`vit1d.probing.headroom`).
+BEAT_EXCLUDED, CHORD_EXCLUDED = ("easy",), ("chorale",)
 HEADLINE = {"tagging": "mAP", "key": "weighted_score", "beat": "F-measure", "chord": "frame_accuracy"}
 
 
@@ -173,16 +175,43 @@ def _record(results: dict, kind: str, layers: Sequence[int]) -> dict | None:
                 None)
 
 
-def _tracks_in(results: dict, strata: Sequence[str]) -> tuple[np.ndarray, str]:
-    """Indices of the test tracks in `strata`, and a caveat when the data has no strata (then every track)."""
-    labels = results.get("test_strata") or [None] * len(results["test_tracks"])
-    if all(label is None for label in labels):
-        return np.arange(len(labels)), "these data have no strata: every test track"
-    return np.flatnonzero([label in strata for label in labels]), ""
+def claim_strata(results: dict, excluded: Sequence[str] = (), only: Sequence[str] | None = None
+                 ) -> tuple[np.ndarray, str, str]:
+    """The test tracks a local claim is tested on: those of the strata that qualify in the task's headroom check
+    (`vit1d.probing.headroom`), leaving out the `excluded` strata (or keeping `only` those). Returns the track indices,
+    the caveat that says which strata were used and which were left out and why, and, when no stratum can test the
+    claim, the reason (then no tracks). Data without strata is one stratum, "all"; without a headroom check every
+    candidate counts, with the caveat that a floor may be the ceiling."""
+    labels = np.array(["all" if label is None else label for label in
+                       (results.get("test_strata") or [None] * len(results["test_tracks"]))], dtype=object)
+    candidates = [s for s in sorted(set(labels)) if s not in excluded and (only is None or s in only)]
+    note = "these data have no strata: every test track" if list(candidates) == ["all"] else ""
+    if not candidates:
+        return np.zeros(0, dtype=int), "", f"no test track in {list(only or [])}"
+    checks = results.get("headroom") or {}
+    if not checks:
+        chosen = candidates
+        caveat = "; ".join(filter(None, [note, HEADROOM_CAVEAT]))
+        return np.flatnonzero(np.isin(labels, chosen)), caveat, ""
+    missing = [s for s in candidates if s not in checks]
+    qualifying = [s for s in candidates if s in checks and checks[s]["qualifies"]]
+    failed = [s for s in candidates if s in checks and not checks[s]["qualifies"]]
+    described = "; ".join(f"{s}: contextual reference {checks[s]['contextual']:.3f} vs frame floor "
+                          f"{checks[s]['frame_floor']:.3f} (gap {checks[s]['gap']:.3f} < {checks[s]['minimum']:g})"
+                          for s in failed)
+    if not qualifying:
+        why = "; ".join(filter(None, [f"no headroom: {described}" if failed else "",
+                                      f"no headroom check for {missing}" if missing else ""]))
+        return np.zeros(0, dtype=int), "", why
+    used = "headroom checked: " + ", ".join(f"{s} gap {checks[s]['gap']:.3f} ({checks[s]['num_tracks']} tracks)"
+                                            for s in qualifying)
+    left_out = f"left out for no headroom: {', '.join(failed)}" if failed else ""
+    unchecked = f"left out, not checked: {', '.join(missing)}" if missing else ""
+    return np.flatnonzero(np.isin(labels, qualifying)), "; ".join(filter(None, [note, used, left_out, unchecked])), ""
 
 
 def _scores(record: dict, metric: str, tracks: np.ndarray) -> np.ndarray:
-    return np.asarray(record["per_track"][metric], dtype=np.float64)[:, tracks]
+    return np.atleast_2d(np.asarray(record["per_track"][metric], dtype=np.float64))[:, tracks]
 
 
 def _stacked(records: Sequence[dict], metric: str, tracks: np.ndarray) -> np.ndarray:
@@ -211,36 +240,19 @@ def _map_difference(first: Sequence[dict], second: Sequence[dict], n_resamples: 
     return set_metric_interval(metric, len(a[0][1]), seeds, n_resamples)
 
 
-def _headroom(results: dict, strata: Sequence[str]) -> tuple[bool, str]:
-    """Whether the headroom check of a task's results lets `strata` count for a claim, and what to say: the check's
-    verdict per stratum, or the caveat that it has not run (`vit1d.probing.headroom`)."""
-    checks = results.get("headroom") or {}
-    if not checks:
-        return True, HEADROOM_CAVEAT
-    missing = [s for s in strata if s not in checks and "all" not in checks]
-    if missing:
-        return False, f"no headroom check for {missing}"
-    failed = {s: checks.get(s, checks.get("all")) for s in strata}
-    failed = {s: c for s, c in failed.items() if not c["qualifies"]}
-    if failed:
-        return False, "no headroom: " + "; ".join(
-            f"{s}: contextual reference {c['contextual']:.3f} vs frame floor {c['frame_floor']:.3f} (gap "
-            f"{c['gap']:.3f} < {c['minimum']:g})" for s, c in failed.items())
-    return True, "headroom checked: " + "; ".join(f"{s} gap {checks.get(s, checks.get('all'))['gap']:.3f}"
-                                                  for s in strata)
-
-
 def _untestable(claim_id: str, metric: str, label: str, why: str) -> Claim:
     return Claim(claim_id, PAPER_CLAIMS[claim_id.split(" ")[0]], metric, {}, lambda m: 0.0, label, testable=False,
                  why_not=why)
 
 
 def probe_claims(trained: Mapping[str, dict], random: Mapping[str, Sequence[dict]],
-                 n_resamples: int = 2000) -> list[Claim]:
-    """Claims C1, C2, C3 and C5 from `probe_results.json` contents: `trained[task]` of the encoder under test and
-    `random[task]`, one per random initialisation (seed) of its config. Layers and representations are chosen on the
-    validation split; local claims are tested on the stratum built for them (beat: metrical, with the easy drum
-    grooves reported apart; chord: harmonic)."""
+                 n_resamples: int = 2000, initial: Mapping[str, dict] | None = None) -> list[Claim]:
+    """Claims C1, C2, C3 and C5 from `probe_results.json` contents: `trained[task]` of the encoder under test,
+    `random[task]`, one per random initialisation (seed) of its config, and `initial[task]` of the pretraining run's
+    own step-0 weights where they were probed (then C2 and C3 are also tested against them: a paired design).
+    Layers and representations are chosen on the validation split; local claims are tested on the strata whose
+    headroom check qualifies them (`claim_strata`; beat without the easy drum grooves, reported apart; chord without
+    the chorales, whose chords are estimated)."""
     claims = []
     tagging = trained.get("tagging")
     # C1: the paper's "average" (class and sequence tokens) against the class token alone, on tagging.
@@ -255,38 +267,44 @@ def probe_claims(trained: Mapping[str, dict], random: Mapping[str, Sequence[dict
         claims.append(_untestable("C1", "tagging macro mAP", "average - class",
                                   "tagging was not probed with both the class token and the average on at least "
                                   "2 test tracks"))
-    # C3: trained against random initialisations on tagging.
+    # C3: trained against random initialisations on tagging (and against the run's step-0 weights).
     chosen = tagging and select_on_validation(tagging, "average") or tagging and select_on_validation(tagging)
-    baselines = [select_on_validation(r, chosen["representation"]) for r in random.get("tagging", [])] if chosen \
-        else []
-    if chosen and baselines and all(b and "track_scores" in b for b in baselines) and enough:
-        claims.append(Claim("C3", PAPER_CLAIMS["C3"], "tagging macro mAP", {}, lambda m: 0.0,
-                            f"trained - random ({len(baselines)} inits)",
-                            interval=_map_difference([chosen], baselines, n_resamples)))
-    else:
-        claims.append(_untestable("C3", "tagging macro mAP", "trained - random", "tagging of the trained model or "
-                                  "of random initialisations is missing, or has fewer than 2 test tracks"))
-    # C2: trained against random initialisations on beat, sequence tokens, on the metrical stratum (and the easy).
+    tagging_arms = [("C3", "random", random.get("tagging", []))]
+    if initial and initial.get("tagging"):
+        tagging_arms.append(("C3 (vs step 0)", "step 0", [initial["tagging"]]))
+    for claim_id, other, runs in tagging_arms:
+        baselines = [select_on_validation(r, chosen["representation"]) for r in runs] if chosen else []
+        if chosen and baselines and all(b and "track_scores" in b for b in baselines) and enough:
+            claims.append(Claim(claim_id, PAPER_CLAIMS["C3"], "tagging macro mAP", {}, lambda m: 0.0,
+                                f"trained - {other}" + (f" ({len(baselines)} inits)" if other == "random" else ""),
+                                interval=_map_difference([chosen], baselines, n_resamples)))
+        else:
+            claims.append(_untestable(claim_id, "tagging macro mAP", f"trained - {other}",
+                                      f"tagging of the trained model or of the {other} arm is missing, or has fewer "
+                                      "than 2 test tracks"))
+    # C2: trained against random initialisations on beat, sequence tokens, on the strata with headroom (the easy
+    # drum grooves reported apart); and, where the run's own step-0 weights were probed, against them (paired).
     beat = trained.get("beat")
-    for claim_id, strata in (("C2", BEAT_STRATA), ("C2 (easy)", ("easy",))):
+    beat_arms = [("C2", "random", random.get("beat", []), {"excluded": BEAT_EXCLUDED}),
+                 ("C2 (easy)", "random", random.get("beat", []), {"only": ("easy",)})]
+    if initial and initial.get("beat"):
+        beat_arms.append(("C2 (vs step 0)", "step 0", [initial["beat"]], {"excluded": BEAT_EXCLUDED}))
+    for claim_id, other, runs, strata in beat_arms:
+        label = f"trained - {other}"
         chosen = beat and select_on_validation(beat, "sequence")
-        baselines = [select_on_validation(r, "sequence") for r in random.get("beat", [])]
+        baselines = [select_on_validation(r, "sequence") for r in runs]
         if not (chosen and baselines and all(baselines)):
-            claims.append(_untestable(claim_id, "beat F", "trained - random", "beat probes are missing"))
+            claims.append(_untestable(claim_id, "beat F", label, "beat probes are missing"))
             continue
-        tracks, note = _tracks_in(beat, strata)
-        if len(tracks) < 2:
-            claims.append(_untestable(claim_id, "beat F", "trained - random", f"fewer than 2 test tracks in {strata}"))
-            continue
-        counts, room = _headroom(beat, strata if not note else ("all",))
-        if not counts:
-            claims.append(_untestable(claim_id, "beat F", "trained - random", room))
+        tracks, caveat, why_not = claim_strata(beat, **strata)
+        if why_not or len(tracks) < 2:
+            claims.append(_untestable(claim_id, "beat F", label, why_not or "fewer than 2 test tracks"))
             continue
         arms = {"trained": Arm(_scores(chosen, "F-measure", tracks)),
-                "random": Arm(_stacked(baselines, "F-measure", tracks))}
-        claims.append(Claim(claim_id, PAPER_CLAIMS["C2"], f"beat F (70 ms), {'/'.join(strata)} stratum", arms,
-                            lambda m: m["trained"] - m["random"], f"trained @{chosen['layers']} - random",
-                            caveat="; ".join(filter(None, [note, room]))))
+                other: Arm(_stacked(baselines, "F-measure", tracks))}
+        claims.append(Claim(claim_id, PAPER_CLAIMS["C2"], f"beat F (70 ms), {len(tracks)} test tracks", arms,
+                            lambda m, o=other: m["trained"] - m[o], f"trained @{chosen['layers']} - {other}",
+                            caveat=caveat))
     # C5: stacking 3, 6, 9, 12 lifts chord accuracy more than beat F (each against its best single layer).
     chord = trained.get("chord")
     stack = (3, 6, 9, 12)
@@ -294,13 +312,12 @@ def probe_claims(trained: Mapping[str, dict], random: Mapping[str, Sequence[dict
                                                                                            ("beat", beat))}
     single = {task: results and select_on_validation(results, "sequence", [(layer,) for layer in stack])
               for task, results in (("chord", chord), ("beat", beat))}
-    chord_tracks, chord_note = _tracks_in(chord, CHORD_STRATA) if chord else (np.zeros(0), "")
-    beat_tracks, beat_note = _tracks_in(beat, BEAT_STRATA) if beat else (np.zeros(0), "")
-    rooms = [_headroom(chord, CHORD_STRATA if not chord_note else ("all",)) if chord else (True, ""),
-             _headroom(beat, BEAT_STRATA if not beat_note else ("all",)) if beat else (True, "")]
-    if not all(counts for counts, _ in rooms):
+    chord_tracks, chord_caveat, chord_why = claim_strata(chord, CHORD_EXCLUDED) if chord else (np.zeros(0), "", "")
+    beat_tracks, beat_caveat, beat_why = claim_strata(beat, BEAT_EXCLUDED) if beat else (np.zeros(0), "", "")
+    if chord_why or beat_why:
         claims.append(_untestable("C5", "chord accuracy and beat F", "stack lift (chord) - stack lift (beat)",
-                                  "; ".join(room for counts, room in rooms if not counts)))
+                                  "; ".join(f"{task}: {why}" for task, why in (("chord", chord_why),
+                                                                                ("beat", beat_why)) if why)))
     elif all(stacked.values()) and all(single.values()) and min(len(chord_tracks), len(beat_tracks)) >= 2:
         weights = chord.get("track_weights")
         chord_weights = None if weights is None else np.asarray(weights)[chord_tracks]
@@ -311,15 +328,98 @@ def probe_claims(trained: Mapping[str, dict], random: Mapping[str, Sequence[dict
                 "beat_stacked": Arm(_scores(stacked["beat"], "F-measure", beat_tracks), "beat"),
                 "beat_single": Arm(_scores(single["beat"], "F-measure", beat_tracks), "beat")}
         claims.append(Claim(
-            "C5", PAPER_CLAIMS["C5"], "chord frame accuracy (harmonic) and beat F (metrical)", arms,
+            "C5", PAPER_CLAIMS["C5"], f"chord frame accuracy ({len(chord_tracks)} tracks) and beat F "
+            f"({len(beat_tracks)} tracks)", arms,
             lambda m: (m["chord_stacked"] - m["chord_single"]) - (m["beat_stacked"] - m["beat_single"]),
             f"(chord: stack - @{single['chord']['layers']}) - (beat: stack - @{single['beat']['layers']})",
-            caveat="; ".join(dict.fromkeys(filter(None, [chord_note, beat_note, rooms[0][1], rooms[1][1]])))))
+            caveat="; ".join(dict.fromkeys(filter(None, [f"chord: {chord_caveat}" if chord_caveat else "",
+                                                         f"beat: {beat_caveat}" if beat_caveat else ""])))))
     else:
         claims.append(_untestable("C5", "chord accuracy and beat F", "stack lift (chord) - stack lift (beat)",
                                   "chord and beat were not probed on layers 3, 6, 9, 12 one by one and stacked, "
                                   "or their strata have fewer than 2 test tracks"))
     return claims
+
+
+# -- the instruments per stratum ---------------------------------------------------------------------------------------
+
+STRATA_TASKS = {"key": "class", "beat": "sequence", "chord": "sequence"}  # tasks scored per track, their tokens
+
+
+def _floor(results: dict, prefix: str) -> list[dict]:
+    return [record for record in results.get("floors", []) if record["representation"].startswith(prefix)]
+
+
+def strata_report(trained: dict, random: Sequence[dict] = (), initial: dict | None = None,
+                  n_resamples: int = 2000) -> list[dict]:
+    """Per stratum of a task's test tracks (and over all of them), every arm's headline score with its 95 % interval:
+    the best chance predictor, the classical method, the probes on raw log-mel frames and on layer 0, the random
+    initialisations (seeds pooled), the run's step-0 weights, the trained encoder (the probe chosen on validation),
+    the contextual reference; the headroom check's verdict; and the minimum detectable difference of trained -
+    random on the stratum's tracks (`vit1d.stats.minimum_detectable_difference`: what this many tracks can resolve,
+    at 80 % power and level 0.05). The rows `strata_markdown` writes."""
+    from .stats import mean_interval, minimum_detectable_difference
+
+    task = trained["results"][0]["task"]
+    metric, kind = HEADLINE[task], STRATA_TASKS[task]
+    weights = trained.get("track_weights")
+    weights = None if weights is None else np.asarray(weights, dtype=np.float64)
+    labels = np.array(["all" if s is None else s for s in (trained.get("test_strata") or
+                                                          [None] * len(trained["test_tracks"]))], dtype=object)
+    chosen = select_on_validation(trained, kind)
+    baselines = [b for b in (select_on_validation(r, kind) for r in random) if b]
+    step0 = initial and select_on_validation(initial, kind)
+    chance = _floor(trained, "chance: ")
+    arms = {"chance (best)": chance, "classical": _floor(trained, "classical: "),
+            "log-mel frames": _floor(trained, "floor: log-mel"), "layer 0": _floor(trained, "floor: layer 0"),
+            "random init": baselines, "step 0": [step0] if step0 else [], "trained": [chosen] if chosen else [],
+            "contextual reference": _floor(trained, "reference: contextual")}
+    rows = []
+    for stratum in [*sorted(set(labels)), *(["all strata"] if len(set(labels)) > 1 else [])]:
+        tracks = np.flatnonzero(labels == stratum) if stratum != "all strata" else np.arange(len(labels))
+        row = {"task": task, "stratum": stratum, "num_tracks": int(len(tracks)), "metric": metric, "arms": {}}
+        track_weights = None if weights is None else weights[tracks]
+        for name, records in arms.items():
+            records = [r for r in records if metric in r.get("per_track", {})]
+            if not records or len(tracks) < 2:
+                continue
+            if name == "chance (best)":  # the strongest chance predictor: the floor a model must clear
+                records = [max(records, key=lambda r: np.nanmean(_scores(r, metric, tracks)))]
+            scores = _stacked(records, metric, tracks)
+            if np.isfinite(scores).any():
+                row["arms"][name] = mean_interval(scores, weights=track_weights, n_resamples=n_resamples).entry()
+        if chosen and baselines and len(tracks) >= 2:
+            differences = (np.nanmean(_scores(chosen, metric, tracks), axis=0)
+                           - np.nanmean(_stacked(baselines, metric, tracks), axis=0))
+            row["mdd_trained_minus_random"] = minimum_detectable_difference(differences)
+        check = (trained.get("headroom") or {}).get(stratum)
+        if check:
+            row["headroom"] = {"gap": check["gap"], "qualifies": check["qualifies"], "minimum": check["minimum"]}
+        rows.append(row)
+    return rows
+
+
+def strata_markdown(rows: Sequence[dict]) -> str:
+    """`strata_report` rows as one Markdown table per task."""
+    tables = []
+    for task in dict.fromkeys(row["task"] for row in rows):
+        task_rows = [row for row in rows if row["task"] == task]
+        names = list(dict.fromkeys(name for row in task_rows for name in row["arms"]))
+        lines = [f"**{task}** ({task_rows[0]['metric']}, mean [95 % CI] over the stratum's test tracks and seeds)", "",
+                 "| stratum | tracks | " + " | ".join(names) + " | headroom (gap) | MDD trained - random |",
+                 "|---|---|" + "---|" * (len(names) + 2)]
+        for row in task_rows:
+            cells = []
+            for name in names:
+                entry = row["arms"].get(name)
+                cells.append("-" if entry is None else
+                             f"{_number(entry['value'])} [{_number(entry['low'])}, {_number(entry['high'])}]")
+            room = row.get("headroom")
+            room_cell = "-" if room is None else f"{'yes' if room['qualifies'] else 'no'} ({_number(room['gap'])})"
+            lines.append(f"| {row['stratum']} | {row['num_tracks']} | " + " | ".join(cells)
+                         + f" | {room_cell} | {_number(row.get('mdd_trained_minus_random'))} |")
+        tables.append("\n".join(lines))
+    return "\n\n".join(tables) + "\n"
 
 
 # -- claims from analysis results ------------------------------------------------------------------------------------
@@ -376,5 +476,6 @@ def analysis_claims(results: dict) -> list[Claim]:
     return claims
 
 
-__all__ = ["Claim", "ClaimResult", "INCONCLUSIVE", "PAPER_CLAIMS", "REFUTED", "SUPPORTED", "claims_table",
-           "analysis_claims", "evaluate_claims", "probe_claims", "select_on_validation", "verdict"]
+__all__ = ["Claim", "ClaimResult", "INCONCLUSIVE", "PAPER_CLAIMS", "REFUTED", "SUPPORTED", "analysis_claims",
+           "claim_strata", "claims_table", "evaluate_claims", "probe_claims", "select_on_validation",
+           "strata_markdown", "strata_report", "verdict"]

@@ -38,8 +38,12 @@ class DemoArguments:
                                                   "report/ (results table, figures, results.json)."}
     )
     corpus_dir: str = field(default="data/demo_corpus", metadata={"help": "Where the built-in corpus is rendered."})
-    corpus_pieces: int = field(default=120, metadata={"help": "Pieces of the corpus (split 80/10/10 by work)."})
+    corpus_pieces: int = field(default=120, metadata={"help": "Pieces of the corpus."})
     corpus_seconds: float = field(default=30.0, metadata={"help": "Length of every piece."})
+    corpus_split_fractions: str = field(
+        default="0.8,0.1,0.1", metadata={"help": "Train, validation and test shares, by work within each source "
+                                                 "(`make evidence`: 0.4,0.15,0.45, for more test tracks)."}
+    )
     pretraining_steps: int = field(default=200, metadata={"help": "Optimizer steps of the short pretraining run."})
     batch_size: int = field(default=16, metadata={"help": "Pairs per step (the paper: 128)."})
     learning_rate: float = field(default=5e-4)
@@ -91,11 +95,12 @@ class DemoRun:
         self.report_dir = self.root / "report"
         # The files whose presence means an earlier run finished a stage.
         self.encoder_weights = self.model_dir / "model.safetensors"
+        self.initial_encoder = self.model_dir / "initial_encoder"  # the run's step-0 weights (vit1d.training)
         self.analysis_results = self.analysis_dir / "analysis_results.json"
         self.stages: list[Stage] = []
 
     def probe_results(self, model: str, task: str) -> Path:
-        """`model`: "trained" or "random-<seed>"."""
+        """`model`: "trained", "step-0" (the run's initial weights) or "random-<seed>"."""
         return self.probe_dir / f"{model}-{task}" / "probe_results.json"
 
     @property
@@ -112,16 +117,18 @@ class DemoRun:
 
 
 def render_corpus(args: DemoArguments) -> str:
-    from .corpus.render import ensure_corpus
+    from .corpus.render import ensure_corpus, parse_split_fractions
 
-    return ensure_corpus(args.corpus_dir, args.corpus_pieces, args.corpus_seconds)
+    return ensure_corpus(args.corpus_dir, args.corpus_pieces, args.corpus_seconds,
+                         split_fractions=parse_split_fractions(args.corpus_split_fractions))
 
 
 def pretraining_argv(args: DemoArguments, corpus: str, model_dir: Path) -> list[str]:
     """`run_pretraining.py`'s arguments for the demo run: its built-in-corpus settings, with the demo's length."""
     steps = args.pretraining_steps
     return ["--corpus_dir", corpus, "--corpus_pieces", str(args.corpus_pieces), "--corpus_seconds",
-            str(args.corpus_seconds), "--output_dir", str(model_dir), "--max_steps", str(steps),
+            str(args.corpus_seconds), "--corpus_split_fractions", args.corpus_split_fractions,
+            "--output_dir", str(model_dir), "--max_steps", str(steps),
             "--warmup_steps", str(max(1, steps // 10)), "--save_steps", str(max(1, steps // 4)),
             "--per_device_train_batch_size", str(args.batch_size), "--learning_rate", str(args.learning_rate),
             "--seed", str(args.seed), "--resume_from_checkpoint", "latest",
@@ -166,29 +173,34 @@ def random_seeds(args: DemoArguments) -> list[int]:
 
 
 def probe_all(args: DemoArguments, corpus: str, run: DemoRun) -> dict[str, list[dict]]:
-    """Probe every task for the trained encoder (with the floors: chance, classical, log-mel frames, layer 0) and for
-    random initialisations of its config, one run per seed; results are reused when an earlier run wrote them.
-    Returns `{"trained": [per task], "random": [per task, first seed], "random_seeds": {task: [per seed]}}`."""
+    """Probe every task for the trained encoder (with the floors: chance, classical, log-mel frames, layer 0), for
+    the pretraining run's step-0 weights where it saved them (the paired baseline), and for random initialisations
+    of its config, one run per seed; results are reused when an earlier run wrote them. Returns `{"trained": [per
+    task], "random": [per task, first seed], "random_seeds": {task: [per seed]}, "initial": {task: results}}`."""
     from .probing.runner import ProbeArguments, run_probe
 
-    models = ["trained"] + [f"random-{seed}" for seed in random_seeds(args)]
-    results = {"trained": [], "random": [], "random_seeds": {}}
+    initial = (run.initial_encoder / "model.safetensors").is_file()
+    models = ["trained"] + (["step-0"] if initial else []) + [f"random-{seed}" for seed in random_seeds(args)]
+    results = {"trained": [], "random": [], "random_seeds": {}, "initial": {}}
     for task in tqdm(task_list(args), desc="probing", unit="task"):
         for model in models:
             results_file = run.probe_results(model, task)
             if not results_file.is_file():
                 run_probe(ProbeArguments(
-                    task=task, output_dir=str(results_file.parent), model_name_or_path=str(run.model_dir),
-                    random_init=model != "trained", data=corpus, representation=REPRESENTATIONS[task],
+                    task=task, output_dir=str(results_file.parent),
+                    model_name_or_path=str(run.initial_encoder if model == "step-0" else run.model_dir),
+                    random_init=model.startswith("random"), data=corpus, representation=REPRESENTATIONS[task],
                     layers=args.probe_layers, cache_dir=args.cache_dir, max_steps=args.probe_max_steps,
                     eval_every=args.probe_eval_every, probe_seeds=args.probe_seeds,
-                    seed=int(model.split("-")[1]) if model != "trained" else args.seed,
+                    seed=int(model.split("-")[1]) if model.startswith("random") else args.seed,
                     floors=model == "trained",  # the floors do not depend on the model but for layer 0
                     reference_steps=args.reference_steps,
                 ))
             loaded = json.loads(results_file.read_text())
             if model == "trained":
                 results["trained"].append(loaded)
+            elif model == "step-0":
+                results["initial"][task] = loaded
             else:
                 results["random_seeds"].setdefault(task, []).append(loaded)
         results["random"].append(results["random_seeds"][task][0])
@@ -200,7 +212,20 @@ def claims(args: DemoArguments, probes: dict, analysis: dict):
     from .claims import analysis_claims, evaluate_claims, probe_claims
 
     trained = {results["results"][0]["task"]: results for results in probes["trained"]}
-    return evaluate_claims(probe_claims(trained, probes["random_seeds"]) + analysis_claims(analysis))
+    return evaluate_claims(probe_claims(trained, probes["random_seeds"], initial=probes.get("initial"))
+                           + analysis_claims(analysis))
+
+
+def strata(probes: dict) -> list[dict]:
+    """The per-stratum floors of the tasks scored per track (`vit1d.claims.strata_report`)."""
+    from .claims import STRATA_TASKS, strata_report
+
+    rows = []
+    for trained in probes["trained"]:
+        task = trained["results"][0]["task"]
+        if task in STRATA_TASKS:
+            rows += strata_report(trained, probes["random_seeds"].get(task, []), probes.get("initial", {}).get(task))
+    return rows
 
 
 def analyse(args: DemoArguments, corpus: str, run: DemoRun) -> dict:
@@ -218,7 +243,7 @@ def analyse(args: DemoArguments, corpus: str, run: DemoRun) -> dict:
 def write_report(args: DemoArguments, run: DemoRun, training: dict, probes: dict, analysis: dict) -> Path:
     """`report/`: README.md (tables and figures), results.json (every number), figures/ (PNG); and the encoder
     folder's model card, filled with the same numbers and figures."""
-    from .claims import claims_table
+    from .claims import claims_table, strata_markdown
     from .hub import check_model_card, write_model_card
     from .probing.runner import comparison_table
 
@@ -235,8 +260,17 @@ def write_report(args: DemoArguments, run: DemoRun, training: dict, probes: dict
     claims_text = (
         "Each claim of the paper this run can test, with the effect, its 95 % bootstrap interval over test tracks "
         f"and seeds ({len(random_seeds(args))} random initialisations, {len(args.probe_seeds.split(','))} probe seeds "
-        "each), a Holm-corrected p-value and a verdict (`vit1d.claims`). Layers are chosen on the validation split. "
-        "Inconclusive means this short run on a small corpus cannot tell.\n\n" + claims_table(verdicts)
+        "each), a Holm-corrected p-value and a verdict (`vit1d.claims`). Layers are chosen on the validation split; "
+        "beat and chord claims use the strata whose headroom check qualifies them. Inconclusive means this run "
+        "cannot tell.\n\n" + claims_table(verdicts)
+    )
+    strata_rows = strata(probes)
+    strata_text = (
+        "Per stratum of the test split: every floor beside the encoder, with 95 % intervals; whether the stratum has "
+        "headroom (the contextual reference beats the log-mel frame probe by at least 0.15) and so counts for the "
+        "beat and chord claims; and the minimum detectable difference (MDD) of trained - random that its tracks "
+        "resolve (80 % power, level 0.05). A claim about a stratum needs an effect above its MDD.\n\n"
+        + strata_markdown(strata_rows)
     )
     evaluation_notes = (
         f"Linear probes on the frozen encoder (`run_probe.py`), trained on the train split of the {CORPUS_NAME} "
@@ -251,12 +285,14 @@ def write_report(args: DemoArguments, run: DemoRun, training: dict, probes: dict
         run.model_dir, repo_id=args.hub_model_id, probe_results=probes["trained"],
         baseline_probe_results=probes["random"], dataset_name=CORPUS_NAME, figures=figures,
         analysis=analysis.get("markdown"), evaluation_notes=evaluation_notes,
-        results_table="**Claims**\n\n" + claims_text + "\n" + table,
+        results_table="**Claims**\n\n" + claims_text + "\n**Floors and headroom per stratum**\n\n" + strata_text
+        + "\n" + table,
     )
     check_model_card(card, probes["trained"])
     lines = [
         "# vit1d demo report", "",
         "## Claims", "", claims_text,
+        "## Floors and headroom per stratum", "", strata_text,
         f"Pretraining: {training['steps']} steps of {training['global_batch_pairs']} pairs, NT-Xent loss "
         f"{training['loss'][0]:.3f} -> {training['loss'][1]:.3f}, in-batch retrieval top-1 "
         f"{_number(training['retrieval_top1'][0])} -> {_number(training['retrieval_top1'][1])}.", "",
@@ -272,6 +308,7 @@ def write_report(args: DemoArguments, run: DemoRun, training: dict, probes: dict
     ]
     (run.report_dir / "README.md").write_text("\n".join(lines) + "\n")
     results = {"arguments": asdict(args), "claims": [verdict.to_dict() for verdict in verdicts],
+               "strata": strata_rows,
                "training": training, "probes": probes, "analysis": analysis,
                "stages": [asdict(stage) for stage in run.stages]}
     (run.report_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))

@@ -19,6 +19,7 @@ the scores, and `pretty_midi`'s wheel ships the default SoundFont, `TimGM6mb.sf2
 import importlib.util
 import json
 import logging
+import os
 import sys
 import time
 from collections import Counter
@@ -62,10 +63,17 @@ SYSTEM_SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr
 GM_SOUNDFONTS = ("FluidR3_GM.sf2",)
 
 
+def soundfont_dirs() -> tuple[str, ...]:
+    """Where installed fonts are looked for: `$VIT1D_SOUNDFONT_DIRS` (folders separated by the path separator; set
+    and empty: nowhere, e.g. to render as on a machine without them) or `SYSTEM_SOUNDFONT_DIRS`."""
+    value = os.environ.get("VIT1D_SOUNDFONT_DIRS")
+    return SYSTEM_SOUNDFONT_DIRS if value is None else tuple(part for part in value.split(os.pathsep) if part)
+
+
 def system_soundfonts(names=None) -> list[Path]:
-    """`.sf2` files installed on this machine, only those called `names` when given (tinysoundfont plays `.sf3`
-    fonts almost silently: they are left out)."""
-    found = {path.resolve() for folder in SYSTEM_SOUNDFONT_DIRS if Path(folder).is_dir()
+    """`.sf2` files installed on this machine (in `soundfont_dirs()`), only those called `names` when given
+    (tinysoundfont plays `.sf3` fonts almost silently: they are left out)."""
+    found = {path.resolve() for folder in soundfont_dirs() if Path(folder).is_dir()
              for path in Path(folder).glob("*.sf2") if names is None or path.name in names}
     return sorted(found)
 
@@ -138,10 +146,25 @@ def render_piece(piece: Piece, soundfont: Path | None = None, sampling_rate: int
 DEFAULT_SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 
 
+def split_sizes(num_pieces: int, fractions=DEFAULT_SPLIT_FRACTIONS) -> list[int]:
+    """How many pieces each split gets: the rounded cumulative shares; then, when there are at least as many pieces
+    as splits with a share, every such split gets one, taken from the largest (20 pieces at 0.8/0.1/0.1 give 16/2/2,
+    3 pieces give 1/1/1 rather than 3/0/0)."""
+    bounds = [min(num_pieces, round(total * num_pieces)) for total in np.cumsum(fractions[:-1])]
+    sizes = np.diff([0, *bounds, num_pieces]).tolist()
+    if num_pieces >= sum(share > 0 for share in fractions):
+        for split, share in enumerate(fractions):
+            if share > 0 and sizes[split] == 0:
+                sizes[int(np.argmax(sizes))] -= 1
+                sizes[split] = 1
+    return sizes
+
+
 def assign_splits(num_pieces: int, seed, fractions=DEFAULT_SPLIT_FRACTIONS) -> list[str]:
-    """Split of every piece: whole pieces go to one split, deterministically for a seed."""
+    """Split of every piece (`split_sizes` of them per split): whole pieces go to one split, deterministically for a
+    seed."""
     order = np.random.default_rng(seed).permutation(num_pieces)
-    bounds = np.cumsum([round(f * num_pieces) for f in fractions[:-1]])
+    bounds = np.cumsum(split_sizes(num_pieces, fractions)[:-1])
     splits = [""] * num_pieces
     for rank, index in enumerate(order):
         splits[index] = SPLITS[int(np.searchsorted(bounds, rank, side="right"))]

@@ -46,6 +46,10 @@ class DataArguments:
     corpus_dir: str = field(default="data/corpus", metadata={"help": "Where the built-in corpus is rendered."})
     corpus_pieces: int = field(default=40, metadata={"help": "Pieces of the built-in corpus."})
     corpus_seconds: float = field(default=30.0, metadata={"help": "Length of each built-in piece."})
+    corpus_split_fractions: str = field(
+        default="0.8,0.1,0.1", metadata={"help": "Train, validation and test shares of the built-in corpus (by work, "
+                                                 "per source); pretraining reads its train split."}
+    )
     crop_seconds: float = field(default=4.0, metadata={"help": "Length of each view (4 s = 126 frames)."})
     min_distance_seconds: float = field(default=5.0, metadata={"help": "Smallest distance between crop centres."})
     max_distance_seconds: float = field(default=90.0, metadata={"help": "Largest distance between crop centres."})
@@ -164,6 +168,7 @@ ARGUMENT_CLASSES = (ModelArguments, DataArguments, PretrainingArguments)
 RESUME_FIXED = (
     "model_name_or_path", "config_name", "config_overrides", "revision",
     "data", "split", "dataset_config", "audio_column", "corpus_dir", "corpus_pieces", "corpus_seconds",
+    "corpus_split_fractions",
     "crop_seconds", "min_distance_seconds", "max_distance_seconds", "pairs_per_track", "silence_db", "short_tracks",
     "shuffle_buffer", "mix_tracks", "peak_normalize", "gain_db",
     "seed", "per_device_train_batch_size", "gradient_accumulation_steps", "max_steps", "learning_rate",

@@ -76,10 +76,11 @@ def build_feature_extractor(args: ModelArguments, config: ViT1DConfig) -> ViT1DF
 
 def built_in_corpus(data_args: DataArguments, accelerator) -> str:
     """The built-in corpus folder, rendered by the main process the first time while the others wait."""
-    from ..corpus.render import ensure_corpus
+    from ..corpus.render import ensure_corpus, parse_split_fractions
 
     if accelerator.is_main_process:
-        ensure_corpus(data_args.corpus_dir, data_args.corpus_pieces, data_args.corpus_seconds)
+        ensure_corpus(data_args.corpus_dir, data_args.corpus_pieces, data_args.corpus_seconds,
+                      split_fractions=parse_split_fractions(data_args.corpus_split_fractions))
     accelerator.wait_for_everyone()
     return str(data_args.corpus_dir)
 
