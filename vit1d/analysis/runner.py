@@ -30,6 +30,7 @@ for the whole run (the trained one and one per random-init seed). The results fi
 are drawn, and a figure that fails is logged and listed under `figure_errors`, not fatal. The figures show the
 trained model and the first random initialisation."""
 
+import itertools
 import json
 import logging
 import math
@@ -274,11 +275,20 @@ def _require_matplotlib() -> None:
 
 
 def read_split(data, split: str, audio_column: str | None, max_tracks: int):
-    """`(source, rows)`: one split opened with `open_tracks` and the metadata of its first `max_tracks` rows (audio is
-    read track by track, later). The only place the runner opens a split: the test split is opened once, after the
-    selection (tests wrap `open_tracks` to check it)."""
+    """`(source, rows)`: one split opened with `open_tracks` and the metadata of `max_tracks` of its rows (audio is
+    read track by track, later): the first ones, or, where rows name a `stratum` (the built-in corpus, whose rows
+    come source by source), the first of each stratum in turn, so that a few tracks cover every stratum. The only
+    place the runner opens a split: the test split is opened once, after the selection (tests wrap `open_tracks` to
+    check it)."""
     source = open_tracks(data, split, audio_column)
-    return source, [row for _, row in zip(range(max_tracks), source.tracks)]
+    rows = list(itertools.islice(source.tracks, max(100 * max_tracks, 10_000)))  # metadata only, bounded
+    by_stratum: dict = {}
+    for row in rows:
+        by_stratum.setdefault(row.get("stratum"), []).append(row)
+    if len(by_stratum) > 1:  # round-robin over the strata, each in its own order
+        queues = list(by_stratum.values())
+        rows = [queue[i] for i in range(max(map(len, queues))) for queue in queues if i < len(queue)]
+    return source, rows[:max_tracks]
 
 
 @dataclass
