@@ -829,3 +829,22 @@ def test_without_a_selection_split_the_choice_is_made_on_the_reported_tracks_and
         source, rows, reason = runner._selection_source(runner.AnalysisArguments(**options), str(data_path))
         assert source is None and rows == [] and reason
     assert opened == []
+
+
+def test_a_few_analysed_tracks_cover_every_stratum(tmp_path):
+    """The built-in corpus lists its rows source by source: `read_split` takes the strata in turn, not the first."""
+    from vit1d.analysis import runner
+
+    folder = tmp_path / "data"
+    (folder / "test").mkdir(parents=True)
+    rows = [{"audio_path": f"test/{stratum}{i}.flac", "stratum": stratum} for stratum in ("easy", "metrical", "tune")
+            for i in range(4)]
+    (folder / "test" / "metadata.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    _, picked = runner.read_split(str(folder), "test", None, 5)
+    assert [row["audio_path"] for row in picked] == ["test/easy0.flac", "test/metrical0.flac", "test/tune0.flac",
+                                                     "test/easy1.flac", "test/metrical1.flac"]
+    for row in rows:
+        row.pop("stratum")  # data without strata: the first rows, as listed
+    (folder / "test" / "metadata.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert [row["audio_path"] for row in runner.read_split(str(folder), "test", None, 3)[1]] == [
+        "test/easy0.flac", "test/easy1.flac", "test/easy2.flac"]
