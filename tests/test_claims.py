@@ -127,3 +127,43 @@ def test_the_runs_own_step_zero_weights_are_a_paired_arm_of_c2_and_c3():
     verdicts = {r.claim_id: r for r in evaluate_claims(list(claims.values()), n_resamples=400)}
     assert verdicts["C2 (vs step 0)"].verdict == SUPPORTED and verdicts["C3 (vs step 0)"].verdict == SUPPORTED
     assert "C2 (vs step 0)" not in {c.claim_id for c in probe_claims(trained, {}, n_resamples=100)}
+
+
+def test_strata_report_scores_every_arm_per_stratum_with_intervals_and_the_mdd():
+    from vit1d.claims import strata_markdown, strata_report
+
+    rng = np.random.default_rng(3)
+    strata = ["metrical"] * 30 + ["easy"] * 30
+
+    def beat(level, seeds=3):
+        return local(rng, level, [6], [0.5] * 3, "F-measure", seeds)
+
+    def shaped(record):  # `local` draws for STRATA's 100 tracks: keep 60
+        record["per_track"]["F-measure"] = np.asarray(record["per_track"]["F-measure"])[:, :60].tolist()
+        return record
+
+    trained = results([shaped(beat(0.7))], strata)
+    floor = {"per_track": {"F-measure": np.full(60, 0.3).tolist()}}
+    trained["floors"] = [{**shaped(beat(0.4)), "representation": "floor: log-mel frames"},
+                         {**floor, "representation": "chance: metronome"},
+                         {"per_track": {"F-measure": np.full(60, 0.2).tolist()}, "representation": "chance: other"},
+                         {**shaped(beat(0.9, 1)), "representation": "reference: contextual (...)"},
+                         {**shaped(beat(0.8, 1)), "representation": "classical: flux"}]
+    trained["headroom"] = {"metrical": {"gap": 0.5, "qualifies": True, "minimum": 0.15},
+                           "easy": {"gap": 0.05, "qualifies": False, "minimum": 0.15}}
+    trained["results"][0]["task"] = "beat"
+    random = [results([shaped(beat(0.5))], strata) for _ in range(3)]
+    rows = {row["stratum"]: row for row in strata_report(trained, random, results([shaped(beat(0.45))], strata),
+                                                         n_resamples=300)}
+    assert set(rows) == {"metrical", "easy", "all strata"} and rows["metrical"]["num_tracks"] == 30
+    arms = rows["metrical"]["arms"]
+    assert arms["chance (best)"]["value"] == pytest.approx(0.3)  # the stronger of the two chance predictors
+    assert arms["trained"]["value"] == pytest.approx(0.7, abs=0.02) and arms["random init"]["num_seeds"] == 9
+    assert arms["step 0"]["value"] == pytest.approx(0.45, abs=0.02)
+    assert arms["contextual reference"]["value"] == pytest.approx(0.9, abs=0.03)
+    assert all(e["low"] <= e["value"] <= e["high"] for e in arms.values())
+    # Per-track differences of about 0.2 with SD about 0.03 over 30 tracks: an MDD of 2.8 * SD / sqrt(30).
+    assert 0.005 < rows["metrical"]["mdd_trained_minus_random"] < 0.05
+    assert rows["metrical"]["headroom"]["qualifies"] and not rows["easy"]["headroom"]["qualifies"]
+    table = strata_markdown(list(rows.values()))
+    assert "| metrical | 30 |" in table and "yes (0.500)" in table and "no (0.050)" in table
