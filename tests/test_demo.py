@@ -62,6 +62,7 @@ def test_demo_writes_the_report_with_every_task_and_both_models(demo):
             "contextual reference"} <= set(beat["arms"])
     assert all(entry["low"] <= entry["value"] <= entry["high"] for entry in beat["arms"].values())
     assert "| stratum | tracks | chance (best) |" in readme
+    assert "too few to resolve differences" in readme and "`make evidence`" in readme  # a short run says so
     assert all(claim["verdict"] in ("supported", "refuted", "inconclusive") for claim in verdicts.values())
     assert results["claims"] == list(verdicts.values())
     assert {task: len(runs) for task, runs in results["probes"]["random_seeds"].items()} == {
