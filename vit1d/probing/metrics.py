@@ -101,8 +101,8 @@ def resampled_tagging_metrics(scores: np.ndarray, targets: np.ndarray, weights: 
     is what makes a few thousand resamples of a 50-tag split take a second instead of minutes.
 
     Args:
-        scores: `(tracks, tags)`; tracks of equal score within a tag are ranked as scikit-learn's thresholds group
-            them only when the scores differ, so ties within a tag are refused (continuous logits have none).
+        scores: `(tracks, tags)`; tracks of equal score within a tag share a threshold, as in scikit-learn (tied
+            tracks happen: identical audio, or a probe that saturates).
         targets: `(tracks, tags)` multi-hot.
         weights: `(B, tracks)` multiplicities of the tracks in each of `B` resamples.
 
@@ -115,21 +115,34 @@ def resampled_tagging_metrics(scores: np.ndarray, targets: np.ndarray, weights: 
     weights = np.asarray(weights, dtype=np.float64)
     order = np.argsort(-scores, axis=0, kind="stable")  # (T, K): each tag's tracks, best score first
     ranked = np.take_along_axis(scores, order, axis=0)
-    if (np.diff(ranked, axis=0) == 0).any():
-        raise ValueError("Tied scores within a tag: use tagging_metrics per resample.")
+    num_tracks = len(ranked)
+    # Tracks of equal score within a tag share one threshold, as in scikit-learn: every position is read at the
+    # last position of its group of ties (`group_end`), and the negatives tied with a positive count half in AUC
+    # (`before`: the last position of the previous group, -1 for the first).
+    position = np.arange(num_tracks)[:, None]
+    last_of_group = np.ones_like(ranked, dtype=bool)
+    last_of_group[:-1] = np.diff(ranked, axis=0) != 0
+    group_end = np.flip(np.minimum.accumulate(np.flip(np.where(last_of_group, position, num_tracks), 0), axis=0), 0)
+    previous_end = np.where(last_of_group, position, -1)
+    before = np.concatenate([np.full((1, ranked.shape[1]), -1), np.maximum.accumulate(previous_end, axis=0)[:-1]])
     y = np.take_along_axis(positives, order, axis=0)  # (T, K)
     w = weights[:, order]  # (B, T, K): each resample's multiplicities in each tag's order
     true_positives = np.cumsum(w * y, axis=1)
     false_positives = np.cumsum(w * (1 - y), axis=1)
     total_positive, total_negative = true_positives[:, -1], false_positives[:, -1]  # (B, K)
     scorable = (total_positive > 0) & (total_negative > 0)
+    tp_end = np.take_along_axis(true_positives, group_end[None], axis=1)
+    fp_end = np.take_along_axis(false_positives, group_end[None], axis=1)
+    fp_before = np.where(before[None] >= 0, np.take_along_axis(false_positives, np.maximum(before, 0)[None], axis=1),
+                         0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        seen = true_positives + false_positives  # 0 before the first drawn track: no precision there, and none used
-        precision = np.where(seen > 0, true_positives / np.where(seen > 0, seen, 1), 0.0)
-        # AP: precision at each positive, weighted by its multiplicity; AUC: for each positive, the weight of the
-        # negatives ranked below it.
+        seen = tp_end + fp_end  # 0 before the first drawn track: no precision there, and none used
+        precision = np.where(seen > 0, tp_end / np.where(seen > 0, seen, 1), 0.0)
+        # AP: precision at each positive's threshold, weighted by its multiplicity; AUC: for each positive, the
+        # weight of the negatives ranked below it, plus half of those tied with it.
         ap = (w * y * precision).sum(axis=1) / total_positive
-        auc = (w * y * (total_negative[:, None, :] - false_positives)).sum(axis=1) / (total_positive * total_negative)
+        below = total_negative[:, None, :] - 0.5 * (fp_end + fp_before)
+        auc = (w * y * below).sum(axis=1) / (total_positive * total_negative)
         mean_ap = np.where(scorable, ap, 0).sum(axis=1) / scorable.sum(axis=1)
         mean_auc = np.where(scorable, auc, 0).sum(axis=1) / scorable.sum(axis=1)
     return {"mAP": mean_ap, "ROC-AUC": mean_auc}
