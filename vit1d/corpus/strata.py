@@ -1,7 +1,8 @@
 """The strata of the benchmark and the generators of the two that were built to have headroom.
 
-What each stratum can test (a claim counts on a stratum only where its headroom check passes, see the issue
-"Results that can tell" and `docs`):
+What each stratum was built to test. A claim counts on a stratum only where its headroom check passes: beat claims
+use every qualifying stratum but the easy one (reported apart), chord claims every qualifying stratum but the
+chorales (`vit1d.claims.claim_strata`):
 
 | stratum | source | labels | can test |
 |---|---|---|---|
