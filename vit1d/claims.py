@@ -175,6 +175,12 @@ def _record(results: dict, kind: str, layers: Sequence[int]) -> dict | None:
                 None)
 
 
+def _test_strata(results: dict) -> np.ndarray:
+    """The stratum of every test track of a results file; "all" for data without strata."""
+    labels = results.get("test_strata") or [None] * len(results["test_tracks"])
+    return np.array(["all" if label is None else label for label in labels], dtype=object)
+
+
 def claim_strata(results: dict, excluded: Sequence[str] = (), only: Sequence[str] | None = None
                  ) -> tuple[np.ndarray, str, str]:
     """The test tracks a local claim is tested on: those of the strata that qualify in the task's headroom check
@@ -182,17 +188,14 @@ def claim_strata(results: dict, excluded: Sequence[str] = (), only: Sequence[str
     the caveat that says which strata were used and which were left out and why, and, when no stratum can test the
     claim, the reason (then no tracks). Data without strata is one stratum, "all"; without a headroom check every
     candidate counts, with the caveat that a floor may be the ceiling."""
-    labels = np.array(["all" if label is None else label for label in
-                       (results.get("test_strata") or [None] * len(results["test_tracks"]))], dtype=object)
+    labels = _test_strata(results)
     candidates = [s for s in sorted(set(labels)) if s not in excluded and (only is None or s in only)]
     note = "these data have no strata: every test track" if list(candidates) == ["all"] else ""
     if not candidates:
         return np.zeros(0, dtype=int), "", f"no test track in {list(only or [])}"
     checks = results.get("headroom") or {}
     if not checks:
-        chosen = candidates
-        caveat = "; ".join(filter(None, [note, HEADROOM_CAVEAT]))
-        return np.flatnonzero(np.isin(labels, chosen)), caveat, ""
+        return np.flatnonzero(np.isin(labels, candidates)), "; ".join(filter(None, [note, HEADROOM_CAVEAT])), ""
     missing = [s for s in candidates if s not in checks]
     qualifying = [s for s in candidates if s in checks and checks[s]["qualifies"]]
     failed = [s for s in candidates if s in checks and not checks[s]["qualifies"]]
@@ -364,13 +367,11 @@ def strata_report(trained: dict, random: Sequence[dict] = (), initial: dict | No
     metric, kind = HEADLINE[task], STRATA_TASKS[task]
     weights = trained.get("track_weights")
     weights = None if weights is None else np.asarray(weights, dtype=np.float64)
-    labels = np.array(["all" if s is None else s for s in (trained.get("test_strata") or
-                                                          [None] * len(trained["test_tracks"]))], dtype=object)
+    labels = _test_strata(trained)
     chosen = select_on_validation(trained, kind)
     baselines = [b for b in (select_on_validation(r, kind) for r in random) if b]
     step0 = initial and select_on_validation(initial, kind)
-    chance = _floor(trained, "chance: ")
-    arms = {"chance (best)": chance, "classical": _floor(trained, "classical: "),
+    arms = {"chance (best)": _floor(trained, "chance: "), "classical": _floor(trained, "classical: "),
             "log-mel frames": _floor(trained, "floor: log-mel"), "layer 0": _floor(trained, "floor: layer 0"),
             "random init": baselines, "step 0": [step0] if step0 else [], "trained": [chosen] if chosen else [],
             "contextual reference": _floor(trained, "reference: contextual")}
