@@ -362,15 +362,17 @@ def test_frame_classification_ignores_padded_tokens():
         model(x, labels=labels[:, :20])
 
 
-def _nt_xent_by_hand(a, b, temperature):
+def _nt_xent_by_hand(a, b, temperature, track_ids=None):
     z = torch.cat([F.normalize(a, dim=-1), F.normalize(b, dim=-1)])
     n = a.shape[0]
+    tracks = list(range(n)) * 2 if track_ids is None else list(track_ids) * 2
     losses = []
     for i in range(2 * n):
         positive = (i + n) % (2 * n)
-        similarities = torch.stack([z[i] @ z[k] / temperature for k in range(2 * n) if k != i])
-        positive_index = positive if positive < i else positive - 1
-        losses.append(-(similarities[positive_index] - torch.logsumexp(similarities, 0)))
+        # The positive, and every crop of another track: never the anchor itself or other crops of its track.
+        candidates = [k for k in range(2 * n) if k == positive or (k != i and tracks[k] != tracks[i])]
+        similarities = torch.stack([z[i] @ z[k] / temperature for k in candidates])
+        losses.append(-(similarities[candidates.index(positive)] - torch.logsumexp(similarities, 0)))
     return torch.stack(losses).mean()
 
 
@@ -384,6 +386,25 @@ def test_nt_xent_matches_the_formula():
     assert nt_xent_loss(eye, eye, temperature=0.05)[0] < 1e-3
     with pytest.raises(ValueError, match="same shape"):
         nt_xent_loss(a, b[:4])
+
+
+def test_nt_xent_leaves_same_track_crops_out_of_the_negatives():
+    a, b = torch.randn(6, 8), torch.randn(6, 8)
+    track_ids = torch.tensor([3, 7, 3, 9, 7, 3])  # three pairs of track 3, two of track 7
+    loss, logits = nt_xent_loss(a, b, temperature=0.1, track_ids=track_ids)
+    torch.testing.assert_close(loss, _nt_xent_by_hand(a, b, 0.1, track_ids.tolist()))
+    assert not torch.allclose(loss, nt_xent_loss(a, b, temperature=0.1)[0])
+    tracks = torch.cat([track_ids, track_ids])
+    targets = torch.arange(12).roll(6)
+    finite = torch.isfinite(logits)
+    assert finite[torch.arange(12), targets].all()  # every positive stays
+    same = tracks[:, None] == tracks[None, :]
+    same[torch.arange(12), targets] = False
+    assert not (finite & same).any() and finite[~same & ~torch.eye(12, dtype=torch.bool)].all()
+    # Distinct ids are the plain loss.
+    torch.testing.assert_close(nt_xent_loss(a, b, 0.1, track_ids=torch.arange(6))[0], nt_xent_loss(a, b, 0.1)[0])
+    with pytest.raises(ValueError, match="track_ids must have shape"):
+        nt_xent_loss(a, b, track_ids=track_ids[:4])
 
 
 def test_nt_xent_logits_stay_fp32_under_autocast():

@@ -1,5 +1,6 @@
 """NT-Xent across processes: 2 gloo processes on the halves of a batch give the loss and gradients of 1 process on the
-whole batch (the differentiable all_gather of `nt_xent_loss`, with DDP-style gradient averaging)."""
+whole batch (the differentiable all_gather of `nt_xent_loss`, with DDP-style gradient averaging), also when crops of
+one track sit on both processes and are masked out of each other's negatives by their gathered track ids."""
 
 import socket
 
@@ -12,6 +13,8 @@ from conftest import tiny_config
 import vit1d
 
 WORLD_SIZE = 2
+# Tracks 0 and 1 have pairs on both processes' halves: masking them needs the gathered ids.
+TRACK_IDS = torch.tensor([0, 1, 2, 0, 1, 3, 4, 0])
 
 
 def _batch():
@@ -24,12 +27,13 @@ def _model(projection_dim):
     return vit1d.ViT1DForContrastivePretraining(tiny_config(projection_dim=projection_dim)).double()
 
 
-def _worker(rank, port, projection_dim, results):
+def _worker(rank, port, projection_dim, masked, results):
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD_SIZE)
     try:
         model = _model(projection_dim)
         views, positives = (x.double().chunk(WORLD_SIZE)[rank] for x in _batch())
-        loss = model(views, positives, gather_across_processes=True).loss
+        track_ids = TRACK_IDS.chunk(WORLD_SIZE)[rank] if masked else None
+        loss = model(views, positives, gather_across_processes=True, track_ids=track_ids).loss
         loss.backward()
         for param in model.parameters():  # what DistributedDataParallel does: average the gradients
             dist.all_reduce(param.grad)
@@ -45,22 +49,22 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def _run_two_processes(projection_dim):
+def _run_two_processes(projection_dim, masked):
     with mp.Manager() as manager:
         results = manager.dict()
-        mp.spawn(_worker, args=(_free_port(), projection_dim, results), nprocs=WORLD_SIZE, join=True)
+        mp.spawn(_worker, args=(_free_port(), projection_dim, masked, results), nprocs=WORLD_SIZE, join=True)
         return dict(results)
 
 
 @pytest.mark.slow
 def test_two_processes_match_one_process_on_the_whole_batch():
-    for projection_dim in (None, 8):
+    for projection_dim, masked in ((None, False), (8, False), (None, True)):
         model = _model(projection_dim)
         views, positives = (x.double() for x in _batch())
-        loss = model(views, positives).loss
+        loss = model(views, positives, track_ids=TRACK_IDS if masked else None).loss
         loss.backward()
         reference = {n: p.grad for n, p in model.named_parameters()}
-        results = _run_two_processes(projection_dim)
+        results = _run_two_processes(projection_dim, masked)
         for rank in range(WORLD_SIZE):
             rank_loss, gradients = results[rank]
             assert abs(rank_loss - loss.item()) < 1e-6  # every process computes the global loss

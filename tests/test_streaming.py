@@ -4,6 +4,7 @@ import json
 import logging
 import os
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -181,6 +182,68 @@ def test_options_peak_normalize_and_gain(tone_folder):
     gained = take(stream(source, batch_size=2, mix_tracks=2, gain_db=6.0), 1)[0]["input_values"]
     ratio = gained.abs().amax(dim=1) / plain.abs().amax(dim=1)
     assert ((ratio > 0.5) & (ratio < 2.0)).all() and not torch.allclose(ratio, torch.ones(2))
+
+
+def test_view_equalisation_is_seeded_and_stays_within_its_stated_range(tone_folder):
+    source = open_tracks(tone_folder)
+    plain = take(stream(source, batch_size=4, mix_tracks=4), 2)
+    for options, limit_db in ((dict(tilt_db_per_octave=3.0), 3.0 * abs(np.log2(220 / 1000))),
+                              (dict(eq_gain_db=6.0), 6.0)):
+        equalised = take(stream(source, batch_size=4, mix_tracks=4, **options), 2)
+        again = take(stream(source, batch_size=4, mix_tracks=4, **options), 2)
+        changes = []
+        for before, after, repeat in zip(plain, equalised, again):
+            assert torch.equal(after["input_values"], repeat["input_values"])  # seeded
+            for key in ("input_values", "positive_input_values"):
+                # The 220 Hz tone's level changes by the EQ's gain at 220 Hz: within the stated range, and drawn
+                # anew for every view.
+                rms = [crops[:, SR // 4:].double().square().mean(dim=1).sqrt() for crops in (before[key], after[key])]
+                changes.append(20 * torch.log10(rms[1] / rms[0]))
+        changes = torch.cat(changes)
+        assert (changes.abs() <= limit_db + 0.1).all() and changes.std() > 0.5, (options, changes)
+
+
+def test_track_ids_name_the_track_of_every_pair_and_mask_every_same_track_negative(tmp_path):
+    """The shipped batch-128 config over a corpus smaller than a batch, on 1 and 2 processes and with DataLoader
+    workers: every batch holds several pairs of some tracks, and the ids tell NT-Xent exactly which."""
+    import yaml
+
+    from vit1d.modeling_vit1d import nt_xent_loss
+
+    shipped = yaml.safe_load((Path(__file__).parents[1] / "configs" / "pretraining.yaml").read_text())
+    rules = PairSampling(crop_seconds=shipped["crop_seconds"], min_distance_seconds=shipped["min_distance_seconds"],
+                         max_distance_seconds=shipped["max_distance_seconds"],
+                         pairs_per_track=shipped["pairs_per_track"], probe_crops=2)
+    write_tones(tmp_path, {index: f"t{index}.wav" for index in range(24)}, seconds=10.0)
+    source = open_tracks(tmp_path)
+    batch_size = shipped["per_device_train_batch_size"]
+    for world_size, workers, mix_tracks in ((1, 0, 64), (2, 0, 64), (1, 2, 8)):
+        streams = [stream(source, rules, batch_size=batch_size // world_size, mix_tracks=mix_tracks, rank=rank,
+                          world_size=world_size, num_workers=workers) for rank in range(world_size)]
+        loaders = [iter(torch.utils.data.DataLoader(s, batch_size=None, num_workers=workers)) for s in streams]
+        for _ in range(2):
+            parts = [next(loader) for loader in loaders]  # one global batch: what NT-Xent gathers
+            ids = torch.cat([part["track_ids"] for part in parts])
+            tracks = torch.tensor([track_of(crop) for part in parts for crop in part["input_values"]])
+            assert len(ids) == batch_size and len(set(tracks.tolist())) < batch_size
+            assert torch.equal(ids[:, None] == ids[None, :], tracks[:, None] == tracks[None, :])
+            _, logits = nt_xent_loss(torch.randn(batch_size, 4), torch.randn(batch_size, 4), track_ids=ids)
+            both = torch.cat([tracks, tracks])
+            negatives = torch.isfinite(logits)
+            negatives[torch.arange(2 * batch_size), torch.arange(2 * batch_size).roll(batch_size)] = False
+            assert not (negatives & (both[:, None] == both[None, :])).any()
+
+
+def test_links_and_byte_identical_copies_are_read_once(tmp_path, caplog):
+    folder = tmp_path / "dupes"
+    write_tones(folder, {0: "a.wav", 1: "b.wav", 2: "c.wav"})
+    (folder / "a copy.wav").write_bytes((folder / "a.wav").read_bytes())
+    (folder / "0 link to b.wav").symlink_to(folder / "b.wav")  # listed first, yet the real file is kept
+    (folder / "same size, other bytes.wav").write_bytes((folder / "c.wav").read_bytes()[:-2] + b"\x01\x02")
+    with caplog.at_level(logging.WARNING, logger="vit1d.data.sources"):
+        rows = sorted(row["audio"] for row in open_tracks(folder).tracks)
+    assert rows == ["a copy.wav", "b.wav", "c.wav", "same size, other bytes.wav"]
+    assert any("2 of 6 audio files are links to, or byte-identical copies" in m for m in caplog.messages)
 
 
 def test_stream_is_deterministic_and_epochs_reshuffle(tone_folder):
@@ -380,10 +443,10 @@ def test_a_folder_of_split_manifests_is_read_by_split(tmp_path):
 # -- splits of an audio folder and saved datasets ----------------------------------------------------------------------
 
 
-def write_tones(folder, names):
+def write_tones(folder, names, seconds=6.0):
     for index, name in names.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        sf.write(folder / name, tone(index), SR)
+        sf.write(folder / name, tone(index, seconds), SR)
 
 
 def tracks_of(source) -> list[int]:

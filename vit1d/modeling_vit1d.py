@@ -423,6 +423,7 @@ def nt_xent_loss(
     positive_embeddings: torch.Tensor,
     temperature: float = 0.1,
     gather_across_processes: bool = False,
+    track_ids: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """NT-Xent (SimCLR) loss of N positive pairs `(embeddings[i], positive_embeddings[i])`, both `(N, D)`.
 
@@ -431,28 +432,43 @@ def nt_xent_loss(
     initialised `torch.distributed` process group, the pairs of every process are gathered with a differentiable
     all_gather, so the negatives span the global batch and every process computes the same global loss.
 
-    Returns the loss and the `(2N, 2N)` logits (self-similarity masked to -inf), rows ordered
-    `[embeddings; positive_embeddings]`.
+    `track_ids` (`(N,)` integers, gathered alike) names the track each pair comes from: the crops of an anchor's own
+    track other than its positive are then left out of its negatives (their logits set to -inf), since pushing two
+    crops of one track apart contradicts the positive pair. Without it every other crop is a negative.
+
+    Returns the loss and the `(2N, 2N)` logits (self-similarity and same-track negatives masked to -inf), rows
+    ordered `[embeddings; positive_embeddings]`.
     """
     if embeddings.shape != positive_embeddings.shape or embeddings.ndim != 2:
         raise ValueError(
             f"NT-Xent needs two (N, D) tensors of the same shape, got {tuple(embeddings.shape)} and "
             f"{tuple(positive_embeddings.shape)}."
         )
+    if track_ids is not None and tuple(track_ids.shape) != (embeddings.shape[0],):
+        raise ValueError(f"track_ids must have shape ({embeddings.shape[0]},), got {tuple(track_ids.shape)}.")
     if gather_across_processes and torch.distributed.is_available() and torch.distributed.is_initialized():
         from torch.distributed.nn.functional import all_gather
 
         embeddings = torch.cat(all_gather(embeddings.contiguous()), dim=0)
         positive_embeddings = torch.cat(all_gather(positive_embeddings.contiguous()), dim=0)
+        if track_ids is not None:
+            gathered = [torch.empty_like(track_ids) for _ in range(torch.distributed.get_world_size())]
+            torch.distributed.all_gather(gathered, track_ids.contiguous())
+            track_ids = torch.cat(gathered)
 
     num_pairs = embeddings.shape[0]
     # fp32 logits even under mixed precision: autocast would run this product in bf16/fp16.
     with torch.autocast(device_type=embeddings.device.type, enabled=False):
         z = F.normalize(torch.cat([embeddings, positive_embeddings]).float(), dim=-1)
         logits = z @ z.T / temperature
-    self_mask = torch.eye(2 * num_pairs, dtype=torch.bool, device=z.device)
-    logits = logits.masked_fill(self_mask, float("-inf"))
     targets = torch.arange(2 * num_pairs, device=z.device).roll(num_pairs)
+    excluded = torch.eye(2 * num_pairs, dtype=torch.bool, device=z.device)
+    if track_ids is not None:
+        tracks = torch.cat([track_ids, track_ids]).to(z.device)
+        same_track = tracks[:, None] == tracks[None, :]
+        same_track[torch.arange(2 * num_pairs, device=z.device), targets] = False  # the positive stays
+        excluded |= same_track
+    logits = logits.masked_fill(excluded, float("-inf"))
     return F.cross_entropy(logits, targets), logits
 
 
@@ -464,7 +480,7 @@ class ViT1DContrastiveOutput(ModelOutput):
     Args:
         loss (`torch.FloatTensor` of shape `()`): NT-Xent loss over the class tokens of both views.
         logits (`torch.FloatTensor` of shape `(2 * batch_size, 2 * batch_size)`): cosine similarities / temperature,
-            rows and columns ordered `[views; positive views]`, self-similarity set to -inf.
+            rows and columns ordered `[views; positive views]`, self-similarity and same-track negatives set to -inf.
         embeddings (`torch.FloatTensor` of shape `(batch_size, dim)`): what the loss compares for the first views
             (projected class tokens when `config.projection_dim` is set, class tokens otherwise).
         positive_embeddings (`torch.FloatTensor` of shape `(batch_size, dim)`): the same for the positive views.
@@ -510,6 +526,7 @@ class ViT1DForContrastivePretraining(ViT1DPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         positive_attention_mask: torch.Tensor | None = None,
         gather_across_processes: bool = False,
+        track_ids: torch.Tensor | None = None,
         return_dict: bool | None = None,
     ) -> tuple | ViT1DContrastiveOutput:
         r"""
@@ -519,6 +536,8 @@ class ViT1DForContrastivePretraining(ViT1DPreTrainedModel):
             Frame masks of the two views.
         gather_across_processes (`bool`, *optional*, defaults to `False`):
             Take negatives from every process of an initialised `torch.distributed` group (see [`nt_xent_loss`]).
+        track_ids (`torch.LongTensor` of shape `(batch_size,)`, *optional*):
+            The track of each pair: crops of an anchor's own track are left out of its negatives.
         """
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if input_values.shape[0] != positive_input_values.shape[0]:
@@ -530,7 +549,7 @@ class ViT1DForContrastivePretraining(ViT1DPreTrainedModel):
         projected = self.projection_head(class_tokens) if self.projection_head is not None else class_tokens
         embeddings, positive_embeddings = projected.chunk(2)
         loss, logits = nt_xent_loss(
-            embeddings, positive_embeddings, self.config.nt_xent_temperature, gather_across_processes
+            embeddings, positive_embeddings, self.config.nt_xent_temperature, gather_across_processes, track_ids
         )
         if not return_dict:
             return loss, logits, embeddings, positive_embeddings, class_tokens

@@ -25,8 +25,10 @@ class PairSampling:
             estimate that avoids decoding whole tracks.
         attempts_per_pair: candidate pairs tried per pair before the track gives up.
         short_tracks: tracks too short for `min_distance_seconds` (shorter than crop + min distance):
-            `"widest"` takes the two crops as far apart as the track allows (they may overlap);
-            `"skip"` draws no pair from them. Tracks shorter than one crop are always skipped.
+            `"skip"` (default) draws no pair from them: their two crops would overlap or nearly so, a positive pair
+            that is almost a copy (the paper's pairs are 5-90 s apart);
+            `"widest"` takes the two crops as far apart as the track allows (they may overlap), for corpora of short
+            clips. Tracks shorter than one crop are always skipped.
     """
 
     crop_seconds: float = 4.0
@@ -36,7 +38,7 @@ class PairSampling:
     silence_db: float = 7.5
     probe_crops: int = 8
     attempts_per_pair: int = 4
-    short_tracks: str = "widest"
+    short_tracks: str = "skip"
 
     def __post_init__(self):
         if not 0 <= self.min_distance_seconds <= self.max_distance_seconds:

@@ -4,7 +4,8 @@ Every input a user has ends up as one `datasets.IterableDataset` of rows plus th
 row's audio, so the pair stream has one code path for all of them:
 
 - a single audio file (one track);
-- a local folder of audio files (wav, flac, ogg, opus, mp3, aiff), listed recursively, one row per file; split
+- a local folder of audio files (wav, flac, ogg, opus, mp3, aiff), listed recursively, one row per distinct content
+  (links to one file and byte-identical copies count once, `distinct_files`); split
   folders (train/, validation/, test/, ...) are read the way `datasets`' `audiofolder` reads them. Linked folders are
   followed (each real folder is listed once, so a link loop ends); broken and looping links with an audio extension
   stay in the list and are skipped and counted by the pair stream like any unreadable track; file names that are not
@@ -22,6 +23,7 @@ the undecoded bytes or path and decode crops ourselves with soundfile (which see
 
 import functools
 import glob
+import hashlib
 import logging
 import os
 import re
@@ -314,7 +316,49 @@ def _table_of_files(files: list[str], folder: Path) -> tuple["datasets.IterableD
 
 
 def _folder_of_audio(folder: Path, split: str) -> tuple["datasets.IterableDataset", dict[str, str]]:  # noqa: F821
-    return _table_of_files(audio_files_of_split(folder, split), folder)
+    return _table_of_files(distinct_files(audio_files_of_split(folder, split)), folder)
+
+
+def content_digest(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
+    """BLAKE2b digest (hex) of a file's bytes, read in chunks."""
+    digest = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as file:
+        while chunk := file.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def distinct_files(files: list[str]) -> list[str]:
+    """`files` with each audio content once: links to one file and byte-identical copies (game soundtracks ship
+    many: drascula-music is mostly symlinks) would give one track several times the pairs of the others and make
+    false negatives of its copies. Of each group the first file that is not a link is kept (in `files`' order), and the
+    duplicates are counted in a warning. Only files of equal size are hashed. Files that cannot be read (broken links) are kept: the pair
+    stream skips and counts them."""
+    by_size: dict[int, list[str]] = {}
+    for path in files:
+        try:
+            by_size.setdefault(os.stat(path).st_size, []).append(path)
+        except OSError:
+            continue
+    duplicates = set()
+    for same_size in by_size.values():
+        if len(same_size) < 2:
+            continue
+        first_of = {}
+        for path in sorted(same_size, key=os.path.islink):  # a real file is kept rather than a link to it
+            try:
+                key = content_digest(path)
+            except OSError:
+                continue
+            if key in first_of:
+                duplicates.add(path)
+            else:
+                first_of[key] = path
+    if duplicates:
+        example = next(path for path in files if path in duplicates)
+        logger.warning(f"{len(duplicates)} of {len(files)} audio files are links to, or byte-identical copies of, "
+                       f"another file and are read once (e.g. {display_path(example)!r}).")
+    return [path for path in files if path not in duplicates]
 
 
 def _is_saved_dataset(folder: Path) -> bool:

@@ -10,7 +10,10 @@ dispatch it, or shard a second time); batches are moved to the device by the tra
 Order. Tracks are shuffled by `datasets` with one seed on every process (a buffer of `shuffle_buffer` tracks, and a
 shard order that changes with the epoch through `set_epoch`). Each reader then takes `mix_tracks` tracks at a time,
 samples their pairs, and emits them round-robin (the first pair of every track, then the second, ...), so that the
-pairs of one track are spread over consecutive batches instead of filling one batch with false negatives. Memory per
+pairs of one track are spread over consecutive batches: any `mix_tracks` consecutive pairs come from distinct tracks.
+A batch larger than `mix_tracks` (or a reader with fewer tracks than a batch) still holds several pairs of some
+tracks; every pair carries its track's id and NT-Xent leaves the crops of an anchor's own track out of its negatives
+(`nt_xent_loss(track_ids=...)`), so no batch size, process count or corpus size makes them false negatives. Memory per
 reader is about `mix_tracks * pairs_per_track * 2 * crop_seconds * sampling_rate * 4` bytes (328 MB at 64 tracks,
 10 pairs, 4 s, 16 kHz).
 
@@ -51,11 +54,14 @@ import numpy as np
 import torch
 
 from ..audio import audio_info, load_audio, truncation_of
+from ..corpus.effects import equalise
 from .pairs import PairSampling, holds_pairs, reference_db, sample_pairs
 from .sources import TrackSource
 
 logger = logging.getLogger(__name__)
 
+EQ_BAND_HZ = (100.0, 5000.0)  # the peaking band's centre, as in the corpus's realism (vit1d.corpus.effects)
+EQ_Q = (0.7, 2.0)
 SKIP_REASONS = ("unreadable", "truncated", "empty", "non_finite", "low_sampling_rate", "too_short", "silent")
 
 
@@ -104,6 +110,11 @@ class StreamOptions:
         min_sampling_rate: tracks stored below this rate are skipped (upsampling cannot restore their highs).
         peak_normalize: scale every crop to a peak of 1 (per crop: a per-track peak would need the whole track).
         gain_db: augmentation, off by default: a random gain in [-gain_db, +gain_db] dB per crop.
+        tilt_db_per_octave: augmentation, off by default: a random spectral tilt in [-t, +t] dB per octave around
+            1 kHz per crop (`vit1d.corpus.effects.equalise`, zero-phase). With the gain and the band it changes each
+            view's mean spectrum, which otherwise identifies the track by itself (the shortcut of evidence.md, 2).
+        eq_gain_db: augmentation, off by default: one random peaking band per crop (centre 100 Hz-5 kHz and Q
+            0.7-2, both log-uniform; gain in [-g, +g] dB), applied after the tilt.
         min_track_db: tracks whose reference level is below this (dBFS) are skipped as silent.
         warnings_per_reason: how many skipped tracks of each reason a reader names in a warning.
         decode_whole_below_seconds: tracks up to this long are decoded once and sliced; longer ones are read crop by
@@ -119,6 +130,8 @@ class StreamOptions:
     min_sampling_rate: int = 8000
     peak_normalize: bool = False
     gain_db: float = 0.0
+    tilt_db_per_octave: float = 0.0
+    eq_gain_db: float = 0.0
     min_track_db: float = -70.0
     warnings_per_reason: int = 5
     decode_whole_below_seconds: float = 120.0
@@ -126,7 +139,7 @@ class StreamOptions:
 
 class PairStream(torch.utils.data.IterableDataset):
     """Endless batches of positive pairs, `{"input_values": (B, samples), "positive_input_values": (B, samples),
-    "reader": int, "position": dict}` with float32 waveforms; use it with `DataLoader(stream, batch_size=None,
+    "track_ids": (B,) int64, "reader": int, "position": dict}` with float32 waveforms and a `track_id_of` per pair; use it with `DataLoader(stream, batch_size=None,
     num_workers=num_workers)`.
 
     Args:
@@ -200,7 +213,7 @@ class PairStream(torch.utils.data.IterableDataset):
             yield {name: values[0] for name, values in batch.items()}
 
     def _batches(self, reader: int, position: ReaderPosition):
-        views, positives = [], []
+        views, positives, track_ids = [], [], []
         warned, known_bad = Counter(), set()
         while True:
             pairs_this_epoch, full_pass = 0, position.group == 0 and position.emitted == 0
@@ -216,15 +229,17 @@ class PairStream(torch.utils.data.IterableDataset):
                 for index in range(position.emitted, len(pairs)):
                     views.append(pairs[index][0])
                     positives.append(pairs[index][1])
+                    track_ids.append(pairs[index][2])
                     position.emitted = index + 1
                     if len(views) == self.options.batch_size:
                         yield {
                             "input_values": torch.from_numpy(np.stack(views)),
                             "positive_input_values": torch.from_numpy(np.stack(positives)),
+                            "track_ids": torch.tensor(track_ids, dtype=torch.int64),
                             "reader": reader,
                             "position": position.to_dict(),
                         }
-                        views, positives = [], []
+                        views, positives, track_ids = [], [], []
                 position.skipped_before_group = dict(position.skipped())
                 position.skipped_in_group, position.tracks_in_group = {}, 0
                 position.tracks_before_group += usable
@@ -256,7 +271,8 @@ class PairStream(torch.utils.data.IterableDataset):
                 continue
             rng = np.random.default_rng([self.options.seed, epoch, reader, group_index, track_index])
             try:
-                per_track.append(self._track_pairs(row, rng))
+                track_id = track_id_of(self._track_key(row))
+                per_track.append([(*pair, track_id) for pair in self._track_pairs(row, rng)])
             except _BadTrack as bad:
                 skipped[bad.reason] += 1
                 if not bad.depends_on_draw:
@@ -326,9 +342,37 @@ class PairStream(torch.utils.data.IterableDataset):
         if self.options.peak_normalize:
             peak = float(np.abs(crop).max())
             crop = crop / peak if peak > 0 else crop
+        crop = self._equalise(crop, rng)
         if self.options.gain_db:
             crop = crop * np.float32(10 ** (rng.uniform(-self.options.gain_db, self.options.gain_db) / 20))
         return crop
+
+    def _equalise(self, crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        params = view_equalisation(rng, self.options.tilt_db_per_octave, self.options.eq_gain_db,
+                                   self.options.sampling_rate)
+        return equalise(crop, self.options.sampling_rate, **params).astype(np.float32) if params else crop
+
+
+def track_id_of(key: str | bytes) -> int:
+    """A 63-bit integer naming a track, the same in every process and worker (NT-Xent masks crops of an anchor's own
+    track out of its negatives by comparing these)."""
+    data = key if isinstance(key, bytes) else str(key).encode()
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") >> 1
+
+
+def view_equalisation(rng: np.random.Generator, tilt_db_per_octave: float, eq_gain_db: float,
+                      sampling_rate: int) -> dict:
+    """The EQ of one view, drawn from `rng` (nothing is drawn for an effect that is off, so turning one on leaves the
+    other draws of a run as they were): the keyword arguments of `vit1d.corpus.effects.equalise`."""
+    params = {}
+    if tilt_db_per_octave:
+        params["tilt_db_per_octave"] = float(rng.uniform(-tilt_db_per_octave, tilt_db_per_octave))
+    if eq_gain_db:
+        high = min(EQ_BAND_HZ[1], 0.45 * sampling_rate)
+        params["eq_hz"] = float(np.exp(rng.uniform(np.log(EQ_BAND_HZ[0]), np.log(high))))
+        params["eq_gain_db"] = float(rng.uniform(-eq_gain_db, eq_gain_db))
+        params["eq_q"] = float(np.exp(rng.uniform(np.log(EQ_Q[0]), np.log(EQ_Q[1]))))
+    return params
 
 
 def _sliced(waveform: np.ndarray, sampling_rate: int):

@@ -56,13 +56,22 @@ class DataArguments:
     pairs_per_track: int = field(default=10)
     silence_db: float = field(default=7.5, metadata={"help": "A crop this many dB below its track's level is silent."})
     short_tracks: str = field(
-        default="widest", metadata={"help": "Tracks too short for min_distance: 'widest' (crops as far apart as "
-                                            "possible) or 'skip'."}
+        default="skip", metadata={"help": "Tracks too short for min_distance: 'skip' (no pair: the crops would "
+                                          "nearly copy each other) or 'widest' (crops as far apart as possible)."}
     )
     shuffle_buffer: int = field(default=1000, metadata={"help": "Tracks in the shuffle buffer (0: no shuffle)."})
     mix_tracks: int = field(default=64, metadata={"help": "Tracks whose pairs are interleaved before batching."})
     peak_normalize: bool = field(default=False, metadata={"help": "Scale every crop to a peak of 1."})
-    gain_db: float = field(default=0.0, metadata={"help": "Augmentation (off by default): random gain in +-gain_db."})
+    gain_db: float = field(default=0.0, metadata={"help": "Augmentation (off by default): random gain in +-gain_db "
+                                                          "per view."})
+    tilt_db_per_octave: float = field(
+        default=0.0, metadata={"help": "Augmentation (off by default): random spectral tilt in +-this dB per octave "
+                                       "around 1 kHz per view, against the mean-spectrum shortcut."}
+    )
+    eq_gain_db: float = field(
+        default=0.0, metadata={"help": "Augmentation (off by default): one random peaking band (100 Hz-5 kHz, Q "
+                                       "0.7-2) of gain in +-this dB per view."}
+    )
     num_workers: int = field(default=1, metadata={"help": "DataLoader workers per process (0: decode in the loop)."})
 
     def __post_init__(self):
@@ -92,6 +101,10 @@ class PretrainingArguments:
         default=None,
         metadata={"help": "'no', 'bf16' or 'fp16' (fp16 needs a GPU). Default: what `accelerate launch "
                           "--mixed_precision` or `accelerate config` chose, else 'no'."},
+    )
+    same_track_negatives: bool = field(
+        default=False, metadata={"help": "Keep the crops of an anchor's own track among its negatives (an ablation: "
+                                         "by default NT-Xent masks them, since they contradict the positive pair)."}
     )
     gradient_checkpointing: bool = field(default=False)
     logging_steps: int = field(default=10)
@@ -148,7 +161,8 @@ BETA = ("in [0, 1)", lambda value: 0 <= value < 1)
 
 DATA_RULES = {
     "crop_seconds": POSITIVE, "pairs_per_track": at_least(1), "shuffle_buffer": at_least(0),
-    "mix_tracks": at_least(1), "gain_db": at_least(0), "num_workers": at_least(0),
+    "mix_tracks": at_least(1), "gain_db": at_least(0), "tilt_db_per_octave": at_least(0), "eq_gain_db": at_least(0),
+    "num_workers": at_least(0),
 }
 TRAINING_RULES = {
     "max_steps": at_least(1), "per_device_train_batch_size": at_least(1), "gradient_accumulation_steps": at_least(1),
@@ -170,7 +184,8 @@ RESUME_FIXED = (
     "data", "split", "dataset_config", "audio_column", "corpus_dir", "corpus_pieces", "corpus_seconds",
     "corpus_split_fractions",
     "crop_seconds", "min_distance_seconds", "max_distance_seconds", "pairs_per_track", "silence_db", "short_tracks",
-    "shuffle_buffer", "mix_tracks", "peak_normalize", "gain_db",
+    "shuffle_buffer", "mix_tracks", "peak_normalize", "gain_db", "tilt_db_per_octave", "eq_gain_db",
+    "same_track_negatives",
     "seed", "per_device_train_batch_size", "gradient_accumulation_steps", "max_steps", "learning_rate",
     "warmup_steps", "min_learning_rate_ratio", "weight_decay", "weight_decay_end", "adam_beta1", "adam_beta2",
     "adam_epsilon", "max_grad_norm", "mixed_precision",

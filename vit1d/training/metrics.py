@@ -3,7 +3,8 @@
 - retrieval top-1: the fraction of the 2N views whose most similar other view is their positive;
 - alignment (Wang & Isola, 2020): mean squared distance between the normalised embeddings of positive pairs (lower
   is better);
-- uniformity: log of the mean of exp(-2 * squared distance) over all pairs of distinct views (lower is more uniform).
+- uniformity: log of the mean of exp(-2 * squared distance) over all pairs of distinct views that the loss
+  compares (same-track negatives masked by NT-Xent are left out; lower is more uniform).
 """
 
 import torch
@@ -20,8 +21,9 @@ def embedding_metrics(logits: torch.Tensor, temperature: float) -> dict[str, flo
     cosine = (logits.float() * temperature).clamp(-1.0, 1.0)
     squared_distance = 2.0 - 2.0 * cosine  # of unit vectors
     alignment = squared_distance[torch.arange(two_n, device=logits.device), targets].mean()
-    off_diagonal = ~torch.eye(two_n, dtype=torch.bool, device=logits.device)
-    uniformity = torch.logsumexp(-2.0 * squared_distance[off_diagonal], dim=0) - torch.log(
-        torch.tensor(float(off_diagonal.sum()), device=logits.device)
+    # Over the pairs the loss compared: self-similarity and masked same-track negatives are -inf.
+    compared = torch.isfinite(logits)
+    uniformity = torch.logsumexp(-2.0 * squared_distance[compared], dim=0) - torch.log(
+        torch.tensor(float(compared.sum()), device=logits.device)
     )
     return {"retrieval_top1": top1.item(), "alignment": alignment.item(), "uniformity": uniformity.item()}

@@ -202,6 +202,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
         batch_size=args.per_device_train_batch_size, seed=args.seed, shuffle_buffer=data_args.shuffle_buffer,
         mix_tracks=data_args.mix_tracks, sampling_rate=extractor.sampling_rate,
         peak_normalize=data_args.peak_normalize, gain_db=data_args.gain_db,
+        tilt_db_per_octave=data_args.tilt_db_per_octave, eq_gain_db=data_args.eq_gain_db,
     )
     stream = PairStream(source, rules, options, accelerator.process_index, accelerator.num_processes,
                         data_args.num_workers, data_state["positions"], data_state["first_reader"])
@@ -241,7 +242,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
                 consumed += 1
                 positions[batch["reader"]] = batch["position"]
                 with accelerator.accumulate(model):
-                    outputs = contrastive_step(model, extractor, batch, accelerator)
+                    outputs = contrastive_step(model, extractor, batch, accelerator, args.same_track_negatives)
                     accelerator.backward(outputs.loss)
                     grad_norm = None
                     if accelerator.sync_gradients:
@@ -393,13 +394,16 @@ def model_config(model) -> ViT1DConfig:
     return getattr(model, "module", model).config
 
 
-def contrastive_step(model, extractor: ViT1DFeatureExtractor, batch: dict, accelerator):
-    """Log-mel of both views on the accelerator (the extractor's torch path), then the model's NT-Xent."""
+def contrastive_step(model, extractor: ViT1DFeatureExtractor, batch: dict, accelerator,
+                     same_track_negatives: bool = False):
+    """Log-mel of both views on the accelerator (the extractor's torch path), then the model's NT-Xent, which leaves
+    the crops of each anchor's own track out of its negatives unless `same_track_negatives`."""
     views = torch.cat([batch["input_values"], batch["positive_input_values"]]).to(accelerator.device, non_blocking=True)
     features = extractor(views, sampling_rate=extractor.sampling_rate, return_tensors="pt",
                          device=accelerator.device)["input_values"]
     first, second = features.chunk(2)
-    return model(input_values=first, positive_input_values=second,
+    track_ids = None if same_track_negatives else batch["track_ids"].to(accelerator.device)
+    return model(input_values=first, positive_input_values=second, track_ids=track_ids,
                  gather_across_processes=accelerator.num_processes > 1)
 
 
@@ -493,8 +497,11 @@ def training_recipe(model_args, data_args, args, accelerator, data_description: 
         "views": f"{data_args.crop_seconds:g} s crops, centres {data_args.min_distance_seconds:g}-"
                  f"{data_args.max_distance_seconds:g} s apart, up to {data_args.pairs_per_track} pairs per track, "
                  f"silence threshold {data_args.silence_db:g} dB, peak normalisation "
-                 f"{'on' if data_args.peak_normalize else 'off'}, augmentation "
-                 f"{'gain +-%g dB' % data_args.gain_db if data_args.gain_db else 'none'}",
+                 f"{'on' if data_args.peak_normalize else 'off'}, augmentation per view "
+                 f"{augmentation_of(data_args)}",
+        "negatives": "every other crop of the global batch" + (
+            ", crops of the anchor's own track included" if args.same_track_negatives
+            else " except crops of the anchor's own track"),
         "short_tracks": SHORT_TRACK_RULES[data_args.short_tracks],
         "data_order": data_order_of(data_args),
         "global_batch_pairs": args.per_device_train_batch_size * accelerator.num_processes,
@@ -511,6 +518,13 @@ def training_recipe(model_args, data_args, args, accelerator, data_description: 
         "seed": args.seed,
         "versions": tested_versions(),
     }
+
+
+def augmentation_of(data_args: DataArguments) -> str:
+    parts = [f"gain +-{data_args.gain_db:g} dB" if data_args.gain_db else "",
+             f"tilt +-{data_args.tilt_db_per_octave:g} dB/octave" if data_args.tilt_db_per_octave else "",
+             f"peaking band +-{data_args.eq_gain_db:g} dB" if data_args.eq_gain_db else ""]
+    return ", ".join(part for part in parts if part) or "none"
 
 
 SHORT_TRACK_RULES = {
