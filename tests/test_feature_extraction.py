@@ -429,6 +429,28 @@ def test_save_and_load_round_trip(tmp_path):
     assert features(loaded, x).shape == (1, 63, 64)
 
 
+def test_corpus_statistics_standardise_each_real_frame_in_both_backends(fe, tmp_path):
+    rng = np.random.default_rng(3)
+    mean, std = rng.uniform(-60, -10, 128), rng.uniform(3, 20, 128)
+    standardised = ViT1DFeatureExtractor(mel_mean=list(mean), mel_std=list(std))
+    clips = [music(2.0), music(1.0)]
+    plain = fe(clips, sampling_rate=16000, return_tensors="np")
+    for backend in ("torch", "numpy"):
+        got = standardised(clips, sampling_rate=16000, return_tensors="np", backend=backend)
+        real = plain["attention_mask"].astype(bool)
+        np.testing.assert_allclose(got["input_values"][real], ((plain["input_values"] - mean) / std)[real],
+                                   atol=2e-4, rtol=0)
+        assert (got["input_values"][~real] == fe.padding_value).all()  # padding stays the padding value
+    standardised.save_pretrained(tmp_path)
+    loaded = ViT1DFeatureExtractor.from_pretrained(tmp_path)
+    assert loaded.mel_mean == standardised.mel_mean and loaded.mel_std == standardised.mel_std
+    for bad, message in ((dict(mel_mean=[0.0] * 128), "go together"),
+                         (dict(mel_mean=[0.0] * 64, mel_std=[1.0] * 64), "one value per mel bin"),
+                         (dict(mel_mean=[0.0] * 128, mel_std=[0.0] * 128), "positive")):
+        with pytest.raises(ValueError, match=message):
+            ViT1DFeatureExtractor(**bad)
+
+
 def test_invalid_config():
     with pytest.raises(ValueError, match="top_db"):
         ViT1DFeatureExtractor(top_db=0)

@@ -34,7 +34,7 @@ def test_default_config_is_the_papers_model():
 @pytest.mark.parametrize(
     "bad", [dict(pooling="max"), dict(position_embedding_type="rope"), dict(class_token_type="none"),
             dict(hidden_size=30, num_attention_heads=4), dict(frames_per_patch=0), dict(nt_xent_temperature=0.0),
-            dict(problem_type="multilabel")]
+            dict(problem_type="multilabel"), dict(frame_normalization="batch_norm"), dict(patch_activation="swoosh")]
 )
 def test_config_rejects_bad_values(bad):
     with pytest.raises(ValueError):
@@ -165,6 +165,23 @@ def test_plain_learnable_class_token_ignores_the_frames():
     b = model(torch.randn(1, 20, 16), output_hidden_states=True).hidden_states[0][0, 0]
     torch.testing.assert_close(a, b)
     torch.testing.assert_close(a, model.embeddings.cls_token[0, 0])
+
+
+def test_frame_normalisation_removes_each_frames_level_and_the_bare_projection_keeps_it():
+    x = torch.randn(2, 20, 16) * 20 - 30  # dB-like values
+    level = torch.linspace(-20, 20, 20).view(1, 20, 1)  # a different gain (dB) on every frame
+    normalised = vit1d.ViT1DModel(tiny_config(frame_normalization="layer_norm", patch_activation="gelu")).eval()
+    bare = vit1d.ViT1DModel(tiny_config()).eval()
+    assert bare.embeddings.patch_embeddings.frame_norm is None and bare.embeddings.patch_embeddings.activation is None
+    with torch.no_grad():
+        out = normalised(x).last_hidden_state
+        assert out.shape == (2, 21, 32)
+        torch.testing.assert_close(normalised(x + level).last_hidden_state, out, atol=1e-4, rtol=0)
+        assert not torch.allclose(bare(x + level).last_hidden_state, bare(x).last_hidden_state, atol=1e-2)
+        # MT2's order: act(linear(norm(frame))).
+        patch = normalised.embeddings.patch_embeddings
+        expected = torch.nn.functional.gelu(patch.projection(torch.nn.functional.layer_norm(x, (16,), eps=1e-6)))
+        torch.testing.assert_close(patch(x), expected)
 
 
 def test_sincos_position_embeddings():

@@ -265,6 +265,31 @@ def test_bf16_and_gradient_accumulation_run_on_cpu(corpus, tmp_path, monkeypatch
     assert 0 < abs(log[0]["loss"] - fp32_loss) < 0.05
 
 
+def test_standardised_and_frame_normalised_input_is_trained_saved_and_recorded(corpus, tmp_path, monkeypatch):
+    from vit1d import ViT1DFeatureExtractor, ViT1DModel
+
+    monkeypatch.syspath_prepend(str(REPO))
+    out = tmp_path / "standardised"
+    argv = ("--max_steps", "2", "--save_steps", "0", "--per_device_train_batch_size", "4", "--standardize_mel_bins",
+            "--config_overrides", TINY + ",frame_normalization=layer_norm,patch_activation=gelu")
+    run(corpus, out, *argv)
+    assert all(math.isfinite(r["loss"]) for r in read_log(out))
+    for folder in (out, out / "initial_encoder"):  # the step-0 encoder reads its input the same way
+        extractor = ViT1DFeatureExtractor.from_pretrained(folder)
+        assert extractor.mel_mean is not None and len(extractor.mel_std) == 128
+        assert ViT1DModel.from_pretrained(folder).config.frame_normalization == "layer_norm"
+    # The statistics standardise the training audio: about zero mean and unit SD over the corpus's frames.
+    train = sorted((corpus / "train").rglob("*.*"))
+    from vit1d import load_audio
+
+    frames = np.concatenate([extractor(load_audio(path, 16000, duration=4.0), sampling_rate=16000)["input_values"][0]
+                             for path in train if path.suffix in (".flac", ".wav", ".ogg")])
+    assert abs(frames.mean()) < 0.3 and 0.7 < frames.std() < 1.3
+    recipe = json.loads((out / "training_recipe.json").read_text())
+    assert recipe["input"] == ("log-mel dB standardised per mel bin with corpus statistics; each frame normalised "
+                               "over its mel bins (LayerNorm), projected linearly, then gelu")
+
+
 def test_mixed_precision_set_by_accelerate_launch_is_used_and_recorded(corpus, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(REPO))
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")  # what `accelerate launch --mixed_precision bf16` sets

@@ -137,6 +137,30 @@ def test_remote_code_loads_in_a_process_without_vit1d(hub_folder, tmp_path_facto
     np.testing.assert_array_equal(np.array(result["pooled"], dtype=np.float32), encoded.pooler_output.numpy())
 
 
+def test_remote_code_round_trips_the_input_normalisation(tmp_path, restore_auto_classes):
+    """The front-end options travel: the frame LayerNorm and activation in the config, the corpus statistics in the
+    feature extractor; the remote copy computes the same features and tokens."""
+    config = tiny_config(num_mel_bins=128, frame_normalization="layer_norm", patch_activation="gelu")
+    model = vit1d.ViT1DModel(config).eval()
+    with torch.no_grad():  # a trained-looking LayerNorm, so that its weights must travel too
+        model.embeddings.patch_embeddings.frame_norm.weight.uniform_(0.5, 1.5)
+    rng = np.random.default_rng(1)
+    extractor = vit1d.ViT1DFeatureExtractor(mel_mean=list(rng.uniform(-60, -20, 128)),
+                                            mel_std=list(rng.uniform(5, 15, 128)))
+    folder = tmp_path / "model"
+    vit1d.prepare_for_hub(model, extractor)
+    model.save_pretrained(folder)
+    extractor.save_pretrained(folder)
+    waveform = music_like(2.0)
+    result = _run_without_vit1d(tmp_path, folder, "trusted", waveform)
+    assert result["vit1d_imported"] is False
+    inputs = extractor(waveform, sampling_rate=16000, return_tensors="pt")
+    np.testing.assert_array_equal(np.array(result["input_values"], dtype=np.float32), inputs["input_values"].numpy())
+    with torch.no_grad():
+        encoded = model(**inputs)
+    np.testing.assert_array_equal(np.array(result["hidden"], dtype=np.float32), encoded.last_hidden_state.numpy())
+
+
 def test_remote_code_refused_without_trust(hub_folder, tmp_path_factory):
     folder, _, _ = hub_folder
     result = _run_without_vit1d(tmp_path_factory.mktemp("untrusted"), folder, "untrusted")

@@ -621,3 +621,38 @@ def test_a_single_audio_file_is_a_source_of_one_track(tmp_path):
         open_tracks(tmp_path / "notes.txt")
     with pytest.raises(FileNotFoundError, match="No audio file at .*missing.wav"):
         open_tracks(tmp_path / "missing.wav")
+
+
+# -- corpus statistics ----------------------------------------------------------------------------------------------
+
+
+def test_mel_statistics_standardise_the_crops_they_were_measured_on_and_skip_bad_files(tmp_path, caplog):
+    import subprocess
+    import sys
+
+    from vit1d import ViT1DFeatureExtractor
+    from vit1d.data.statistics import mel_statistics, with_mel_statistics
+
+    rng = np.random.default_rng(0)
+    for index, level in enumerate((0.01, 0.1, 0.5)):
+        sf.write(tmp_path / f"noise{index}.wav", (level * rng.standard_normal(5 * SR)).astype(np.float32), SR)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF not audio")
+    extractor = ViT1DFeatureExtractor()
+    with caplog.at_level(logging.WARNING, logger="vit1d.data.statistics"):
+        statistics = mel_statistics(open_tracks(tmp_path), extractor, crops_per_track=2, crop_seconds=4.0)
+    assert statistics.tracks == 3 and statistics.skipped == {"unreadable": 1} and statistics.frames == 3 * 2 * 126
+    assert any("skipped 1 track" in message for message in caplog.messages)
+    standardised = with_mel_statistics(extractor, statistics)
+    crops = [load_audio(tmp_path / f"noise{i}.wav", SR, offset=start, duration=4.0) for i in range(3)
+             for start in (0.0, 1.0)]
+    frames = np.concatenate(standardised(crops, sampling_rate=SR)["input_values"])
+    np.testing.assert_allclose(frames.mean(axis=0), 0.0, atol=1e-3)
+    np.testing.assert_allclose(frames.std(axis=0), 1.0, atol=1e-3)
+    # The command writes an extractor that loads with the statistics.
+    out = tmp_path / "extractor"
+    done = subprocess.run([sys.executable, str(Path(__file__).parents[1] / "run_mel_statistics.py"), "--data",
+                           str(tmp_path), "--output_dir", str(out), "--crops_per_track", "2"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert ViT1DFeatureExtractor.from_pretrained(out).mel_mean == pytest.approx(statistics.mean)
+    assert json.loads((out / "mel_statistics.json").read_text())["tracks"] == 3

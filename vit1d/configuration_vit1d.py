@@ -22,6 +22,7 @@ from transformers import PretrainedConfig
 POSITION_EMBEDDING_TYPES = ("sincos_2d", "sincos_1d", "learned")
 CLASS_TOKEN_TYPES = ("learnable_plus_mean", "learnable")
 POOLING_TYPES = ("cls", "mean", "cls_and_mean")
+FRAME_NORMALIZATION_TYPES = ("none", "layer_norm")
 # The loss of the audio heads; None lets them infer it from `num_labels` and the labels' dtype.
 PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
@@ -37,6 +38,19 @@ class ViT1DConfig(PretrainedConfig):
     Args:
         num_mel_bins (`int`, *optional*, defaults to 128):
             Number of mel bins of each input frame; must equal the feature extractor's `feature_size`.
+        frame_normalization (`str`, *optional*, defaults to `"none"`):
+            What happens to each log-mel frame before the projection. `"none"` (the paper as written): the frame's dB
+            values go straight into the projection. `"layer_norm"`: each frame is normalised over its mel bins (a
+            LayerNorm with learnable gain and bias) first, as the paper group's MT2 code does
+            (`act(linear(norm(frame)))`, with `patch_activation`). Raw dB values (mean about -28, SD 25) make the
+            projected tokens large against the position encoding (rms 8.5 vs 0.7) and attention near uniform at
+            initialisation, and Adam's first-layer updates scale with them; normalising removes that, but also
+            removes each frame's level, which is where onsets live. Standardising each mel bin with corpus statistics
+            keeps relative levels: that is the feature extractor's `mel_mean` / `mel_std`, not a model option. See
+            the README's decisions section for the measured effect of each.
+        patch_activation (`str`, *optional*, defaults to `"none"`):
+            Activation applied to the projected sequence tokens (any key of `transformers.activations.ACT2FN`, e.g.
+            `"gelu"` as in MT2), before the class-token mean and the position encoding. `"none"`: none (the paper).
         frames_per_patch (`int`, *optional*, defaults to 1):
             Consecutive log-mel frames projected into one sequence token. 1 is the paper's model (one token per
             frame, 31.25 tokens per second). With k > 1 an input of T frames gives `ceil(T / k)` sequence tokens;
@@ -115,6 +129,8 @@ class ViT1DConfig(PretrainedConfig):
     def __init__(
         self,
         num_mel_bins: int = 128,
+        frame_normalization: str = "none",
+        patch_activation: str = "none",
         frames_per_patch: int = 1,
         hidden_size: int = 192,
         num_hidden_layers: int = 12,
@@ -140,6 +156,16 @@ class ViT1DConfig(PretrainedConfig):
         _check_choice("position_embedding_type", position_embedding_type, POSITION_EMBEDDING_TYPES)
         _check_choice("class_token_type", class_token_type, CLASS_TOKEN_TYPES)
         _check_choice("pooling", pooling, POOLING_TYPES)
+        # None reads as "none" (strings, so that `update_from_string` and --config_overrides can set them).
+        frame_normalization = frame_normalization or "none"
+        patch_activation = patch_activation or "none"
+        _check_choice("frame_normalization", frame_normalization, FRAME_NORMALIZATION_TYPES)
+        if patch_activation != "none":
+            from transformers.activations import ACT2FN
+
+            if patch_activation not in ACT2FN:
+                raise ValueError(f"patch_activation must be 'none' or a key of transformers' ACT2FN (e.g. 'gelu'), got "
+                                 f"{patch_activation!r}.")
         if hidden_size % num_attention_heads != 0:
             raise ValueError(
                 f"hidden_size ({hidden_size}) must be divisible by num_attention_heads ({num_attention_heads})."
@@ -157,6 +183,8 @@ class ViT1DConfig(PretrainedConfig):
             _check_choice("problem_type", kwargs["problem_type"], PROBLEM_TYPES)
 
         self.num_mel_bins = num_mel_bins
+        self.frame_normalization = frame_normalization
+        self.patch_activation = patch_activation
         self.frames_per_patch = frames_per_patch
         self.hidden_size = hidden_size
         self.num_hidden_layers = num_hidden_layers

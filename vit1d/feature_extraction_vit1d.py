@@ -111,6 +111,15 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
         do_peak_normalize (`bool`, *optional*, defaults to `False`):
             Whether to scale every clip so that its largest absolute sample is 1 (silent clips are left as they are)
             before computing the features.
+        mel_mean (`list[float]`, *optional*):
+            Per-bin mean (dB) of the log-mel frames of a training corpus. With `mel_std`, every real frame is
+            standardised bin by bin, `(log_mel - mel_mean) / mel_std`, after the dB clamp (as the Audio Spectrogram
+            Transformer's extractor standardises with its dataset's statistics); padded frames keep
+            `padding_value`. Unlike the model's `frame_normalization` it keeps each frame's level relative to the
+            corpus. Compute both with `vit1d.data.statistics.mel_statistics` (`python run_mel_statistics.py`).
+            `None` (the default): features stay in dB.
+        mel_std (`list[float]`, *optional*):
+            Per-bin standard deviation (dB) matching `mel_mean`; every value must be positive.
         return_attention_mask (`bool`, *optional*, defaults to `True`):
             Whether [`~ViT1DFeatureExtractor.__call__`] returns a frame-level `attention_mask` (1 for real frames, 0
             for padding).
@@ -129,6 +138,8 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
         top_db=80.0,
         padding_value=-100.0,
         do_peak_normalize=False,
+        mel_mean=None,
+        mel_std=None,
         return_attention_mask=True,
         **kwargs,
     ):
@@ -149,6 +160,18 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
         self.f_max = f_max
         self.top_db = top_db
         self.do_peak_normalize = do_peak_normalize
+        if (mel_mean is None) != (mel_std is None):
+            raise ValueError("`mel_mean` and `mel_std` go together: pass both (from `mel_statistics`) or neither.")
+        if mel_mean is not None:
+            if len(mel_mean) != feature_size or len(mel_std) != feature_size:
+                raise ValueError(f"`mel_mean` and `mel_std` need one value per mel bin ({feature_size}), got "
+                                 f"{len(mel_mean)} and {len(mel_std)}.")
+            if not all(np.isfinite(mel_mean)) or not all(np.isfinite(mel_std)) or min(mel_std) <= 0:
+                raise ValueError("`mel_mean` must be finite and `mel_std` finite and positive; recompute them with "
+                                 "`mel_statistics` on audio that is not silent.")
+            mel_mean, mel_std = [float(v) for v in mel_mean], [float(v) for v in mel_std]
+        self.mel_mean = mel_mean
+        self.mel_std = mel_std
         # `mel_filters` and `window` are left out of preprocessor_config.json by `FeatureExtractionMixin.to_dict`.
         self.mel_filters = mel_filter_bank(
             num_frequency_bins=n_fft // 2 + 1,
@@ -353,6 +376,18 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
             )
             features.append(np.ascontiguousarray(log_mel.T, dtype=np.float32))
         return features
+
+    def _standardize(self, log_mel):
+        """`(log_mel - mel_mean) / mel_std` over the last (mel) axis of a numpy array or torch tensor, or `log_mel`
+        itself when the extractor has no corpus statistics."""
+        if self.mel_mean is None:
+            return log_mel
+        if _is_tensor(log_mel):
+            mean = torch.tensor(self.mel_mean, dtype=log_mel.dtype, device=log_mel.device)
+            std = torch.tensor(self.mel_std, dtype=log_mel.dtype, device=log_mel.device)
+        else:
+            mean, std = np.asarray(self.mel_mean, np.float32), np.asarray(self.mel_std, np.float32)
+        return (log_mel - mean) / std
 
     def _mel_bands(self, device) -> list[tuple[int, int, int, int, "torch.Tensor"]]:
         """
@@ -692,13 +727,14 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
 
         if backend == "torch":
             log_mel, _ = self._torch_log_mel(clips, device or source_device or "cpu")
+            log_mel = self._standardize(log_mel)
             if return_tensors is not None and TensorType(return_tensors) == TensorType.PYTORCH:
                 outputs = self._pad_frames_torch(log_mel, lengths, target, return_attention_mask)
                 return BatchFeature(outputs, tensor_type=return_tensors)
             log_mel = log_mel.cpu().numpy()
             features = [log_mel[index, :frames] for index, frames in enumerate(num_frames)]
         else:
-            features = self._np_extract_fbank_features(clips)
+            features = [self._standardize(frames) for frames in self._np_extract_fbank_features(clips)]
         outputs = self._pad_frames(features, lengths, target, return_attention_mask)
         return BatchFeature(outputs, tensor_type=return_tensors)
 

@@ -73,13 +73,18 @@ def masked_mean(tokens: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor
 class ViT1DPatchEmbeddings(nn.Module):
     """Projects every `frames_per_patch` consecutive log-mel frames `(B, T, num_mel_bins)` to one sequence token
     `(B, ceil(T / k), hidden_size)`. With one frame per token this is the paper's kernel-1 convolution, written as
-    the equivalent (and faster) linear layer."""
+    the equivalent (and faster) linear layer. Optionally each frame is normalised over its mel bins first and the
+    tokens pass an activation after (`config.frame_normalization`, `config.patch_activation`: MT2's
+    `act(linear(norm(frame)))`)."""
 
     def __init__(self, config: ViT1DConfig):
         super().__init__()
         self.frames_per_patch = config.frames_per_patch
         self.num_mel_bins = config.num_mel_bins
+        self.frame_norm = (nn.LayerNorm(config.num_mel_bins, eps=config.layer_norm_eps)
+                           if config.frame_normalization == "layer_norm" else None)
         self.projection = nn.Linear(config.num_mel_bins * config.frames_per_patch, config.hidden_size)
+        self.activation = ACT2FN[config.patch_activation] if config.patch_activation != "none" else None
 
     def forward(self, input_values: torch.Tensor) -> torch.Tensor:
         if input_values.shape[-1] != self.num_mel_bins:
@@ -90,11 +95,15 @@ class ViT1DPatchEmbeddings(nn.Module):
             )
         # Features arrive in float32 whatever the model was loaded in (e.g. `dtype=torch.bfloat16`).
         input_values = input_values.to(self.projection.weight.dtype)
+        if self.frame_norm is not None:
+            input_values = self.frame_norm(input_values)  # over the mel bins of each frame
         pad = -input_values.shape[1] % self.frames_per_patch
         if pad:
             input_values = F.pad(input_values, (0, 0, 0, pad))
+        # (B, T, F) -> (B, T / k, k * F): k consecutive frames side by side in one patch.
         patches = input_values.reshape(input_values.shape[0], -1, self.frames_per_patch * self.num_mel_bins)
-        return self.projection(patches)
+        tokens = self.projection(patches)
+        return self.activation(tokens) if self.activation is not None else tokens
 
 
 class ViT1DEmbeddings(nn.Module):

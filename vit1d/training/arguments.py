@@ -24,6 +24,16 @@ class ModelArguments:
         default=None,
         metadata={"help": "Comma-separated config fields, e.g. 'num_hidden_layers=4,projection_dim=128'."},
     )
+    feature_extractor_name: str | None = field(
+        default=None,
+        metadata={"help": "Feature extractor folder or Hub id (e.g. one with corpus statistics from "
+                          "run_mel_statistics.py); default: model_name_or_path's, else the paper's log-mel."},
+    )
+    standardize_mel_bins: bool = field(
+        default=False,
+        metadata={"help": "Before training, measure every mel bin's mean and SD on up to 200 training tracks and "
+                          "standardise the input with them (stored in the saved feature extractor, as AST does)."},
+    )
     revision: str | None = field(default=None, metadata={"help": "Hub revision of model_name_or_path / config_name."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow a Hub folder's own code to run."})
 
@@ -180,7 +190,8 @@ ARGUMENT_CLASSES = (ModelArguments, DataArguments, PretrainingArguments)
 # rules and order, and the recipe and model card would describe a run that never happened. So the model's origin, the
 # data, its pair rules and order, the batch, the optimisation, the schedule and the precision are fixed.
 RESUME_FIXED = (
-    "model_name_or_path", "config_name", "config_overrides", "revision",
+    "model_name_or_path", "config_name", "config_overrides", "revision", "feature_extractor_name",
+    "standardize_mel_bins",
     "data", "split", "dataset_config", "audio_column", "corpus_dir", "corpus_pieces", "corpus_seconds",
     "corpus_split_fractions",
     "crop_seconds", "min_distance_seconds", "max_distance_seconds", "pairs_per_track", "silence_db", "short_tracks",

@@ -20,11 +20,13 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..configuration_vit1d import ViT1DConfig
 from ..data.pairs import PairSampling
 from ..data.sources import open_tracks
+from ..data.statistics import mel_statistics, with_mel_statistics
 from ..data.streaming import PairStream, StreamOptions, total_skipped
 from ..feature_extraction_vit1d import ViT1DFeatureExtractor
 from ..files import share_safetensors
@@ -63,6 +65,8 @@ def build_model(args: ModelArguments) -> ViT1DForContrastivePretraining:
 
 
 def build_feature_extractor(args: ModelArguments, config: ViT1DConfig) -> ViT1DFeatureExtractor:
+    if args.feature_extractor_name:
+        return ViT1DFeatureExtractor.from_pretrained(args.feature_extractor_name, revision=args.revision)
     source = args.model_name_or_path or args.config_name
     if source:
         try:
@@ -197,6 +201,13 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
 
     data = data_args.data or built_in_corpus(data_args, accelerator)
     source = open_tracks(data, data_args.split, data_args.audio_column, data_args.dataset_config)
+    if model_args.standardize_mel_bins:
+        # Every process measures the same tracks the same way (deterministic), so no broadcast is needed; a resumed
+        # run measures them again and gets the same statistics.
+        statistics = mel_statistics(source, extractor)
+        extractor = with_mel_statistics(extractor, statistics)
+        logger.info(f"Mel-bin statistics from {statistics.frames} frames of {statistics.tracks} training tracks: "
+                    f"mean {np.mean(statistics.mean):.1f} dB, SD {np.mean(statistics.std):.1f} dB on average.")
     rules = pair_rules(data_args)
     options = StreamOptions(
         batch_size=args.per_device_train_batch_size, seed=args.seed, shuffle_buffer=data_args.shuffle_buffer,
@@ -213,7 +224,7 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
     positions = {int(k): v for k, v in data_state["positions"].items()}
     first_reader = data_state["first_reader"]
 
-    recipe = training_recipe(model_args, data_args, args, accelerator, source.description, model)
+    recipe = training_recipe(model_args, data_args, args, accelerator, source.description, model, extractor)
     if args.save_initial_encoder and step == 0:
         # The weights before any step, as a loadable encoder: probing them beside the trained encoder is a paired
         # design (same initialisation, same code; only the training differs), tighter than other random seeds.
@@ -485,13 +496,14 @@ def write_encoder_folder(pretraining_model: ViT1DForContrastivePretraining, extr
     model_card(encoder, extractor, repo_id=repo_id, training_recipe=recipe).save(folder / "README.md")
 
 
-def training_recipe(model_args, data_args, args, accelerator, data_description: str, model) -> dict:
+def training_recipe(model_args, data_args, args, accelerator, data_description: str, model, extractor) -> dict:
     """What the model card states about how this encoder was trained: the values actually used."""
     config = model_config(model)
     device = accelerator.device
     hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'CPU'}"
     return {
         "objective": f"NT-Xent on last-layer class tokens, temperature {config.nt_xent_temperature}",
+        "input": input_normalisation_of(config, extractor),
         "initialisation": initialisation_of(model_args),
         "data": data_description,
         "views": f"{data_args.crop_seconds:g} s crops, centres {data_args.min_distance_seconds:g}-"
@@ -518,6 +530,14 @@ def training_recipe(model_args, data_args, args, accelerator, data_description: 
         "seed": args.seed,
         "versions": tested_versions(),
     }
+
+
+def input_normalisation_of(config: ViT1DConfig, extractor: ViT1DFeatureExtractor) -> str:
+    """How a log-mel frame reaches the transformer, in words."""
+    features = "log-mel dB" + (" standardised per mel bin with corpus statistics" if extractor.mel_mean else "")
+    frame = "normalised over its mel bins (LayerNorm), " if config.frame_normalization == "layer_norm" else ""
+    activation = f", then {config.patch_activation}" if config.patch_activation != "none" else ""
+    return f"{features}; each frame {frame}projected linearly{activation}"
 
 
 def augmentation_of(data_args: DataArguments) -> str:
