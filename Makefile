@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU wheel of torch 2.13.0 is available locally; other versions pull GBs of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install demo evidence pretrain embed test test-fast bench clean
+.PHONY: install demo evidence real-music pretrain embed test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,11 @@ evidence: install
 		echo "FluidR3_GM is not installed (apt-get install fluid-soundfont-gm): rendering with TimGM6mb alone."
 	$(BIN)/python run_demo.py --output_dir outputs/evidence --corpus_dir data/evidence_corpus \
 		--corpus_pieces 1000 --corpus_split_fractions 0.4,0.15,0.45 --analysis_tracks 40
+
+# A real-music pretraining corpus (manifests only; the audio stays where Debian installs it): four game-soundtrack
+# packages, about 8 hours, installed with apt when run as root. Never commit the audio.
+real-music: install
+	$(BIN)/python -m vit1d.data.soundtracks --output_dir data/real_music
 
 # Only the short pretraining run of the demo (what `make demo` did before the probes and analyses existed).
 pretrain: install
