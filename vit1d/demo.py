@@ -8,6 +8,7 @@ checkpoint), so an interrupted demo continues where it stopped.
 
 import json
 import logging
+import shlex
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -49,6 +50,15 @@ class DemoArguments:
     learning_rate: float = field(default=5e-4)
     config_overrides: str | None = field(
         default=None, metadata={"help": "Changes to the paper's config, e.g. 'num_hidden_layers=4' (a smaller demo)."}
+    )
+    pretraining_data: str | None = field(
+        default=None, metadata={"help": "Pretrain on this data (run_pretraining.py --data, e.g. data/real_music from "
+                                        "`make real-music`) instead of the corpus's train split; probes and analyses "
+                                        "stay on the corpus."}
+    )
+    pretraining_args: str = field(
+        default="", metadata={"help": "More run_pretraining.py flags for the pretraining run, e.g. "
+                                      "'--standardize_mel_bins --tilt_db_per_octave 3' (later flags win)."}
     )
     tasks: str = field(default=",".join(TASKS), metadata={"help": "Probe tasks, comma-separated."})
     probe_layers: str = field(
@@ -126,13 +136,15 @@ def render_corpus(args: DemoArguments) -> str:
 def pretraining_argv(args: DemoArguments, corpus: str, model_dir: Path) -> list[str]:
     """`run_pretraining.py`'s arguments for the demo run: its built-in-corpus settings, with the demo's length."""
     steps = args.pretraining_steps
-    return ["--corpus_dir", corpus, "--corpus_pieces", str(args.corpus_pieces), "--corpus_seconds",
-            str(args.corpus_seconds), "--corpus_split_fractions", args.corpus_split_fractions,
-            "--output_dir", str(model_dir), "--max_steps", str(steps),
+    data = (["--data", args.pretraining_data] if args.pretraining_data else
+            ["--corpus_dir", corpus, "--corpus_pieces", str(args.corpus_pieces), "--corpus_seconds",
+             str(args.corpus_seconds), "--corpus_split_fractions", args.corpus_split_fractions])
+    return [*data, "--output_dir", str(model_dir), "--max_steps", str(steps),
             "--warmup_steps", str(max(1, steps // 10)), "--save_steps", str(max(1, steps // 4)),
             "--per_device_train_batch_size", str(args.batch_size), "--learning_rate", str(args.learning_rate),
             "--seed", str(args.seed), "--resume_from_checkpoint", "latest",
-            *(["--config_overrides", args.config_overrides] if args.config_overrides else [])]
+            *(["--config_overrides", args.config_overrides] if args.config_overrides else []),
+            *shlex.split(args.pretraining_args)]
 
 
 def pretrain_encoder(args: DemoArguments, corpus: str, run: DemoRun) -> dict:
