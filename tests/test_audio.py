@@ -306,6 +306,27 @@ def test_truncated_files_are_found_and_warned_about(whole_and_cut, ext, caplog):
         assert len(messages) == 2 and all(str(files[cut]) in m and "truncated" in m for m in messages), messages
 
 
+def test_a_decoder_ending_a_few_ms_before_the_header_is_no_damage(whole_and_cut, monkeypatch, caplog):
+    """Debian's warzone2100 Opus tracks decode 10 frames (0.2 ms) short of their header's count, the codec's end
+    trimming: a crop or stream reaching that end must not be called truncated. 50 ms short still is."""
+    import vit1d.audio as audio
+
+    original = audio._read_frames
+    for short_ms, warned in ((0.2, False), (50, True)):
+        def short_read(f, source, start, count, dtype, short_ms=short_ms):
+            data = original(f, source, start, count, dtype)
+            missing = int(round(short_ms / 1000 * f.samplerate))
+            return data[:-missing] if f.tell() >= f.frames and missing else data  # the read reached the end
+
+        monkeypatch.setattr(audio, "_read_frames", short_read)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="vit1d.audio"):
+            load_audio(whole_and_cut["opus"]["whole"], 16000, offset=19.0, duration=1.0)
+            for _ in stream_audio(whole_and_cut["opus"]["whole"]):
+                pass
+        assert len(caplog.records) == (2 if warned else 0), (short_ms, [r.getMessage() for r in caplog.records])
+
+
 def test_an_ogg_file_cut_at_a_page_boundary_is_truncated(whole_and_cut, tmp_path):
     """Cut exactly before a page, the file ends with a complete page; only its missing end-of-stream flag tells."""
     from vit1d.audio import truncation_of

@@ -226,6 +226,17 @@ def truncation_of(path_or_bytes) -> str | None:
     return None
 
 
+# Decoders may end a few ms before the frame count of the header: Ogg Opus trims its end by granule position (a
+# warzone2100 track decodes 10 frames short of its header at 48 kHz), MP3 decoders differ by encoder padding. A read
+# that falls short by at most this much is the file's true end, not damage; real truncation is told by the
+# container checks of `truncation_of` and by larger shortfalls.
+_END_TRIM_SECONDS = 0.03
+
+
+def _end_trim_frames(sampling_rate: int) -> int:
+    return int(_END_TRIM_SECONDS * sampling_rate)
+
+
 def _warn_short(source, problem: str) -> None:
     logger.warning(f"{_source_name(source)}: {problem}; using what decodes.")
 
@@ -325,7 +336,7 @@ def load_audio(
         count = int(round(duration * native_sr)) if duration is not None else -1
         data = _read_frames(f, path_or_bytes, start, count, dtype.name)
         expected = total - start if count < 0 else min(count, total - start)
-        if len(data) < expected:
+        if expected - len(data) > _end_trim_frames(native_sr):
             _warn_short(path_or_bytes, f"decoded {len(data) / native_sr:.2f} s from {start / native_sr:.2f} s where "
                                        f"its header declares {expected / native_sr:.2f} s (truncated or damaged)")
         elif start + len(data) >= total and (problem := _container_problem(f, path_or_bytes)):
@@ -379,7 +390,7 @@ def _stream_blocks(f: sf.SoundFile, source, sampling_rate, block_seconds, mono) 
             read += len(data)
             last = len(data) < block_frames  # a short (possibly empty) read ends the file and flushes the resampler
             if last:
-                if read < f.frames:
+                if f.frames - read > _end_trim_frames(native_sr):
                     _warn_short(source, f"decoded {read / native_sr:.2f} s where its header declares "
                                         f"{f.frames / native_sr:.2f} s (truncated or damaged)")
                 elif problem := _container_problem(f, source):
