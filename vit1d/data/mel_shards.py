@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio import audio_info, load_audio, truncation_of
+from ..audio import load_audio
 from ..feature_extraction_vit1d import ViT1DFeatureExtractor
-from .sources import TrackSource
+from .sources import TrackSource, readable_tracks
 
 logger = logging.getLogger(__name__)
 
@@ -67,21 +67,11 @@ def write_mel_shards(source: TrackSource, folder: str | os.PathLike, feature_ext
     frames = extractor.num_frames(int(round(segment_seconds * rate)))
     segment_bytes = frames * extractor.feature_size
     tracks, skipped = [], Counter()
-    for row in source.tracks.take(max_tracks) if max_tracks else source.tracks:
-        try:
-            audio = source.audio_of(row)
-            native_rate, length, _ = audio_info(audio)
-            if truncation_of(audio) is not None:
-                skipped["truncated"] += 1
-                continue
-        except (ValueError, TypeError, OSError, RuntimeError):
-            skipped["unreadable"] += 1
-            continue
-        duration = length / native_rate if native_rate else 0.0
+    for name, audio, duration in readable_tracks(source, skipped, max_tracks):
         if duration < segment_seconds:
             skipped["too_short"] += 1
             continue
-        tracks.append((source.name_of(row), audio, duration))
+        tracks.append((name, audio, duration))
     if not tracks:
         raise ValueError(f"No track of {source.description} is readable and at least {segment_seconds:g} s long.")
     budget = max_bytes // segment_bytes

@@ -30,6 +30,8 @@ import re
 import shutil
 import tempfile
 import weakref
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +87,27 @@ class TrackSource:
         if isinstance(value, dict):
             value = value.get("path") or "<audio bytes>"
         return str(value)
+
+
+def readable_tracks(source: TrackSource, skipped: Counter, max_tracks: int | None = None
+                    ) -> Iterator[tuple[str, str | bytes, float]]:
+    """`(name, audio, duration in seconds)` of the first `max_tracks` rows (all: None) whose audio opens, is not
+    truncated or damaged (`vit1d.audio.truncation_of`) and is not empty; the others are counted in `skipped` by
+    reason ("unreadable", "truncated", "empty"). For passes over a corpus that read a sample of each track."""
+    from ..audio import audio_info, truncation_of
+
+    for row in source.tracks.take(max_tracks) if max_tracks is not None else source.tracks:
+        try:
+            audio = source.audio_of(row)
+            rate, frames, _ = audio_info(audio)
+            damaged = truncation_of(audio) is not None
+        except (ValueError, TypeError, OSError, RuntimeError):
+            skipped["unreadable"] += 1
+            continue
+        if damaged or frames == 0 or rate <= 0:
+            skipped["truncated" if damaged else "empty"] += 1
+            continue
+        yield source.name_of(row), audio, frames / rate
 
 
 def _datasets():

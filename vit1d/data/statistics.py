@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..audio import audio_info, load_audio, truncation_of
+from ..audio import load_audio
 from ..feature_extraction_vit1d import ViT1DFeatureExtractor
-from .sources import TrackSource
+from .sources import TrackSource, readable_tracks
 
 logger = logging.getLogger(__name__)
 
@@ -43,20 +43,7 @@ def mel_statistics(source: TrackSource, feature_extractor: ViT1DFeatureExtractor
     total = np.zeros(plain.feature_size)
     squares = np.zeros(plain.feature_size)
     frames, tracks, skipped = 0, 0, Counter()
-    for row in source.tracks.take(max_tracks):
-        try:
-            audio = source.audio_of(row)
-            native_rate, length, _ = audio_info(audio)
-            if truncation_of(audio) is not None:
-                skipped["truncated"] += 1
-                continue
-        except (ValueError, TypeError, OSError, RuntimeError):
-            skipped["unreadable"] += 1
-            continue
-        duration = length / native_rate if native_rate else 0.0
-        if duration <= 0:
-            skipped["empty"] += 1
-            continue
+    for _, audio, duration in readable_tracks(source, skipped, max_tracks):
         seconds = min(crop_seconds, duration)
         starts = np.linspace(0.0, duration - seconds, num=crops_per_track) if duration > seconds else [0.0]
         try:
