@@ -1,4 +1,5 @@
-"""Recipe A/B: arms parsed, demo runs per arm and seed, and the comparison on constructed results with known effects."""
+"""Recipe A/B: arms parsed, a demo run per arm and seed, and the comparison on constructed results with known
+effects."""
 
 import json
 from dataclasses import replace
@@ -22,7 +23,8 @@ def run_of(rng, beat_level, step0_level, tagging_signal=1.0):
 
 
 def test_arms_are_parsed_with_their_flags():
-    arms = parse_arms(["raw=", "frame=--config_overrides frame_normalization=layer_norm", "bins=--standardize_mel_bins"])
+    arms = parse_arms(["raw=", "frame=--config_overrides frame_normalization=layer_norm",
+                       "bins=--standardize_mel_bins"])
     assert arms == {"raw": "", "frame": "--config_overrides frame_normalization=layer_norm",
                     "bins": "--standardize_mel_bins"}
     for bad in (["raw="], ["raw=", "raw=--x"], ["no flags", "b="], ["a=--x 'open", "b="]):

@@ -236,7 +236,8 @@ def test_short_run_learns_and_writes_a_loadable_encoder(corpus, tmp_path, monkey
     assert recipe["final_loss"] == pytest.approx(log[-1]["loss"], abs=1e-4)
     assert recipe["initialisation"] == f"random (config: ViT1DConfig defaults with {TINY})"
     assert recipe["data_order"] == "shuffle buffer of 16 tracks, pairs of 16 tracks interleaved before batching"
-    assert recipe["short_tracks"].startswith("skip:") and "own track" in recipe["negatives"] and "peak normalisation off" in recipe["views"]
+    assert recipe["short_tracks"].startswith("skip:") and "own track" in recipe["negatives"]
+    assert "peak normalisation off" in recipe["views"]
     assert 0 < recipe["wall_clock_seconds"] < 600
     assert "| initialisation | random" in card.text and "| data_order | shuffle buffer of 16" in card.text
     # The step-0 weights, as a loadable encoder: the initialisation this run trained from (the paired baseline).

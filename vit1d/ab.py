@@ -25,8 +25,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .claims import (BEAT_EXCLUDED, CHORD_EXCLUDED, INCONCLUSIVE, REFUTED, SUPPORTED, Claim, ClaimResult,
-                     _map_difference, claim_strata, evaluate_claims, select_on_validation)
+from .claims import (
+    BEAT_EXCLUDED,
+    CHORD_EXCLUDED,
+    INCONCLUSIVE,
+    REFUTED,
+    SUPPORTED,
+    Claim,
+    ClaimResult,
+    _map_difference,
+    claim_strata,
+    evaluate_claims,
+    select_on_validation,
+)
 from .stats import Arm
 
 logger = logging.getLogger(__name__)
@@ -182,7 +193,8 @@ def ab_markdown(arms: Mapping[str, str], baseline: str, seeds: Sequence[int], re
     lines = [f"# Recipe A/B against `{baseline}`", "",
              f"Pretraining seeds: {', '.join(map(str, seeds))}. Arms (run_pretraining.py flags):", "",
              *[f"- `{name}`: `{flags or '(the plain recipe)'}`" for name, flags in arms.items()], "",
-             "| comparison | what | metric | effect | value [95 % CI] | p (Holm) | verdict |", "|---|---|---|---|---|---|---|"]
+             "| comparison | what | metric | effect | value [95 % CI] | p (Holm) | verdict |",
+             "|---|---|---|---|---|---|---|"]
     for result in results:
         interval = result.interval
         value = "-" if interval is None else f"{interval.value:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}]"

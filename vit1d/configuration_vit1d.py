@@ -164,8 +164,8 @@ class ViT1DConfig(PretrainedConfig):
             from transformers.activations import ACT2FN
 
             if patch_activation not in ACT2FN:
-                raise ValueError(f"patch_activation must be 'none' or a key of transformers' ACT2FN (e.g. 'gelu'), got "
-                                 f"{patch_activation!r}.")
+                raise ValueError(f"patch_activation must be 'none' or a key of transformers' ACT2FN (e.g. 'gelu'), "
+                                 f"got {patch_activation!r}.")
         if hidden_size % num_attention_heads != 0:
             raise ValueError(
                 f"hidden_size ({hidden_size}) must be divisible by num_attention_heads ({num_attention_heads})."

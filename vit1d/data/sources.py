@@ -354,9 +354,9 @@ def content_digest(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
 def distinct_files(files: list[str]) -> list[str]:
     """`files` with each audio content once: links to one file and byte-identical copies (game soundtracks ship
     many: drascula-music is mostly symlinks) would give one track several times the pairs of the others and make
-    false negatives of its copies. Of each group the first file that is not a link is kept (in `files`' order), and the
-    duplicates are counted in a warning. Only files of equal size are hashed. Files that cannot be read (broken links) are kept: the pair
-    stream skips and counts them."""
+    false negatives of its copies. Of each group the first file that is not a link is kept (in `files`' order), and
+    the duplicates are counted in a warning. Only files of equal size are hashed. Files that cannot be read (broken
+    links) are kept: the pair stream skips and counts them."""
     by_size: dict[int, list[str]] = {}
     for path in files:
         try:

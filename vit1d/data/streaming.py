@@ -139,8 +139,8 @@ class StreamOptions:
 
 class PairStream(torch.utils.data.IterableDataset):
     """Endless batches of positive pairs, `{"input_values": (B, samples), "positive_input_values": (B, samples),
-    "track_ids": (B,) int64, "reader": int, "position": dict}` with float32 waveforms and a `track_id_of` per pair; use it with `DataLoader(stream, batch_size=None,
-    num_workers=num_workers)`.
+    "track_ids": (B,) int64, "reader": int, "position": dict}` with float32 waveforms and each pair's `track_id_of`;
+    use it with `DataLoader(stream, batch_size=None, num_workers=num_workers)`.
 
     Args:
         source: the tracks (`vit1d.data.sources.open_tracks`).
