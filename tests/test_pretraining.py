@@ -204,7 +204,7 @@ def read_log(output_dir) -> list[dict]:
 
 def test_short_run_learns_and_writes_a_loadable_encoder(corpus, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(REPO))
-    result = run(corpus, tmp_path / "out", "--max_steps", "24", "--save_steps", "12")
+    result = run(corpus, tmp_path / "out", "--max_steps", "24", "--save_steps", "12", "--encoder_every_steps", "8")
     log = read_log(tmp_path / "out")
     assert [r["step"] for r in log] == list(range(1, 25)) and result.steps == 24
     expected = {"loss", "lr", "weight_decay", "grad_norm", "pairs_per_second", "skipped_tracks", "skipped",
@@ -223,6 +223,12 @@ def test_short_run_learns_and_writes_a_loadable_encoder(corpus, tmp_path, monkey
 
     out = tmp_path / "out"
     assert [p.name for p in checkpointing.list_checkpoints(out)] == ["step-00000012"]
+    # The learning-curve encoders: every 8 steps before the end (the end is output_dir itself), kept, loadable.
+    assert sorted(p.name for p in (out / "encoders").iterdir()) == ["step-00000008", "step-00000016"]
+    curve_point = vit1d.ViT1DModel.from_pretrained(out / "encoders" / "step-00000016")
+    assert json.loads((out / "encoders" / "step-00000016" / "training_recipe.json").read_text())["steps"] == 16
+    final = vit1d.ViT1DModel.from_pretrained(out)
+    assert not torch.equal(curve_point.embeddings.cls_token, final.embeddings.cls_token)
     encoder = vit1d.ViT1DModel.from_pretrained(out)
     assert encoder.config.num_hidden_layers == 2 and encoder.config.architectures == ["ViT1DModel"]
     assert "auto_map" in json.loads((out / "config.json").read_text())

@@ -242,9 +242,9 @@ def check_model_card(card, probe_results: Sequence[str | Path | dict] = ()) -> N
 
 def push_folder_to_hub(folder: str | Path, repo_id: str, private: bool = False, token: str | None = None,
                        commit_message: str = "Upload ViT-1D encoder",
-                       ignore_patterns=("checkpoints/*", "runs/*", "initial_encoder/*")):
-    """Create the model repo if needed and upload a saved encoder folder (not its checkpoints, tracker logs or step-0
-    weights)."""
+                       ignore_patterns=("checkpoints/*", "runs/*", "initial_encoder/*", "encoders/*")):
+    """Create the model repo if needed and upload a saved encoder folder (not its checkpoints, tracker logs, step-0
+    weights or learning-curve encoders)."""
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)

@@ -127,6 +127,11 @@ class PretrainingArguments:
     save_encoder_at_checkpoints: bool = field(
         default=False, metadata={"help": "Also write a loadable encoder folder inside every checkpoint."}
     )
+    encoder_every_steps: int = field(
+        default=0, metadata={"help": "Also write a loadable encoder folder every N steps into output_dir/encoders/"
+                                     "step-N (kept, unlike checkpoints; about 21 MB each): the points of a learning "
+                                     "curve (vit1d.curves). 0: never."}
+    )
     save_initial_encoder: bool = field(
         default=True, metadata={"help": "Write the step-0 weights as an encoder folder (output_dir/initial_encoder): "
                                         "this run's own random initialisation, the paired baseline of its probes."}
@@ -179,7 +184,7 @@ TRAINING_RULES = {
     "learning_rate": POSITIVE, "warmup_steps": at_least(0), "min_learning_rate_ratio": UNIT_INTERVAL,
     "weight_decay": at_least(0), "weight_decay_end": at_least(0), "adam_beta1": BETA, "adam_beta2": BETA,
     "adam_epsilon": at_least(0), "max_grad_norm": at_least(0), "logging_steps": at_least(1),
-    "save_steps": at_least(0), "save_total_limit": at_least(0),
+    "save_steps": at_least(0), "save_total_limit": at_least(0), "encoder_every_steps": at_least(0),
 }
 
 
@@ -206,8 +211,8 @@ RESUME_FIXED = (
 # `check_same_layout` compares with its own message.)
 RESUME_MAY_CHANGE = (
     "trust_remote_code", "num_workers", "output_dir", "gradient_checkpointing", "logging_steps", "save_steps",
-    "save_total_limit", "save_encoder_at_checkpoints", "save_initial_encoder", "resume_from_checkpoint", "report_to", "push_to_hub",
-    "hub_model_id", "hub_private_repo", "hub_token",
+    "save_total_limit", "save_encoder_at_checkpoints", "encoder_every_steps", "save_initial_encoder",
+    "resume_from_checkpoint", "report_to", "push_to_hub", "hub_model_id", "hub_private_repo", "hub_token",
 )
 
 # The demo run used when no --data is given: the built-in corpus and a run of a few minutes on 2 CPU cores. Each

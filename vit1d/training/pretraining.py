@@ -284,6 +284,9 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
                                  "fixed_arguments": fixed,
                                  "training_seconds": training_seconds(trained_before, start_time)}
                 save(accelerator, model, extractor, args, trainer_state, data_state, recipe)
+            if args.encoder_every_steps and step % args.encoder_every_steps == 0 and step < args.max_steps:
+                save_encoder(accelerator, model, extractor, output_dir / ENCODERS / f"step-{step:08d}",
+                             {**recipe, "steps": step}, None)
     progress.close()
 
     recipe["wall_clock_seconds"] = training_seconds(trained_before, start_time)
@@ -473,6 +476,7 @@ def save(accelerator, model, extractor, args: PretrainingArguments, trainer_stat
 
 # The folder (inside output_dir) of the step-0 encoder; not uploaded with the trained one.
 INITIAL_ENCODER = "initial_encoder"
+ENCODERS = "encoders"  # the encoder folders of --encoder_every_steps, one per step-N
 
 
 def save_encoder(accelerator, model, extractor, output_dir: Path, recipe: dict, repo_id: str | None):

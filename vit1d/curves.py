@@ -1,0 +1,137 @@
+"""Learning curves of a pretraining run: the claims table at every encoder written by `--encoder_every_steps` and
+at the end, each effect with its 95 % interval, beside the loss and retrieval of
+`logs.jsonl`, plotted against steps.
+
+Each point is scored as the demo scores its encoder (`vit1d.demo`: the same corpus, probes with their floors,
+attention onsets, self-similarity, claims), in `output_dir/step-N/`. The run's step-0 weights are every point's paired
+baseline, and the random initialisations depend on the config alone: both are probed once, for the first point, and
+shared by the others.
+
+    python run_curves.py --run_dir outputs/pretraining --output_dir outputs/curves --corpus_dir data/demo_corpus
+"""
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CurveArguments:
+    run_dir: str = field(default="outputs/pretraining", metadata={
+        "help": "A run_pretraining.py output folder with initial_encoder/ and encoders/step-N/ (--encoder_every_steps)."})
+
+
+def curve_points(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """`(step, encoder folder)` of every scored point after step 0: `encoders/step-N/` and the final encoder."""
+    from .training.pretraining import ENCODERS
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "model.safetensors").is_file() or not (run_dir / "initial_encoder").is_dir():
+        raise ValueError(f"{run_dir} is not a finished pretraining run with its step-0 weights (model.safetensors and "
+                         "initial_encoder/): run run_pretraining.py with --encoder_every_steps N (and the default "
+                         "--save_initial_encoder) first.")
+    points = [(int(folder.name.split("-")[1]), folder) for folder in sorted((run_dir / ENCODERS).glob("step-*"))
+              if (folder / "model.safetensors").is_file()]
+    final = json.loads((run_dir / "training_recipe.json").read_text())["steps"]
+    return points + [(final, run_dir)]
+
+
+def _point_folder(root: Path, step: int, encoder: Path, run_dir: Path) -> Path:
+    """`root/step-N/model/`: links to the encoder's files, the run's step-0 weights and its log, so the demo scores
+    this encoder without copying or pretraining anything."""
+    model = root / f"step-{step:08d}" / "model"
+    model.mkdir(parents=True, exist_ok=True)
+    links = {path.name: path for path in encoder.iterdir() if path.is_file()}
+    links.update({"initial_encoder": run_dir / "initial_encoder", "logs.jsonl": run_dir / "logs.jsonl"})
+    for name, target in links.items():
+        if not (model / name).exists():
+            (model / name).symlink_to(target.resolve())
+    return model.parent
+
+
+def score_curve(curve: CurveArguments, demo) -> Path:
+    """Score every point (reusing finished ones), then write `output_dir/curves.json` and `curves.png`."""
+    from .demo import DemoRun, random_seeds, run_demo, task_list
+
+    run_dir, root = Path(curve.run_dir), Path(demo.output_dir)
+    points = curve_points(run_dir)
+    shared = None
+    for step, encoder in points:
+        folder = _point_folder(root, step, encoder, run_dir)
+        if shared is not None:  # the step-0 and random arms of the first point serve every point
+            for task in task_list(demo):
+                for model in ["step-0", *(f"random-{seed}" for seed in random_seeds(demo))]:
+                    source = shared.probe_results(model, task).parent
+                    target = folder / "probe" / source.name
+                    if source.is_dir() and not target.exists():
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.symlink_to(source.resolve())
+        logger.info(f"Learning curve: scoring step {step} ({encoder}) in {folder}")
+        run_demo(replace(demo, output_dir=str(folder), push_to_hub=False))
+        shared = shared or DemoRun(replace(demo, output_dir=str(folder)))
+    record = curve_record(run_dir, root, points)
+    (root / "curves.json").write_text(json.dumps(record, indent=1, default=float) + "\n")
+    plot_curves(record, root / "curves.png")
+    return root / "curves.png"
+
+
+def curve_record(run_dir: Path, root: Path, points: list[tuple[int, Path]]) -> dict:
+    """Loss and retrieval per logged step, and every testable claim row's effect, interval and verdict per point."""
+    logs = [json.loads(line) for line in (run_dir / "logs.jsonl").read_text().splitlines() if line.strip()]
+    training = {"step": [r["step"] for r in logs if "loss" in r], "loss": [r["loss"] for r in logs if "loss" in r],
+                "retrieval_top1": [r.get("retrieval_top1") for r in logs if "loss" in r]}
+    claims = {}
+    for step, _ in points:
+        for row in json.loads((root / f"step-{step:08d}" / "report" / "claims.json").read_text()):
+            interval = row.get("interval")
+            if interval is None:
+                continue
+            series = claims.setdefault(row["claim_id"], {"label": row["effect_label"], "metric": row["metric"],
+                                                         "step": [], "value": [], "low": [], "high": [],
+                                                         "verdict": []})
+            series["step"].append(step)
+            for key in ("value", "low", "high"):
+                series[key].append(interval[key])
+            series["verdict"].append(row["verdict"])
+    return {"run_dir": str(run_dir), "points": [step for step, _ in points], "training": training, "claims": claims}
+
+
+def plot_curves(record: dict, path: Path) -> Path:
+    """One panel for the loss, one for retrieval, one per claim row: its effect with the 95 % band against steps,
+    the zero line marked (an effect whose band leaves it is a finding at that point, before Holm)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(record["claims"].items())
+    panels = 2 + len(rows)
+    columns = 3
+    figure, axes = plt.subplots((panels + columns - 1) // columns, columns, figsize=(4.2 * columns,
+                                3.0 * ((panels + columns - 1) // columns)), squeeze=False)
+    axes = axes.ravel()
+    training = record["training"]
+    axes[0].plot(training["step"], training["loss"])
+    axes[0].set_title("NT-Xent loss")
+    axes[1].plot(training["step"], training["retrieval_top1"])
+    axes[1].set_title("in-batch retrieval top-1")
+    for axis, (claim_id, series) in zip(axes[2:], rows):
+        axis.fill_between(series["step"], series["low"], series["high"], alpha=0.3)
+        axis.plot(series["step"], series["value"], marker="o")
+        axis.axhline(0.0, color="grey", linewidth=0.8)
+        axis.set_title(f"{claim_id}: {series['label']}"[:60], fontsize=9)
+    for axis in axes[:panels]:
+        axis.set_xlabel("step")
+    for axis in axes[panels:]:
+        axis.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+__all__ = ["CurveArguments", "curve_points", "curve_record", "plot_curves", "score_curve"]
