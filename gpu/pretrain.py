@@ -129,7 +129,9 @@ def train(args) -> None:
            "shards": {k: v for k, v in meta.items() if k not in ("track_names", "feature_extractor")},
            "arguments": vars(args), "vit1d_imported": "vit1d" in sys.modules}
     deadline = time.perf_counter() + args.time_budget_s
-    for seed in seeds:
+    for index, seed in enumerate(seeds):
+        # Each seed gets an equal share of the time left, so a slow first seed cannot starve the others.
+        seed_deadline = time.perf_counter() + (deadline - time.perf_counter()) / (len(seeds) - index)
         torch.manual_seed(seed)
         model = modeling.ViT1DForContrastivePretraining(config).to(device)
         save_file({k: v.to(torch.bfloat16).contiguous() for k, v in model.vit1d.state_dict().items()},
@@ -142,8 +144,8 @@ def train(args) -> None:
         started = time.perf_counter()
         done = 0
         for step in range(steps):
-            if time.perf_counter() > deadline:
-                break  # the time budget is shared by the seeds: stop this one, keep what it learnt
+            if time.perf_counter() > seed_deadline:
+                break  # this seed's share of the time budget is spent: keep what it learnt
             optimization.set_weight_decay(optimizer, step, steps, 0.04, 0.01)
             first, second, offsets, tracks = sampler.draw(args.batch_size)
             views = crops(mel, first, offsets[0], meta["db_range"], mean, std)
@@ -236,7 +238,8 @@ def main(argv=None):
     t.add_argument("--learning_rate", type=float, default=1e-3)
     t.add_argument("--warmup_steps", type=int, default=300)
     t.add_argument("--config_overrides", default="")
-    t.add_argument("--time_budget_s", type=float, default=540.0, help="all seeds together")
+    t.add_argument("--time_budget_s", type=float, default=540.0,
+                   help="all seeds together, shared equally; a seed that runs out stops early (log.json says)")
     t.add_argument("--log_every", type=int, default=50)
     t.add_argument("--dry_run", action="store_true", help="3 steps of a tiny model on the CPU")
     a = commands.add_parser("assemble", help="encoder folders from the returned weights (needs vit1d)")
