@@ -293,8 +293,12 @@ def test_standardised_and_frame_normalised_input_is_trained_saved_and_recorded(c
                              for path in train if path.suffix in (".flac", ".wav", ".ogg")])
     assert abs(frames.mean()) < 0.3 and 0.7 < frames.std() < 1.3
     recipe = json.loads((out / "training_recipe.json").read_text())
-    assert recipe["input"] == ("log-mel dB standardised per mel bin with corpus statistics; each frame normalised "
-                               "over its mel bins (LayerNorm), projected linearly, then gelu")
+    assert recipe["input"] == (
+        "Every real frame is standardised per mel bin with the training corpus's mean and SD (`mel_mean`, "
+        "`mel_std` in preprocessor_config.json); the model normalises each frame over its mel bins (LayerNorm) before "
+        "the projection; the projected tokens pass a gelu activation.")
+    card = (out / "README.md").read_text()
+    assert recipe["input"] in card  # the input contract of the model card says it too
 
 
 def test_mixed_precision_set_by_accelerate_launch_is_used_and_recorded(corpus, tmp_path, monkeypatch):

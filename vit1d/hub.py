@@ -158,6 +158,7 @@ def model_card(
         "f_min": feature_extractor.f_min,
         "f_max": feature_extractor.f_max,
         "top_db": feature_extractor.top_db,
+        "input_normalisation": input_normalisation_text(config, feature_extractor),
         "repo_id": repo_id,
         "tested_versions": tested_versions(),
     }
@@ -238,6 +239,20 @@ def check_model_card(card, probe_results: Sequence[str | Path | dict] = ()) -> N
                 problems.append(f"model-index {key[1]} is {found[key]}, the probe results say {expected[key]}")
     if problems:
         raise ValueError("The model card does not pass the checks:\n- " + "\n- ".join(problems))
+
+
+def input_normalisation_text(config, feature_extractor) -> str:
+    """The model card's words for what happens to the dB values before the transformer (nothing, by default)."""
+    steps = []
+    if getattr(feature_extractor, "mel_mean", None) is not None:
+        steps.append("every real frame is standardised per mel bin with the training corpus's mean and SD "
+                     "(`mel_mean`, `mel_std` in preprocessor_config.json)")
+    if getattr(config, "frame_normalization", "none") == "layer_norm":
+        steps.append("the model normalises each frame over its mel bins (LayerNorm) before the projection")
+    if getattr(config, "patch_activation", "none") != "none":
+        steps.append(f"the projected tokens pass a {config.patch_activation} activation")
+    text = "; ".join(steps)
+    return text[0].upper() + text[1:] + "." if steps else "The dB values go to the projection as they are."
 
 
 def push_folder_to_hub(folder: str | Path, repo_id: str, private: bool = False, token: str | None = None,

@@ -30,7 +30,7 @@ from ..data.statistics import mel_statistics, with_mel_statistics
 from ..data.streaming import PairStream, StreamOptions, total_skipped
 from ..feature_extraction_vit1d import ViT1DFeatureExtractor
 from ..files import share_safetensors
-from ..hub import model_card, prepare_for_hub, push_folder_to_hub, tested_versions
+from ..hub import input_normalisation_text, model_card, prepare_for_hub, push_folder_to_hub, tested_versions
 from ..modeling_vit1d import ViT1DForContrastivePretraining
 from . import checkpointing
 from .arguments import RESUME_FIXED, DataArguments, ModelArguments, PretrainingArguments
@@ -507,7 +507,7 @@ def training_recipe(model_args, data_args, args, accelerator, data_description: 
     hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'CPU'}"
     return {
         "objective": f"NT-Xent on last-layer class tokens, temperature {config.nt_xent_temperature}",
-        "input": input_normalisation_of(config, extractor),
+        "input": input_normalisation_text(config, extractor),
         "initialisation": initialisation_of(model_args),
         "data": data_description,
         "views": f"{data_args.crop_seconds:g} s crops, centres {data_args.min_distance_seconds:g}-"
@@ -534,14 +534,6 @@ def training_recipe(model_args, data_args, args, accelerator, data_description: 
         "seed": args.seed,
         "versions": tested_versions(),
     }
-
-
-def input_normalisation_of(config: ViT1DConfig, extractor: ViT1DFeatureExtractor) -> str:
-    """How a log-mel frame reaches the transformer, in words."""
-    features = "log-mel dB" + (" standardised per mel bin with corpus statistics" if extractor.mel_mean else "")
-    frame = "normalised over its mel bins (LayerNorm), " if config.frame_normalization == "layer_norm" else ""
-    activation = f", then {config.patch_activation}" if config.patch_activation != "none" else ""
-    return f"{features}; each frame {frame}projected linearly{activation}"
 
 
 def augmentation_of(data_args: DataArguments) -> str:
