@@ -7,7 +7,9 @@ import pytest
 from conftest import tiny_config
 
 import vit1d
+from vit1d.claims import ClaimResult
 from vit1d.curves import CurveArguments, curve_points, score_curve
+from vit1d.stats import Interval
 from vit1d.demo import DemoArguments
 
 
@@ -45,10 +47,11 @@ def test_every_point_is_scored_with_shared_baselines_and_plotted(run_dir, tmp_pa
                 (probe / "probe_results.json").write_text(json.dumps({"model": model, "for": root.name}))
         (root / "report").mkdir(parents=True, exist_ok=True)
         value = 0.01 * len(calls)
-        (root / "report" / "claims.json").write_text(json.dumps([
-            {"claim_id": "C2", "effect_label": "trained - random", "metric": "beat F", "verdict": "inconclusive",
-             "interval": {"value": value, "low": value - 0.02, "high": value + 0.02}},
-            {"claim_id": "C5", "effect_label": "-", "metric": "-", "verdict": "inconclusive", "interval": None}]))
+        interval = Interval(value, value - 0.02, value + 0.02, 0.5, {"trained": 10}, {"trained": 3})
+        rows = [ClaimResult("C2", "beat", "beat F", "trained - random", interval, 1.0, "inconclusive", ""),
+                ClaimResult("C5", "stack", "-", "-", None, None, "inconclusive", "not testable")]
+        # As the demo writes them.
+        (root / "report" / "claims.json").write_text(json.dumps([row.to_dict() for row in rows]))
         return root / "report"
 
     monkeypatch.setattr("vit1d.demo.run_demo", fake_demo)

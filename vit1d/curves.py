@@ -86,11 +86,12 @@ def curve_record(run_dir: Path, root: Path, points: list[tuple[int, Path]]) -> d
                 "retrieval_top1": [r.get("retrieval_top1") for r in logs if "loss" in r]}
     claims = {}
     for step, _ in points:
+        # Rows as `vit1d.claims.ClaimResult.to_dict` writes them (the demo's report/claims.json).
         for row in json.loads((root / f"step-{step:08d}" / "report" / "claims.json").read_text()):
             interval = row.get("interval")
             if interval is None:
                 continue
-            series = claims.setdefault(row["claim_id"], {"label": row["effect_label"], "metric": row["metric"],
+            series = claims.setdefault(row["claim"], {"label": row["effect"], "metric": row["metric"],
                                                          "step": [], "value": [], "low": [], "high": [],
                                                          "verdict": []})
             series["step"].append(step)
