@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
+
 logger = logging.getLogger(__name__)
 
 
@@ -122,7 +124,8 @@ def plot_curves(record: dict, path: Path) -> Path:
     axes[1].set_title("in-batch retrieval top-1")
     for axis, (claim_id, series) in zip(axes[2:], rows):
         axis.fill_between(series["step"], series["low"], series["high"], alpha=0.3)
-        axis.plot(series["step"], series["value"], marker="o")
+        values, low, high = (np.asarray(series[key], dtype=float) for key in ("value", "low", "high"))
+        axis.errorbar(series["step"], values, yerr=[values - low, high - values], marker="o", capsize=3)
         axis.axhline(0.0, color="grey", linewidth=0.8)
         axis.set_title(f"{claim_id}: {series['label']}"[:60], fontsize=9)
     for axis in axes[:panels]:
