@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from huggingface_hub import ModelCard
 
 import vit1d
@@ -14,7 +15,7 @@ from vit1d.hub import check_model_card
 SMALL = dict(corpus_pieces=12, corpus_seconds=10.0, pretraining_steps=4, batch_size=4,
              config_overrides="num_hidden_layers=4,hidden_size=64,num_attention_heads=2,intermediate_size=128",
              probe_layers="2;4;2,4", probe_max_steps=40, probe_eval_every=20, analysis_tracks=2, analysis_layers="2,4",
-             random_init_seeds="0,1", probe_seeds="0,1", reference_steps=40)
+             random_init_seeds="1,2", probe_seeds="0,1", reference_steps=40)
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +143,24 @@ def test_demo_push_to_hub_uploads_the_model_folder_with_its_card(demo, tmp_path)
     results = json.loads((report / "results.json").read_text())
     assert [stage["reused"] for stage in results["stages"]] == [True, True, True, True]
     check_model_card(card["content"], results["probes"]["trained"])
+
+
+def test_a_random_seed_equal_to_the_pretraining_seed_is_warned_about(caplog, tmp_path):
+    """The random initialisation of the pretraining seed is the run's own step-0 weights, not an independent draw."""
+    import logging
+
+    from transformers import set_seed
+
+    from vit1d.demo import check_seeds
+
+    set_seed(0)
+    pretraining_start = vit1d.ViT1DModel(vit1d.ViT1DConfig(num_hidden_layers=1))
+    torch.manual_seed(0)  # what run_probe does for --random_init --seed 0
+    random_zero = vit1d.ViT1DModel(vit1d.ViT1DConfig(num_hidden_layers=1))
+    assert all(torch.equal(a, b) for a, b in zip(pretraining_start.state_dict().values(),
+                                                 random_zero.state_dict().values()))
+    with caplog.at_level(logging.WARNING, logger="vit1d.demo"):
+        check_seeds(DemoArguments(seed=0, random_init_seeds="1,2,3"))
+        assert not caplog.records
+        check_seeds(DemoArguments(seed=0, random_init_seeds="0,1,2"))
+    assert "own step-0 weights" in caplog.text

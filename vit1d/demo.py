@@ -77,8 +77,10 @@ class DemoArguments:
     cache_dir: str = field(default="~/.cache/vit1d/embeddings", metadata={"help": "Embedding cache of the probes."})
     seed: int = field(default=0)
     random_init_seeds: str = field(
-        default="0,1,2", metadata={"help": "Seeds of the random initialisations the trained encoder is compared with "
-                                           "(one probe run each; the claims pool them)."}
+        default="1,2,3", metadata={"help": "Seeds of the random initialisations the trained encoder is compared with "
+                                           "(one probe run each; the claims pool them). Keep them apart from --seed: "
+                                           "the initialisation of the pretraining seed is the run's own step-0 "
+                                           "weights, probed as their own arm."}
     )
     probe_seeds: str = field(default="0,1,2", metadata={"help": "Probe seeds of every probe run."})
     reference_steps: int = field(
@@ -178,6 +180,14 @@ def task_list(args: DemoArguments) -> list[str]:
     if unknown or not tasks:
         raise ValueError(f"--tasks takes a comma-separated subset of {','.join(TASKS)}, got {args.tasks!r}.")
     return tasks
+
+
+def check_seeds(args: DemoArguments) -> None:
+    """Warn when a random initialisation repeats the pretraining run's own: `torch.manual_seed(seed)` then the config
+    gives exactly the step-0 weights of a run pretrained with that seed."""
+    if args.seed in random_seeds(args):
+        logger.warning(f"--random_init_seeds holds the pretraining seed {args.seed}: that initialisation is the run's "
+                       "own step-0 weights (the step-0 arm), not an independent draw. Use other seeds.")
 
 
 def random_seeds(args: DemoArguments) -> list[int]:
@@ -352,6 +362,7 @@ def run_demo(args: DemoArguments) -> Path:
     tasks = task_list(args)
     if args.push_to_hub and not args.hub_model_id:
         raise ValueError("--push_to_hub needs --hub_model_id ORG/NAME.")
+    check_seeds(args)
     run = DemoRun(args)
     run.root.mkdir(parents=True, exist_ok=True)
     with tqdm(total=5, desc="demo", unit="stage") as stages:
