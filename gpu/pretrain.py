@@ -54,6 +54,8 @@ def standalone_modules():
 
 
 def dequantise(codes: torch.Tensor, db_range) -> torch.Tensor:
+    """`vit1d.data.mel_shards.dequantise` on the GPU with the shards' own range; that module cannot be imported
+    here (it reads audio through vit1d.audio, which needs soundfile)."""
     low, high = db_range
     return codes.float() * ((high - low) / 255) + low
 
