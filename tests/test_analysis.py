@@ -265,6 +265,24 @@ def test_band_measures_from_tokens_equal_the_full_matrix_ones(rng, center):
         assert rounded["chord_change_lift"] == pytest.approx(summary["chord_change_lift"], abs=1e-4)
 
 
+def test_linear_cka_is_one_for_the_same_geometry_and_low_for_unrelated_tokens(rng):
+    from vit1d.analysis import linear_cka
+
+    x = rng.normal(size=(400, 16))
+    rotation, _ = np.linalg.qr(rng.normal(size=(16, 16)))
+    assert linear_cka(x, x) == pytest.approx(1.0)
+    # Invariant to rotation, isotropic scaling and a shift of every token (the mean token is removed).
+    assert linear_cka(x, 3.0 * x @ rotation + 5.0) == pytest.approx(1.0)
+    assert linear_cka(torch.from_numpy(x).float(), x) == pytest.approx(1.0, abs=1e-6)
+    unrelated = linear_cka(x, rng.normal(size=(400, 24)))
+    assert 0.0 <= unrelated < 0.1
+    half = np.concatenate([x[:, :8], rng.normal(size=(400, 8))], axis=1)  # shares half its directions with x
+    assert unrelated < linear_cka(x, half) < 1.0
+    assert np.isnan(linear_cka(np.ones((10, 4)), x[:10]))  # no variance: no geometry to compare
+    with pytest.raises(ValueError, match="same T"):
+        linear_cka(x, x[:-1])
+
+
 def test_pooled_self_similarity_is_the_block_mean_of_the_full_matrix(rng):
     tokens = (block_tokens(rng, [20, 17, 13], dim=8, noise=0.3) + 0.2).astype(np.float32)
     times = token_times(50)
@@ -386,7 +404,12 @@ def test_run_analysis_end_to_end_on_a_rendered_corpus(tmp_path):
         for layer in ("1", "3"):
             entry = results["ssm"][key][layer]
             assert entry["num_tracks"]["chord_change_lift"] == 2 and np.isfinite(entry["chord_change_lift"])
-            assert set(results["ssm_ci"][key][layer]) >= {"chord_change_lift", "beat_lift", "beat_lag_contrast"}
+            assert set(results["ssm_ci"][key][layer]) >= {"chord_change_lift", "beat_lift", "beat_lag_contrast",
+                                                          "cka_to_deepest"}
+            cka = np.array(results["per_track"]["ssm"][key][layer]["cka_to_deepest"])
+            assert np.all((cka > 0) & (cka <= 1 + 1e-9))
+            if layer == "3":  # the deepest SSM layer is alike itself
+                assert np.allclose(cka, 1.0)
             assert np.shape(results["per_track"]["ssm"][key][layer]["beat_lag_contrast"]) == (
                 1 if key == "trained" else 3, 2)
     # One trained model chosen on the reported tracks: its test F is the best cell of its tables (optimistic).

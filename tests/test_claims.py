@@ -111,8 +111,47 @@ def test_analysis_claims_compare_onsets_with_random_inits_and_floors_and_layers(
     assert verdicts["C6 (harmony shallow)"].verdict == SUPPORTED  # lift 1.5 at layer 3 vs 0.5 at 12
     assert verdicts["C6 (rhythm deep)"].verdict == INCONCLUSIVE and "layer 12 - layer 3" in verdicts[
         "C6 (rhythm deep)"].effect_label
+    # Without random initialisations, C6's comparisons with them cannot be made, and say so.
+    assert not claims["C6 (harmony shallow, vs random)"].testable and not claims["C6 (CKA)"].testable
     empty = analysis_claims({"per_track": {}})
     assert all(not claim.testable for claim in empty)
+
+
+def test_c6_compares_the_depth_differences_and_cka_of_trained_and_random_encoders():
+    from vit1d.claims import analysis_claims
+
+    rng = np.random.default_rng(3)
+    tracks = 40
+
+    def f(level, seeds=1, spread=0.05):
+        return (level + rng.normal(0, spread, (seeds, tracks))).tolist()
+
+    def ssm(shallow_lift, deep_lift, cka, seeds=1):
+        return {"3": {"chord_change_lift": f(shallow_lift, seeds), "beat_lag_contrast": f(0.0, seeds),
+                      "cka_to_deepest": f(cka, seeds, 0.02)},
+                "12": {"chord_change_lift": f(deep_lift, seeds), "beat_lag_contrast": f(0.0, seeds),
+                       "cka_to_deepest": f(1.0, seeds, 0.0)}}
+
+    def verdicts(trained, random):
+        claims = analysis_claims({"per_track": {"ssm": {"trained": trained, "random_init": random}}})
+        return {r.claim_id: r for r in evaluate_claims(claims, n_resamples=400)}
+
+    # Training made the shallow layer mark chord changes and the layers less alike than at initialisation.
+    made = verdicts(ssm(1.5, 0.5, 0.3), ssm(0.6, 0.5, 0.9, seeds=3))
+    assert made["C6 (harmony shallow)"].verdict == SUPPORTED
+    assert made["C6 (harmony shallow, vs random)"].verdict == SUPPORTED
+    assert made["C6 (harmony shallow, vs random)"].interval.value == pytest.approx(0.9, abs=0.05)
+    assert made["C6 (harmony shallow, vs random)"].interval.num_seeds == {"trained": 1, "random_init": 3}
+    assert made["C6 (CKA)"].verdict == SUPPORTED and made["C6 (CKA)"].interval.value == pytest.approx(0.6, abs=0.03)
+    assert abs(made["C6 (rhythm deep, vs random)"].interval.value) < 0.06  # no beat-lag structure in either
+    # A random encoder whose layers differ alike: the trained encoder's own depth difference is no evidence of
+    # training, and layers more alike than at initialisation refute the CKA row.
+    alike = verdicts(ssm(1.5, 0.5, 0.95), ssm(1.5, 0.5, 0.6, seeds=3))
+    assert alike["C6 (harmony shallow)"].verdict == SUPPORTED
+    assert alike["C6 (harmony shallow, vs random)"].verdict == INCONCLUSIVE
+    assert alike["C6 (harmony shallow, vs random)"].interval.low < 0 < alike[
+        "C6 (harmony shallow, vs random)"].interval.high
+    assert alike["C6 (CKA)"].verdict == "refuted"
 
 
 def test_the_runs_own_step_zero_weights_are_a_paired_arm_of_c2_and_c3():

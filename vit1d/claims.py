@@ -432,9 +432,7 @@ def analysis_claims(results: dict) -> list[Claim]:
 
     C4: the test onset F of the trained encoder's chosen attention curve against the random initialisations', and
     against the chance floors (peak-picked noise, a random linear projection of the log-mel frame), paired over the
-    test tracks with onsets. C6: the self-similarity measures change with depth, as the paper's pictures suggest:
-    chord changes stand out more at the shallowest SSM layer than at the deepest (novelty lift), and beats recur more
-    at the deepest (beat-lag contrast), for the trained encoder, paired over tracks."""
+    test tracks with onsets. C6: see `_depth_claims`."""
     claims = []
     per_track = results.get("per_track", {})
     onsets = per_track.get("onsets", {})
@@ -457,23 +455,80 @@ def analysis_claims(results: dict) -> list[Claim]:
         claims.append(Claim(claim_id, PAPER_CLAIMS["C4"], "onset F (50 ms) of the chosen attention curve",
                             {"trained": Arm(a[:, scored]), other: Arm(b[:, scored])},
                             lambda m, o=other: m["trained"] - m[o], label, caveat=caveat))
-    ssm = per_track.get("ssm", {}).get("trained", {})
-    layers = sorted(ssm, key=int)
-    for claim_id, measure, label in (("C6 (harmony shallow)", "chord_change_lift", "layer {0} - layer {1}"),
-                                     ("C6 (rhythm deep)", "beat_lag_contrast", "layer {1} - layer {0}")):
-        if len(layers) < 2:
-            claims.append(_untestable(claim_id, measure, "shallow vs deep", "fewer than 2 SSM layers analysed"))
+    claims += _depth_claims(per_track.get("ssm", {}))
+    return claims
+
+
+# C6's measures: (row name, per-track measure of `analysis_results.json`'s `per_track.ssm`, how it is read).
+DEPTH_MEASURES = (("C6 (harmony shallow)", "chord_change_lift", "shallow - deep"),
+                  ("C6 (rhythm deep)", "beat_lag_contrast", "deep - shallow"))
+
+
+def _depth_claims(ssm: Mapping[str, Mapping[str, Mapping[str, list]]]) -> list[Claim]:
+    """Claim C6 (layers differ), paired over the analysed test tracks, between the shallowest and deepest SSM layers:
+
+    - within the trained encoder, chord changes stand out more at the shallow layer (novelty lift, shallow - deep)
+      and beats recur more at the deep one (beat-lag contrast, deep - shallow), as the paper's pictures suggest;
+    - "vs random": the same depth difference, trained minus the random initialisations' (each seed's own difference,
+      so a random encoder whose layers differ alike gives 0): depth structure that training made;
+    - "(CKA)": linear CKA between the two layers' tokens, random - trained: positive when training made the layers
+      less alike than they are at initialisation (a random pre-norm encoder's layers stay close to each other)."""
+    trained, random = ssm.get("trained", {}), ssm.get("random_init", {})
+    layers = sorted(trained, key=int)
+    if len(layers) < 2:
+        return [_untestable(claim_id, measure, read, "fewer than 2 SSM layers analysed")
+                for claim_id, measure, read in DEPTH_MEASURES]
+    shallow, deep = layers[0], layers[-1]
+
+    def depth(arm: Mapping, measure: str, read: str) -> np.ndarray:  # (seeds, tracks): the arm's depth difference
+        first, second = (np.asarray(arm[layer][measure], dtype=np.float64) for layer in (shallow, deep))
+        return np.atleast_2d(first - second if read == "shallow - deep" else second - first)
+
+    def scored(*matrices: np.ndarray) -> np.ndarray:  # tracks every arm scores
+        return np.logical_and.reduce([np.isfinite(m).any(axis=0) for m in matrices])
+
+    caveat = f"layers {shallow} and {deep}"
+    claims = []
+    for claim_id, measure, read in DEPTH_MEASURES:
+        label = read.replace("shallow", f"layer {shallow}").replace("deep", f"layer {deep}")
+        own = depth(trained, measure, read)
+        keep = scored(own)
+        if keep.sum() < 2:
+            claims.append(_untestable(claim_id, measure, label, "fewer than 2 tracks with the annotation"))
+        else:
+            claims.append(Claim(claim_id, PAPER_CLAIMS["C6"], f"{measure} of the trained encoder's SSM",
+                                {"trained": Arm(own[:, keep])}, lambda m: m["trained"], label,
+                                caveat="the trained encoder's own layers; the row below compares random inits"))
+        vs_random = f"{claim_id[:-1]}, vs random)"
+        if not random or shallow not in random or deep not in random:
+            claims.append(_untestable(vs_random, measure, f"trained ({label}) - random ({label})",
+                                      "no random initialisation was analysed"))
             continue
-        shallow, deep = (np.asarray(ssm[layer][measure], dtype=np.float64) for layer in (layers[0], layers[-1]))
-        scored = np.isfinite(shallow).any(axis=0) & np.isfinite(deep).any(axis=0)
-        if scored.sum() < 2:
-            claims.append(_untestable(claim_id, measure, "shallow vs deep", "fewer than 2 tracks with the annotation"))
+        other = depth(random, measure, read)
+        keep = scored(own, other)
+        if keep.sum() < 2:
+            claims.append(_untestable(vs_random, measure, f"trained ({label}) - random ({label})",
+                                      "fewer than 2 tracks with the annotation"))
             continue
-        first, second = ("shallow", "deep") if measure == "chord_change_lift" else ("deep", "shallow")
-        claims.append(Claim(claim_id, PAPER_CLAIMS["C6"], f"{measure} of the trained encoder's SSM",
-                            {"shallow": Arm(shallow[:, scored]), "deep": Arm(deep[:, scored])},
-                            lambda m, a=first, b=second: m[a] - m[b], label.format(layers[0], layers[-1]),
-                            caveat="layers of the trained encoder only: a random initialisation may differ alike"))
+        claims.append(Claim(vs_random, PAPER_CLAIMS["C6"], f"{measure}: depth difference",
+                            {"trained": Arm(own[:, keep]), "random_init": Arm(other[:, keep])},
+                            lambda m: m["trained"] - m["random_init"], f"trained ({label}) - random ({label})",
+                            caveat=caveat))
+    label = f"random - trained CKA(layer {shallow}, layer {deep})"
+    if "cka_to_deepest" not in trained.get(shallow, {}) or not random or "cka_to_deepest" not in random.get(
+            shallow, {}):
+        claims.append(_untestable("C6 (CKA)", "linear CKA", label, "no CKA of both the trained encoder and a random "
+                                  "initialisation in these results"))
+        return claims
+    own, other = (np.atleast_2d(np.asarray(arm[shallow]["cka_to_deepest"], dtype=np.float64))
+                  for arm in (trained, random))
+    keep = scored(own, other)
+    if keep.sum() < 2:
+        claims.append(_untestable("C6 (CKA)", "linear CKA", label, "fewer than 2 analysed tracks"))
+        return claims
+    claims.append(Claim("C6 (CKA)", PAPER_CLAIMS["C6"], "linear CKA between the shallowest and deepest SSM layers",
+                        {"trained": Arm(own[:, keep]), "random_init": Arm(other[:, keep])},
+                        lambda m: m["random_init"] - m["trained"], label, caveat=caveat))
     return claims
 
 

@@ -60,7 +60,7 @@ from .attention import (
     random_projection_curves,
     track_onset_strength,
 )
-from .ssm import SUMMARY_KEYS, chord_changes, pooled_self_similarity, ssm_summary_from_tokens
+from .ssm import SUMMARY_KEYS, chord_changes, linear_cka, pooled_self_similarity, ssm_summary_from_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,10 @@ NO_SELECTION = "none: selected on the reported tracks (optimistic)"
 FLOOR_NAMES = {"noise": "noise (peak-picked i.i.d. noise)",
                "random_projection": "random linear projection of the log-mel frame",
                "spectral_flux": "spectral flux of the log-mel input (classical)"}
-SSM_CI_KEYS = SUMMARY_KEYS
+# Per SSM layer and track: the SSM measures, and the linear CKA of the layer's tokens with the deepest SSM layer's
+# (1 at that layer), whose change with depth is the other half of claim C6.
+LAYER_KEYS = (*SUMMARY_KEYS, "cka_to_deepest")
+SSM_CI_KEYS = LAYER_KEYS
 
 
 def _numbers(text: str, kind, name: str) -> list:
@@ -373,10 +376,13 @@ def analyse_split(args: AnalysisArguments, source, rows: list, split: str, model
                     grid = onset_score_grid(curves, strengths.times, reference, floor_thresholds[floor], **pick)
                     for score in SCORE_NAMES:  # (thresholds, draws) -> the mean over the draws
                         scores.floors[floor][score].append(grid[score].mean(axis=1))
+            deepest = strengths.tokens[max(ssm_layers)] if ssm_layers else None
             for layer in ssm_layers:  # from the band of lags the measures read: no T x T matrix
-                scores.ssm[index][layer].append(ssm_summary_from_tokens(
+                summary = ssm_summary_from_tokens(
                     strengths.tokens[layer], strengths.times, beats, changes, kernel_seconds=args.ssm_kernel_seconds,
-                    window=args.ssm_window, center=args.ssm_center))
+                    window=args.ssm_window, center=args.ssm_center)
+                summary["cka_to_deepest"] = linear_cka(strengths.tokens[layer], deepest)
+                scores.ssm[index][layer].append(summary)
             model_seconds[entry.key] = model_seconds.get(entry.key, 0.0) + time.perf_counter() - model_started
             if index in figure_models and (scores.first is None or (scores.first_with_onsets is None
                                                                     and onsets is not None)):
@@ -675,7 +681,7 @@ def _ssm_results(args, test: SplitScores, arms: dict, ssm_layers: list[int]) -> 
         means[arm], intervals[arm], per_track[arm] = {}, {}, {}
         for layer in ssm_layers:
             values = {name: np.array([[summary[name] for summary in test.ssm[index][layer]] for index in indices],
-                                     dtype=np.float64).reshape(len(indices), -1) for name in SUMMARY_KEYS}
+                                     dtype=np.float64).reshape(len(indices), -1) for name in LAYER_KEYS}
             entry = {name: _nanmean(matrix) for name, matrix in values.items()}
             entry["num_tracks"] = {name: int(np.isfinite(matrix).any(axis=0).sum()) for name, matrix in values.items()}
             first = test.ssm[indices[0]][layer]  # the events are the tracks', the same for every seed
@@ -894,23 +900,26 @@ def markdown_tables(results: dict) -> str:
               "Novelty lift: Foote novelty (z-scored) near chord changes / near beats that are not chord changes, "
               "minus its mean; 0 = no alignment, in standard deviations. Beat-lag contrast: mean cosine one to four "
               "beats apart minus half a beat off. F: novelty peaks vs chord changes / all beats (the denser beats "
-              "are easier to hit: compare layers, not columns). Means over tracks with the annotation"
-              + (" and over the random initialisations' seeds." if seeds else "."), "",
-              "| layer | chord-change lift | beat lift | beat-lag contrast | chord-change F | beat F |",
-              "|---|---|---|---|---|---|"]
-    columns = ("chord_change_lift", "beat_lift", "beat_lag_contrast", "chord_change_f_measure", "beat_f_measure")
+              "are easier to hit: compare layers, not columns). CKA: linear CKA of the layer's tokens with those of "
+              f"layer {max(results['ssm_layers'])} (1: alike up to rotation and scale). Means over tracks with the "
+              "annotation" + (" and over the random initialisations' seeds." if seeds else "."), "",
+              "| layer | chord-change lift | beat lift | beat-lag contrast | CKA | chord-change F | beat F |",
+              "|---|---|---|---|---|---|---|"]
+    columns = ("chord_change_lift", "beat_lift", "beat_lag_contrast", "cka_to_deepest", "chord_change_f_measure",
+               "beat_f_measure")
     for layer in results["ssm_layers"]:
-        cells = [_pair([results["ssm"][key][str(layer)][column] for key in keys]) for column in columns]
+        cells = [_pair([results["ssm"][key][str(layer)].get(column, float("nan")) for key in keys])
+                 for column in columns]
         lines.append(f"| {layer} | " + " | ".join(cells) + " |")
     lines.append("")
     intervals = results.get("ssm_ci", {})
     if any(intervals.get(key, {}).get(str(layer)) for key in keys for layer in results["ssm_layers"]):
         lines += ["The same means with 95 % bootstrap intervals over tracks (x seeds):", "",
-                  "| layer | model | chord-change lift | beat lift | beat-lag contrast |", "|---|---|---|---|---|"]
+                  "| layer | model | chord-change lift | beat lift | beat-lag contrast | CKA |", "|---|---|---|---|---|---|"]
         for layer in results["ssm_layers"]:
             for key in keys:
                 entry, ci = results["ssm"][key][str(layer)], intervals.get(key, {}).get(str(layer), {})
-                cells = [_with_interval(entry[column], ci.get(column)) for column in columns[:3]]
+                cells = [_with_interval(entry.get(column, float("nan")), ci.get(column)) for column in columns[:4]]
                 lines.append(f"| {layer} | {results['models'][key]} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)

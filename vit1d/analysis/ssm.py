@@ -14,6 +14,10 @@ The paper shows `S[i, j] = cos(z_i, z_j)` per layer: blocks at layer 3 (harmony)
 - **beat-lag contrast**: mean similarity along the sub-diagonals one to four beats apart minus along those half a beat
   off (0.5, 1.5, ... beats): positive when tokens a whole number of beats apart are more alike, the "sub-diagonal"
   picture of layer 12.
+- **linear CKA between layers** ([`linear_cka`], Kornblith et al. 2019): how alike two layers' token geometries are,
+  1 for the same up to rotation and scale, near 0 for unrelated ones. A random pre-norm encoder's layers stay close
+  to its embeddings (the residual stream carries them through), so "layers differ" is read as trained CKA below
+  random CKA.
 
 Memory: neither measure needs the whole `T x T` matrix. Novelty reads a band of `2L` sub-diagonals (`L` tokens, half
 the kernel), the beat-lag contrast a few sub-diagonals up to `max_beats` beats, so [`ssm_summary_from_tokens`] (what
@@ -338,6 +342,21 @@ def _summary_max_lag(times, beats, kernel_seconds: float) -> int:
     return max(2 * _kernel_half(times, kernel_seconds)[0] - 1, _beat_max_lag(times, beats))
 
 
+def linear_cka(x, y) -> float:
+    """Linear centred kernel alignment of two token matrices `(T, D1)` and `(T, D2)` of the same `T` tokens
+    (Kornblith et al., ICML 2019): `||Yc^T Xc||_F^2 / (||Xc^T Xc||_F ||Yc^T Yc||_F)` with column-centred `Xc`, `Yc`,
+    in float64. In [0, 1], invariant to rotations and isotropic scaling of either; NaN when either has no variance.
+    `O(T * D^2)` time, `O(D^2)` memory beyond the tokens: no `T x T` Gram matrix."""
+    a, b = (np.asarray(m.detach().float().cpu() if isinstance(m, torch.Tensor) else m, dtype=np.float64)
+            for m in (x, y))
+    if a.ndim != 2 or b.ndim != 2 or len(a) != len(b):
+        raise ValueError(f"linear_cka needs two (T, D) matrices of the same T, got {a.shape} and {b.shape}.")
+    a, b = a - a.mean(axis=0), b - b.mean(axis=0)
+    cross = np.linalg.norm(b.T @ a) ** 2
+    norms = np.linalg.norm(a.T @ a) * np.linalg.norm(b.T @ b)
+    return float(cross / norms) if norms > 0 else float("nan")
+
+
 SUMMARY_KEYS = ("chord_change_lift", "beat_lift", "chord_change_f_measure", "beat_f_measure", "beat_lag_contrast")
 
 
@@ -383,6 +402,6 @@ def ssm_summary_from_tokens(tokens, times, beats=None, changes=None, kernel_seco
 
 
 __all__ = ["SUMMARY_KEYS", "beat_lag_contrast", "beat_lag_contrast_from_band", "beats_without_changes",
-           "boundary_alignment", "checkerboard_kernel", "chord_changes", "kernel_half_size", "novelty",
+           "boundary_alignment", "checkerboard_kernel", "chord_changes", "kernel_half_size", "linear_cka", "novelty",
            "novelty_from_band", "pooled_self_similarity", "self_similarity", "similarity_band", "ssm_band",
            "ssm_for_layers", "ssm_summary", "ssm_summary_from_tokens"]
