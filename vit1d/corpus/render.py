@@ -274,8 +274,9 @@ def make_piece(planned: PlannedPiece, seconds: float) -> Piece:
 # 1: grooves and chorales (parameters not recorded); 2: fiddle tunes join, parameters recorded in corpus.json;
 # 3: the metrical and harmonic strata, recording realism (`realism` column), `onsets` of fast-attack parts only
 # (`onsets_all` every note), rows name their `stratum`; 4: splits stratified by source (`split_fractions` recorded),
-# FluidR3_GM joins TimGM6mb when installed.
-CORPUS_VERSION = 4
+# FluidR3_GM joins TimGM6mb when installed; 5: the harmonic stratum's chords are detached broken figures (no block
+# chords), its bass sounds one beat, more inversions: no frame holds a whole chord (chord headroom).
+CORPUS_VERSION = 5
 
 
 def realism_settings(realism: "bool | RealismSettings") -> RealismSettings | None:
