@@ -46,7 +46,8 @@ from vit1d.analysis.ssm import (
 
 __all__ = [
     "AnalysisArguments", "FLOORS", "MODES", "OnsetStrengths", "attention_maps", "beat_lag_contrast",
-    "beat_lag_contrast_from_band", "boundary_alignment", "chord_changes", "linear_cka", "markdown_tables", "noise_curves", "novelty",
+    "beat_lag_contrast_from_band", "boundary_alignment", "chord_changes", "linear_cka", "markdown_tables",
+    "noise_curves", "novelty",
     "novelty_from_band", "onset_score_grid", "onset_scores", "onset_strength", "pick_onsets", "plot_attention_maps",
     "plot_onset_curves", "random_projection_curves",
     "plot_probe_curves", "plot_ssm_grid", "pooled_self_similarity", "run_analysis", "self_similarity",

@@ -915,7 +915,8 @@ def markdown_tables(results: dict) -> str:
     intervals = results.get("ssm_ci", {})
     if any(intervals.get(key, {}).get(str(layer)) for key in keys for layer in results["ssm_layers"]):
         lines += ["The same means with 95 % bootstrap intervals over tracks (x seeds):", "",
-                  "| layer | model | chord-change lift | beat lift | beat-lag contrast | CKA |", "|---|---|---|---|---|---|"]
+                  "| layer | model | chord-change lift | beat lift | beat-lag contrast | CKA |",
+                  "|---|---|---|---|---|---|"]
         for layer in results["ssm_layers"]:
             for key in keys:
                 entry, ci = results["ssm"][key][str(layer)], intervals.get(key, {}).get(str(layer), {})

@@ -235,8 +235,9 @@ def _inversion_weights(num_tones: int) -> list[float]:
 
 
 def _voicing(voicing: str, upper: list[int], start: float, end: float, beat: float, channel: int) -> list[NoteEvent]:
-    """The accompaniment of one chord: its tones as detached eighth notes (`STACCATO` of the eighth), one at a time,
-    in the order of `voicing` (`VOICINGS`); a figure too short to reach every tone adds the missing ones at the start."""
+    """The accompaniment of one chord: its tones as detached eighth notes (`STACCATO` of the eighth), one at a
+    time, in the order of `voicing` (`VOICINGS`); a figure too short to reach every tone adds the missing ones at
+    the start."""
     if voicing not in VOICINGS:
         raise ValueError(f"Unknown voicing {voicing!r}; known: {VOICINGS}")
     if voicing == "arpeggio":  # up and down: C E G E C E G E ...
