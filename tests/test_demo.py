@@ -164,3 +164,101 @@ def test_a_random_seed_equal_to_the_pretraining_seed_is_warned_about(caplog, tmp
         assert not caplog.records
         check_seeds(DemoArguments(seed=0, random_init_seeds="0,1,2"))
     assert "own step-0 weights" in caplog.text
+
+
+RELEASED_REMOTE_SCRIPT = """
+import importlib.abc, json, sys
+
+class RefuseVit1d(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "vit1d" or name.startswith("vit1d."):
+            raise ImportError("vit1d must not be imported by the remote-code test")
+
+sys.meta_path.insert(0, RefuseVit1d())
+import numpy as np, torch
+from safetensors.torch import load_file
+from transformers import AutoFeatureExtractor, AutoModel
+
+folder, clip = sys.argv[1], np.load(sys.argv[2])
+model = AutoModel.from_pretrained(folder, trust_remote_code=True).float().eval()
+extractor = AutoFeatureExtractor.from_pretrained(folder, trust_remote_code=True)
+with torch.no_grad():
+    outputs = model(**extractor(clip, sampling_rate=16000, return_tensors="pt"))
+stored = load_file(f"{folder}/reference_outputs.safetensors")
+print(json.dumps({"class": type(model).__module__, "difference": max(
+    float((outputs.last_hidden_state[0] - stored["last_hidden_state"]).abs().max()),
+    float((outputs.pooler_output[0] - stored["pooler_output"]).abs().max()))}))
+"""
+
+
+@pytest.mark.slow
+def test_a_released_checkpoint_loads_every_way_and_reproduces_its_stored_outputs(demo, tmp_path,
+                                                                                  restore_auto_classes):
+    import os
+    import subprocess
+    import sys
+
+    import matplotlib.pyplot as plt
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoModel
+
+    from vit1d.hub import REFERENCE_OUTPUTS, check_reference_outputs, release_checkpoint
+    from vit1d.synthetic import synthetic_music
+
+    args, report = demo
+    curves = tmp_path / "curves.png"
+    plt.figure(figsize=(3, 3)).gca().plot([0, 1], [1, 0])
+    plt.savefig(curves)
+    plt.close("all")
+    curves.with_suffix(".json").write_text('{"points": [4]}')
+    folder = release_checkpoint(report.parent, tmp_path / "release", curves=curves, repo_id="test-org/vit1d-tiny")
+
+    names = {path.name for path in folder.iterdir()}
+    assert {"model.safetensors", "config.json", "preprocessor_config.json", "configuration_vit1d.py",
+            "modeling_vit1d.py", "feature_extraction_vit1d.py", "training_recipe.json", "claims.json",
+            "curves.json", REFERENCE_OUTPUTS, "README.md", "figures"} <= names
+    assert not names & {"initial_encoder", "checkpoints", "encoders", "logs.jsonl"}
+    assert not list(folder.glob("*.bin")) and not list(folder.glob("*.pt"))  # nothing a load would unpickle
+    with safe_open(folder / "model.safetensors", "pt") as weights:  # small: float32 (the 25 MB rule)
+        assert {weights.get_tensor(key).dtype for key in weights.keys()} == {torch.float32}
+    assert json.loads((folder / "claims.json").read_text()) == json.loads((report / "results.json").read_text())[
+        "claims"]
+
+    # Through the Auto classes (vit1d imported) and through remote code alone, the stored outputs come back.
+    model = AutoModel.from_pretrained(folder)
+    assert type(model) is vit1d.ViT1DModel and check_reference_outputs(folder, model) < 1e-5
+    clip = tmp_path / "clip.npy"
+    np.save(clip, synthetic_music(4.0, 16000, seed=0))
+    (tmp_path / "remote.py").write_text(RELEASED_REMOTE_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_MODULES_CACHE=str(tmp_path / "modules"), HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
+    done = subprocess.run([sys.executable, str(tmp_path / "remote.py"), str(folder), str(clip)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    remote = json.loads(done.stdout.strip().splitlines()[-1])
+    assert not remote["class"].startswith("vit1d") and remote["difference"] < 1e-5
+
+    # The card says what the checkpoint is and is not, carries the run's claims and the learning curves.
+    card = ModelCard.load(folder / "README.md")
+    assert "**What this checkpoint is:**" in card.text and "the paper's model" in card.text
+    assert "**Claims**" in card.text and "| steps | 4 |" in card.text
+    assert "](figures/curves.png)" in card.text and (folder / "figures" / "curves.png").is_file()
+    assert 'AutoModel.from_pretrained("test-org/vit1d-tiny", trust_remote_code=True' in card.text
+
+    # A tampered reference (or other weights) is caught, naming what differs.
+    stored = load_file(folder / REFERENCE_OUTPUTS)
+    save_file({**stored, "pooler_output": stored["pooler_output"] + 1e-2}, str(folder / REFERENCE_OUTPUTS))
+    with pytest.raises(ValueError, match="pooler_output differs from the stored reference"):
+        check_reference_outputs(folder)
+
+    # Forced bf16 weights, through the CLI: the stored reference is the bf16 model's, so a load reproduces it too.
+    import run_release
+
+    half = run_release.main(["--scored_run", str(report.parent), "--output_dir", str(tmp_path / "bf16"),
+                             "--dtype", "bfloat16"])
+    with safe_open(half / "model.safetensors", "pt") as weights:
+        assert {weights.get_tensor(key).dtype for key in weights.keys()} == {torch.bfloat16}
+    assert check_reference_outputs(half) < 1e-5
+    with pytest.raises(ValueError, match="not a scored run"):
+        release_checkpoint(tmp_path, tmp_path / "nothing")

@@ -262,31 +262,30 @@ def analyse(args: DemoArguments, corpus: str, run: DemoRun) -> dict:
     ))
 
 
-def write_report(args: DemoArguments, run: DemoRun, training: dict, probes: dict, analysis: dict) -> Path:
-    """`report/`: README.md (tables and figures), results.json (every number), figures/ (PNG); and the encoder
-    folder's model card, filled with the same numbers and figures."""
+def figure_paths(analysis: dict, folder: Path) -> dict[str, Path]:
+    """Caption -> PNG in `folder` of every figure of the analysis results (the report's copies)."""
+    return {FIGURE_CAPTIONS.get(name, name.replace("_", " ")): Path(folder) / Path(relative).name
+            for name, relative in analysis.get("figures", {}).items()}
+
+
+def report_texts(args: DemoArguments, probes: dict, analysis: dict) -> dict:
+    """What the report and the model card say of a demo run's results: the claims (`verdicts` and `claims_text`),
+    the floors and headroom per stratum (`strata_rows`, `strata_text`), the probes' `evaluation_notes` and their
+    comparison `table`. Computed from the results alone, so a released checkpoint's card says the same
+    (`vit1d.hub.release_checkpoint`)."""
     from .claims import claims_table, strata_markdown
-    from .hub import check_model_card, write_model_card
     from .probing.runner import comparison_table
 
-    figures_dir = run.report_dir / "figures"
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    figures = {}
-    for name, relative in analysis.get("figures", {}).items():
-        source = run.analysis_dir / relative
-        shutil.copyfile(source, figures_dir / source.name)
-        figures[FIGURE_CAPTIONS.get(name, name.replace("_", " "))] = figures_dir / source.name
-    table = comparison_table(probes["trained"], probes["random"])
     verdicts = claims(args, probes, analysis)
-    run.claims_file.write_text(json.dumps([verdict.to_dict() for verdict in verdicts], indent=1, default=float))
+    strata_rows = strata(probes)
+    probe_seeds = len(args.probe_seeds.split(","))
     claims_text = (
         "Each claim of the paper this run can test, with the effect, its 95 % bootstrap interval over test tracks "
-        f"and seeds ({len(random_seeds(args))} random initialisations, {len(args.probe_seeds.split(','))} probe seeds "
+        f"and seeds ({len(random_seeds(args))} random initialisations, {probe_seeds} probe seeds "
         "each), a Holm-corrected p-value and a verdict (`vit1d.claims`). Layers are chosen on the validation split; "
         "beat and chord claims use the strata whose headroom check qualifies them. Inconclusive means this run "
         f"cannot tell.{short_run_note(probes)}\n\n" + claims_table(verdicts)
     )
-    strata_rows = strata(probes)
     strata_text = (
         "Per stratum of the test split: every floor beside the encoder, with 95 % intervals; whether the stratum has "
         "headroom (the contextual reference beats the log-mel frame probe by at least 0.15) and so counts for the "
@@ -298,27 +297,50 @@ def write_report(args: DemoArguments, run: DemoRun, training: dict, probes: dict
         f"Linear probes on the frozen encoder (`run_probe.py`), trained on the train split of the {CORPUS_NAME} "
         f"({args.corpus_pieces} rendered pieces of {args.corpus_seconds:g} s, split by work) and scored on its test "
         "split; each cell is this model / a random initialisation of the same config, probed the same way, as the "
-        f"mean over {len(args.probe_seeds.split(','))} probe seeds with its 95 % bootstrap interval over test tracks "
+        f"mean over {probe_seeds} probe seeds with its 95 % bootstrap interval over test tracks "
         "and seeds; the rows below the models are the floors (the same probe on raw log-mel frames and on layer 0, "
         "chance predictors, the classical method of the task). The corpus is small and synthetic: these numbers "
         "show the pipeline works, not the paper's values."
     )
-    card = write_model_card(
-        run.model_dir, repo_id=args.hub_model_id, probe_results=probes["trained"],
-        baseline_probe_results=probes["random"], dataset_name=CORPUS_NAME, figures=figures,
-        analysis=analysis.get("markdown"), evaluation_notes=evaluation_notes,
-        results_table="**Claims**\n\n" + claims_text + "\n**Floors and headroom per stratum**\n\n" + strata_text
-        + "\n" + table,
+    return {"verdicts": verdicts, "claims_text": claims_text, "strata_rows": strata_rows, "strata_text": strata_text,
+            "evaluation_notes": evaluation_notes,
+            "table": comparison_table(probes["trained"], probes["random"])}
+
+
+def card_arguments(args: DemoArguments, probes: dict, analysis: dict, texts: dict, figures: dict) -> dict:
+    """The arguments of `vit1d.hub.write_model_card` that fill an encoder's card with a demo run's results."""
+    return dict(
+        repo_id=args.hub_model_id, probe_results=probes["trained"], baseline_probe_results=probes["random"],
+        dataset_name=CORPUS_NAME, figures=figures, analysis=analysis.get("markdown"),
+        evaluation_notes=texts["evaluation_notes"],
+        results_table="**Claims**\n\n" + texts["claims_text"] + "\n**Floors and headroom per stratum**\n\n"
+        + texts["strata_text"] + "\n" + texts["table"],
     )
+
+
+def write_report(args: DemoArguments, run: DemoRun, training: dict, probes: dict, analysis: dict) -> Path:
+    """`report/`: README.md (tables and figures), results.json (every number), figures/ (PNG); and the encoder
+    folder's model card, filled with the same numbers and figures."""
+    from .hub import check_model_card, write_model_card
+
+    figures_dir = run.report_dir / "figures"
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    for relative in analysis.get("figures", {}).values():
+        shutil.copyfile(run.analysis_dir / relative, figures_dir / Path(relative).name)
+    figures = figure_paths(analysis, figures_dir)
+    texts = report_texts(args, probes, analysis)
+    verdicts = texts["verdicts"]
+    run.claims_file.write_text(json.dumps([verdict.to_dict() for verdict in verdicts], indent=1, default=float))
+    card = write_model_card(run.model_dir, **card_arguments(args, probes, analysis, texts, figures))
     check_model_card(card, probes["trained"])
     lines = [
         "# vit1d demo report", "",
-        "## Claims", "", claims_text,
-        "## Floors and headroom per stratum", "", strata_text,
+        "## Claims", "", texts["claims_text"],
+        "## Floors and headroom per stratum", "", texts["strata_text"],
         f"Pretraining: {training['steps']} steps of {training['global_batch_pairs']} pairs, NT-Xent loss "
         f"{training['loss'][0]:.3f} -> {training['loss'][1]:.3f}, in-batch retrieval top-1 "
         f"{_number(training['retrieval_top1'][0])} -> {_number(training['retrieval_top1'][1])}.", "",
-        "## Probes", "", evaluation_notes, "", table,
+        "## Probes", "", texts["evaluation_notes"], "", texts["table"],
         "## Emergent properties", "", analysis.get("markdown", ""), "",
         "## Figures", "",
         *[f"![{caption}](figures/{Path(path).name})\n\n*{caption}*\n" for caption, path in figures.items()],
@@ -330,7 +352,7 @@ def write_report(args: DemoArguments, run: DemoRun, training: dict, probes: dict
     ]
     (run.report_dir / "README.md").write_text("\n".join(lines) + "\n")
     results = {"arguments": asdict(args), "claims": [verdict.to_dict() for verdict in verdicts],
-               "strata": strata_rows,
+               "strata": texts["strata_rows"],
                "training": training, "probes": probes, "analysis": analysis,
                "stages": [asdict(stage) for stage in run.stages]}
     (run.report_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))

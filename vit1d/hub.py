@@ -1,10 +1,14 @@
 """Preparing ViT-1D folders for the Hugging Face Hub (they load with `trust_remote_code=True` alone), their model
-cards, and uploads."""
+cards, uploads, and released checkpoints (`release_checkpoint`: a scored encoder as a folder to commit or share,
+with the outputs on a fixed clip that any later load must reproduce)."""
 
 import json
 import shutil
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
+
+import torch
 
 from .configuration_vit1d import ViT1DConfig
 from .feature_extraction_vit1d import ViT1DFeatureExtractor
@@ -266,3 +270,124 @@ def push_folder_to_hub(folder: str | Path, repo_id: str, private: bool = False, 
     api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
     return api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=commit_message,
                              ignore_patterns=list(ignore_patterns))
+
+
+# -- released checkpoints ---------------------------------------------------------------------------------------------
+
+# The issue's rule for a checkpoint committed to the repository: fp32 weights when they stay under about 25 MB
+# (ViT-Tiny's 5.4 M parameters: 21.5 MB), bf16 above.
+MAX_FP32_BYTES = 25 * 1000**2
+REFERENCE_OUTPUTS = "reference_outputs.safetensors"
+REFERENCE_CLIP_SECONDS, REFERENCE_CLIP_SEED = 4.0, 0  # `vit1d.synthetic.synthetic_music(4.0, rate, seed=0)`
+
+
+def reference_outputs(model: ViT1DModel, feature_extractor: ViT1DFeatureExtractor) -> dict[str, torch.Tensor]:
+    """The encoder's float32 outputs on the fixed reference clip (`synthetic_music(4 s, seed 0)`, deterministic on
+    every machine): `last_hidden_state` `(1 + tokens, hidden)` and `pooler_output` `(hidden,)`, computed in eval mode
+    on the CPU. A released folder stores them (`REFERENCE_OUTPUTS`); a load that reproduces them is the same model."""
+    from .synthetic import synthetic_music
+
+    rate = feature_extractor.sampling_rate
+    clip = synthetic_music(REFERENCE_CLIP_SECONDS, rate, seed=REFERENCE_CLIP_SEED)
+    inputs = feature_extractor(clip, sampling_rate=rate, return_tensors="pt")
+    model = model.float().eval()
+    with torch.no_grad():
+        outputs = model(**{key: value.to(model.device) for key, value in inputs.items()})
+    # Copies: the class-token pooler output is a view of the hidden states, and safetensors refuses shared memory.
+    return {"last_hidden_state": outputs.last_hidden_state[0].cpu().clone(),
+            "pooler_output": outputs.pooler_output[0].cpu().clone()}
+
+
+def check_reference_outputs(folder: str | Path, model: ViT1DModel | None = None, atol: float = 1e-4) -> float:
+    """Load `folder` (or take `model`, loaded from it some other way: Auto classes, remote code), recompute
+    `reference_outputs` and compare them with the stored ones. Returns the largest absolute difference; raises a
+    ValueError naming the output that differs by more than `atol`."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    stored = load_file(folder / REFERENCE_OUTPUTS)
+    model = model if model is not None else ViT1DModel.from_pretrained(folder)
+    fresh = reference_outputs(model, ViT1DFeatureExtractor.from_pretrained(folder))
+    worst = 0.0
+    for name, expected in stored.items():
+        if fresh[name].shape != expected.shape:
+            raise ValueError(f"{folder}: {name} has shape {tuple(fresh[name].shape)}, the stored reference "
+                             f"{tuple(expected.shape)}.")
+        difference = float((fresh[name] - expected).abs().max())
+        if not difference <= atol:
+            raise ValueError(f"{folder}: {name} differs from the stored reference by {difference:.3g} (> {atol}): "
+                             "the weights, config or feature extractor are not the released ones.")
+        worst = max(worst, difference)
+    return worst
+
+
+def default_release_summary(recipe: dict) -> str:
+    """The card's plain statement of what a released checkpoint is and is not, from its `training_recipe.json`."""
+    hours = recipe.get("wall_clock_seconds")
+    took = f", {hours / 3600:.1f} h" if hours else ""
+    return (f"**What this checkpoint is:** a small reference run of this package: {recipe.get('steps')} steps of "
+            f"{recipe.get('global_batch_pairs')} pairs of NT-Xent pretraining on {recipe.get('data')}"
+            f" ({recipe.get('hardware', 'unrecorded hardware')}{took}). **What it is not:** the paper's model, which was pretrained "
+            "far longer on far more music and whose weights were not released; its numbers below are this "
+            "checkpoint's own, on the package's synthetic benchmark, with their floors and intervals.")
+
+
+def release_checkpoint(scored_run: str | Path, output_dir: str | Path, curves: str | Path | None = None,
+                       summary: str | None = None, repo_id: str | None = None, dtype: str = "auto") -> Path:
+    """Write a released checkpoint: the encoder of a scored demo-pipeline run (`run_demo.py`, or one point of
+    `run_curves.py`: a folder with `model/` and `report/results.json`) as a folder that loads with `AutoModel` (after
+    `import vit1d`) and with `trust_remote_code=True` alone.
+
+    `output_dir` receives safetensors weights (`dtype` "auto": float32 under `MAX_FP32_BYTES`, else bfloat16; or
+    "float32" / "bfloat16"), the config with its `auto_map`, the feature extractor's config, the code files,
+    `training_recipe.json`, `claims.json`, the learning curves (`curves`: a `run_curves.py` `curves.png`, with its
+    `curves.json` beside it when present), `REFERENCE_OUTPUTS` (the outputs on a fixed clip, computed from the
+    written folder) and a model card filled by `write_model_card` with the run's claims, floors, probe tables and
+    analysis (the demo's own texts, `vit1d.demo.report_texts`) and `summary` (default: `default_release_summary`)."""
+    from .demo import DemoArguments, card_arguments, figure_paths, report_texts
+
+    scored_run, output_dir = Path(scored_run), Path(output_dir)
+    results_file = scored_run / "report" / "results.json"
+    if not results_file.is_file() or not (scored_run / "model" / "model.safetensors").is_file():
+        raise ValueError(f"{scored_run} is not a scored run: it needs model/model.safetensors and "
+                         "report/results.json (run run_demo.py, or run_curves.py, on the encoder first).")
+    if dtype not in ("auto", "float32", "bfloat16"):
+        raise ValueError(f"dtype must be 'auto', 'float32' or 'bfloat16', got {dtype!r}.")
+    results = json.loads(results_file.read_text())
+    source = scored_run / "model"
+    model = ViT1DModel.from_pretrained(source)
+    extractor = ViT1DFeatureExtractor.from_pretrained(source)
+    fp32_bytes = 4 * sum(parameter.numel() for parameter in model.parameters())
+    if dtype == "auto":
+        dtype = "float32" if fp32_bytes <= MAX_FP32_BYTES else "bfloat16"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    prepare_for_hub(model, extractor)
+    model.to(getattr(torch, dtype)).save_pretrained(output_dir)
+    extractor.save_pretrained(output_dir)
+    recipe = json.loads((source / "training_recipe.json").read_text())
+    shutil.copyfile(source / "training_recipe.json", output_dir / "training_recipe.json")
+    (output_dir / "claims.json").write_text(json.dumps(results["claims"], indent=1) + "\n")
+    from safetensors.torch import save_file
+
+    written = ViT1DModel.from_pretrained(output_dir)  # the outputs of what a user will load, not of what was in memory
+    save_file(reference_outputs(written, ViT1DFeatureExtractor.from_pretrained(output_dir)),
+              str(output_dir / REFERENCE_OUTPUTS),
+              metadata={"clip": f"vit1d.synthetic.synthetic_music({REFERENCE_CLIP_SECONDS}, "
+                                f"{extractor.sampling_rate}, seed={REFERENCE_CLIP_SEED})",
+                        "weights_dtype": dtype})
+    known = {field.name for field in fields(DemoArguments)}
+    args = DemoArguments(**{key: value for key, value in results["arguments"].items() if key in known})
+    if repo_id:
+        args.hub_model_id = repo_id
+    probes, analysis = results["probes"], results["analysis"]
+    figures = figure_paths(analysis, scored_run / "report" / "figures")
+    if curves is not None:
+        curves = Path(curves)
+        figures = {"Learning curves: loss, retrieval and every claim's effect with its 95 % band": curves, **figures}
+        if curves.with_suffix(".json").is_file():
+            shutil.copyfile(curves.with_suffix(".json"), output_dir / "curves.json")
+    arguments = card_arguments(args, probes, analysis, report_texts(args, probes, analysis), figures)
+    card = write_model_card(output_dir, model_summary="\n" + (summary or default_release_summary(recipe)),
+                            **arguments)
+    check_model_card(card, probes["trained"])
+    return output_dir
