@@ -9,8 +9,8 @@ from conftest import tiny_config
 import vit1d
 from vit1d.claims import ClaimResult
 from vit1d.curves import CurveArguments, curve_points, score_curve
-from vit1d.stats import Interval
 from vit1d.demo import DemoArguments
+from vit1d.stats import Interval
 
 
 @pytest.fixture
