@@ -246,6 +246,15 @@ def test_a_released_checkpoint_loads_every_way_and_reproduces_its_stored_outputs
     assert "](figures/curves.png)" in card.text and (folder / "figures" / "curves.png").is_file()
     assert 'AutoModel.from_pretrained("test-org/vit1d-tiny", trust_remote_code=True' in card.text
 
+    # The demo probes the released checkpoint beside its own encoder (every other stage reused) and reports it.
+    from dataclasses import replace
+
+    rerun = run_demo(replace(args, released_model=str(folder)))
+    released = json.loads((rerun / "results.json").read_text())["probes"]["released"]
+    assert [r["results"][0]["task"] for r in released] == ["tagging", "key", "beat", "chord"]
+    assert {r["model"] for r in released} == {str(folder)}
+    assert "## The released checkpoint" in (rerun / "README.md").read_text()
+
     # A tampered reference (or other weights) is caught, naming what differs.
     stored = load_file(folder / REFERENCE_OUTPUTS)
     save_file({**stored, "pooler_output": stored["pooler_output"] + 1e-2}, str(folder / REFERENCE_OUTPUTS))

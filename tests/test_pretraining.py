@@ -188,14 +188,17 @@ def fresh_accelerate_state():
     reset_accelerate_state()
 
 
-def run(corpus, output_dir, *extra):
-    from run_pretraining import main
-
-    argv = ["--data", str(corpus), "--output_dir", str(output_dir), "--config_overrides", TINY,
+def run_argv(corpus, output_dir, *extra) -> list[str]:
+    return ["--data", str(corpus), "--output_dir", str(output_dir), "--config_overrides", TINY,
             "--per_device_train_batch_size", "16", "--warmup_steps", "3", "--logging_steps", "1",
             "--pairs_per_track", "4", "--mix_tracks", "16", "--shuffle_buffer", "16", "--num_workers", "0",
             "--report_to", "none", *extra]
-    return main(argv)
+
+
+def run(corpus, output_dir, *extra):
+    from run_pretraining import main
+
+    return main(run_argv(corpus, output_dir, *extra))
 
 
 def read_log(output_dir) -> list[dict]:
@@ -204,7 +207,8 @@ def read_log(output_dir) -> list[dict]:
 
 def test_short_run_learns_and_writes_a_loadable_encoder(corpus, tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(REPO))
-    result = run(corpus, tmp_path / "out", "--max_steps", "24", "--save_steps", "12", "--encoder_every_steps", "8")
+    flags = ("--max_steps", "24", "--save_steps", "12", "--encoder_every_steps", "8")
+    result = run(corpus, tmp_path / "out", *flags)
     log = read_log(tmp_path / "out")
     assert [r["step"] for r in log] == list(range(1, 25)) and result.steps == 24
     expected = {"loss", "lr", "weight_decay", "grad_norm", "pairs_per_second", "skipped_tracks", "skipped",
@@ -255,6 +259,13 @@ def test_short_run_learns_and_writes_a_loadable_encoder(corpus, tmp_path, monkey
         torch.testing.assert_close(weights, fresh.state_dict()[name], msg=name)
     assert any(not torch.equal(weights, trained[name]) for name, weights in initial.state_dict().items())
     assert json.loads((out / "initial_encoder" / "training_recipe.json").read_text())["steps"] == 0
+    # The run's resolved arguments: `--config` on the file gives the arguments of the command line, with the
+    # precision the run resolved (the default, None, means Accelerate's choice: here "no").
+    from vit1d.training.arguments import ARGUMENTS_FILE, parse_arguments
+
+    model_args, data_args, args = parse_arguments(run_argv(corpus, out, *flags))
+    args.mixed_precision = "no"
+    assert parse_arguments(["--config", str(out / ARGUMENTS_FILE)]) == (model_args, data_args, args)
 
 
 def test_bf16_and_gradient_accumulation_run_on_cpu(corpus, tmp_path, monkeypatch):

@@ -86,6 +86,10 @@ class DemoArguments:
     reference_steps: int = field(
         default=2000, metadata={"help": "Training steps of the headroom check's contextual reference (beat, chord)."}
     )
+    released_model: str | None = field(
+        default=None, metadata={"help": "A released checkpoint (e.g. pretrained/NAME, or a Hub id) probed like this "
+                                        "run's encoder and reported beside it and the random initialisations."}
+    )
 
 
 @dataclass
@@ -197,20 +201,23 @@ def random_seeds(args: DemoArguments) -> list[int]:
 def probe_all(args: DemoArguments, corpus: str, run: DemoRun) -> dict[str, list[dict]]:
     """Probe every task for the trained encoder (with the floors: chance, classical, log-mel frames, layer 0), for
     the pretraining run's step-0 weights where it saved them (the paired baseline), and for random initialisations
-    of its config, one run per seed; results are reused when an earlier run wrote them. Returns `{"trained": [per
-    task], "random": [per task, first seed], "random_seeds": {task: [per seed]}, "initial": {task: results}}`."""
+    of its config, one run per seed, and for `--released_model` when given; results are reused when an earlier run
+    wrote them. Returns `{"trained": [per task], "random": [per task, first seed], "random_seeds": {task: [per
+    seed]}, "initial": {task: results}, "released": [per task]}`."""
     from .probing.runner import ProbeArguments, run_probe
 
     initial = (run.initial_encoder / "model.safetensors").is_file()
-    models = ["trained"] + (["step-0"] if initial else []) + [f"random-{seed}" for seed in random_seeds(args)]
-    results = {"trained": [], "random": [], "random_seeds": {}, "initial": {}}
+    models = (["trained"] + (["step-0"] if initial else []) + [f"random-{seed}" for seed in random_seeds(args)]
+              + (["released"] if args.released_model else []))
+    sources = {"trained": run.model_dir, "step-0": run.initial_encoder, "released": args.released_model}
+    results = {"trained": [], "random": [], "random_seeds": {}, "initial": {}, "released": []}
     for task in tqdm(task_list(args), desc="probing", unit="task"):
         for model in models:
             results_file = run.probe_results(model, task)
             if not results_file.is_file():
                 run_probe(ProbeArguments(
                     task=task, output_dir=str(results_file.parent),
-                    model_name_or_path=str(run.initial_encoder if model == "step-0" else run.model_dir),
+                    model_name_or_path=str(sources.get(model, run.model_dir)),
                     random_init=model.startswith("random"), data=corpus, representation=REPRESENTATIONS[task],
                     layers=args.probe_layers, cache_dir=args.cache_dir, max_steps=args.probe_max_steps,
                     eval_every=args.probe_eval_every, probe_seeds=args.probe_seeds,
@@ -223,6 +230,8 @@ def probe_all(args: DemoArguments, corpus: str, run: DemoRun) -> dict[str, list[
                 results["trained"].append(loaded)
             elif model == "step-0":
                 results["initial"][task] = loaded
+            elif model == "released":
+                results["released"].append(loaded)
             else:
                 results["random_seeds"].setdefault(task, []).append(loaded)
         results["random"].append(results["random_seeds"][task][0])
@@ -341,6 +350,7 @@ def write_report(args: DemoArguments, run: DemoRun, training: dict, probes: dict
         f"{training['loss'][0]:.3f} -> {training['loss'][1]:.3f}, in-batch retrieval top-1 "
         f"{_number(training['retrieval_top1'][0])} -> {_number(training['retrieval_top1'][1])}.", "",
         "## Probes", "", texts["evaluation_notes"], "", texts["table"],
+        *released_section(args, probes),
         "## Emergent properties", "", analysis.get("markdown", ""), "",
         "## Figures", "",
         *[f"![{caption}](figures/{Path(path).name})\n\n*{caption}*\n" for caption, path in figures.items()],
@@ -357,6 +367,19 @@ def write_report(args: DemoArguments, run: DemoRun, training: dict, probes: dict
                "stages": [asdict(stage) for stage in run.stages]}
     (run.report_dir / "results.json").write_text(json.dumps(results, indent=1, default=str))
     return run.report_dir
+
+
+def released_section(args: DemoArguments, probes: dict) -> list[str]:
+    """The report's lines on the released checkpoint (`--released_model`), probed like this run's encoder."""
+    if not probes.get("released"):
+        return []
+    from .probing.runner import comparison_table
+
+    return ["## The released checkpoint", "",
+            f"`{args.released_model}`, probed exactly as this run's encoder (same corpus, layers, probe seeds); each "
+            "cell is the released checkpoint / a random initialisation of this run's config, with 95 % bootstrap "
+            "intervals. Its own claims table, from the longer run that scored it, is in its model card.", "",
+            comparison_table(probes["released"], probes["random"])]
 
 
 # The test tracks a claim needs to resolve differences of a few points (the issue "Results that can tell").
@@ -398,7 +421,8 @@ def run_demo(args: DemoArguments) -> Path:
         training = run.timed("pretraining", pretrain_encoder, args, corpus, run, done=run.encoder_weights)
         advance("probing")
         probes = run.timed("probing (trained and random)", probe_all, args, corpus, run,
-                           done=run.probe_results(f"random-{random_seeds(args)[-1]}", tasks[-1]))
+                           done=run.probe_results("released" if args.released_model else
+                                                  f"random-{random_seeds(args)[-1]}", tasks[-1]))
         advance("analysing")
         analysis = run.timed("analysis", analyse, args, corpus, run, done=run.analysis_results)
         advance("writing the report")

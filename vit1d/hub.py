@@ -340,7 +340,8 @@ def release_checkpoint(scored_run: str | Path, output_dir: str | Path, curves: s
 
     `output_dir` receives safetensors weights (`dtype` "auto": float32 under `MAX_FP32_BYTES`, else bfloat16; or
     "float32" / "bfloat16"), the config with its `auto_map`, the feature extractor's config, the code files,
-    `training_recipe.json`, `claims.json`, the learning curves (`curves`: a `run_curves.py` `curves.png`, with its
+    `training_recipe.json` and `training_arguments.json` (`run_pretraining.py --config` on it repeats the run),
+    `claims.json`, the learning curves (`curves`: a `run_curves.py` `curves.png`, with its
     `curves.json` beside it when present), `REFERENCE_OUTPUTS` (the outputs on a fixed clip, computed from the
     written folder) and a model card filled by `write_model_card` with the run's claims, floors, probe tables and
     analysis (the demo's own texts, `vit1d.demo.report_texts`) and `summary` (default: `default_release_summary`)."""
@@ -365,7 +366,9 @@ def release_checkpoint(scored_run: str | Path, output_dir: str | Path, curves: s
     model.to(getattr(torch, dtype)).save_pretrained(output_dir)
     extractor.save_pretrained(output_dir)
     recipe = json.loads((source / "training_recipe.json").read_text())
-    shutil.copyfile(source / "training_recipe.json", output_dir / "training_recipe.json")
+    for name in ("training_recipe.json", "training_arguments.json"):  # the recipe, and the run's exact arguments
+        if (source / name).is_file():
+            shutil.copyfile(source / name, output_dir / name)
     (output_dir / "claims.json").write_text(json.dumps(results["claims"], indent=1) + "\n")
     from safetensors.torch import save_file
 

@@ -251,6 +251,19 @@ def read_config_file(path: str | Path) -> dict:
     return values
 
 
+# Every argument of a run as it was resolved (defaults, config file, command line and demo settings together), in
+# its output folder: `run_pretraining.py --config OUTPUT/training_arguments.json` repeats the run.
+ARGUMENTS_FILE = "training_arguments.json"
+
+
+def write_arguments(path: str | Path, arguments) -> Path:
+    """Write the run's `(model_args, data_args, training_args)` as one flat JSON mapping that `--config` reads."""
+    values = {f.name: getattr(group, f.name) for group in arguments for f in fields(group) if f.init}
+    path = Path(path)
+    path.write_text(json.dumps(values, indent=1, default=str) + "\n")
+    return path
+
+
 def parse_arguments(argv: list[str] | None = None):
     """`(model_args, data_args, training_args)` from `--config FILE` (YAML/JSON) and the command line, which wins.
 

@@ -33,7 +33,14 @@ from ..files import share_safetensors
 from ..hub import input_normalisation_text, model_card, prepare_for_hub, push_folder_to_hub, tested_versions
 from ..modeling_vit1d import ViT1DForContrastivePretraining
 from . import checkpointing
-from .arguments import RESUME_FIXED, DataArguments, ModelArguments, PretrainingArguments
+from .arguments import (
+    ARGUMENTS_FILE,
+    RESUME_FIXED,
+    DataArguments,
+    ModelArguments,
+    PretrainingArguments,
+    write_arguments,
+)
 from .metrics import embedding_metrics
 from .optimization import parameter_groups, set_weight_decay, warmup_cosine_schedule
 
@@ -229,6 +236,8 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
         # The weights before any step, as a loadable encoder: probing them beside the trained encoder is a paired
         # design (same initialisation, same code; only the training differs), tighter than other random seeds.
         save_encoder(accelerator, model, extractor, output_dir / INITIAL_ENCODER, {**recipe, "steps": 0}, None)
+    if accelerator.is_main_process:  # the exact run, repeatable with `run_pretraining.py --config` on this file
+        write_arguments(output_dir / ARGUMENTS_FILE, (model_args, data_args, args))
     hparams = flat_hparams(model_args, data_args, args)
     # purge_step: TensorBoard drops the events an interrupted run logged after the checkpoint, as logs.jsonl does.
     tracker_options = {"tensorboard": {"purge_step": step + 1}} if resume is not None else {}
