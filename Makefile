@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU wheel of torch 2.13.0 is available locally; other versions pull GBs of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install demo evidence real-music pretrain embed test test-fast bench clean
+.PHONY: install demo evidence real-music reference pretrain embed test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,35 @@ evidence: install
 # packages, about 8 hours, installed with apt when run as root. Never commit the audio.
 real-music: install
 	$(BIN)/python -m vit1d.data.soundtracks --output_dir data/real_music
+
+# Reference pretraining runs: one per seed of REFERENCE_SEEDS, REFERENCE_STEPS steps of REFERENCE_BATCH pairs on the
+# soundtracks plus the train pieces of a 300-piece rendered corpus (its validation and test works stay out), an
+# encoder kept every REFERENCE_EVERY steps, TensorBoard logs; then each run's learning curve, every point scored on
+# that corpus's test split as the demo scores its encoder (claims with intervals, floors, attention onsets, SSMs).
+# Resumable: an interrupted run continues from its last checkpoint, scored points are reused.
+REFERENCE_SEEDS ?= 0 1 2
+REFERENCE_STEPS ?= 1000
+REFERENCE_EVERY ?= 500
+REFERENCE_BATCH ?= 16
+REFERENCE_LR ?= 5e-4
+REFERENCE_ARGS ?=
+REFERENCE_DIR ?= outputs/reference
+REFERENCE_CORPUS := --corpus_dir data/reference_corpus --corpus_pieces 300 --corpus_split_fractions 0.4,0.15,0.45
+reference: install
+	@test -f data/reference_corpus/corpus.json || $(BIN)/python -m vit1d.corpus.render --out data/reference_corpus \
+		--pieces 300 --split_fractions 0.4,0.15,0.45 > /dev/null
+	$(BIN)/python -m vit1d.data.soundtracks --output_dir data/real_music_reference \
+		--rendered_corpus data/reference_corpus
+	for seed in $(REFERENCE_SEEDS); do \
+		$(BIN)/python run_pretraining.py --data data/real_music_reference --output_dir $(REFERENCE_DIR)/seed-$$seed \
+			--seed $$seed --max_steps $(REFERENCE_STEPS) --per_device_train_batch_size $(REFERENCE_BATCH) \
+			--learning_rate $(REFERENCE_LR) --warmup_steps $$(( $(REFERENCE_STEPS) / 10 )) \
+			--save_steps $(REFERENCE_EVERY) --encoder_every_steps $(REFERENCE_EVERY) --logging_steps 10 \
+			--report_to tensorboard --resume_from_checkpoint latest $(REFERENCE_ARGS) && \
+		$(BIN)/python run_curves.py --run_dir $(REFERENCE_DIR)/seed-$$seed \
+			--output_dir $(REFERENCE_DIR)/curves-seed-$$seed $(REFERENCE_CORPUS) --seed $$seed \
+			--random_init_seeds 101,102,103 --probe_layers "3;6;9;12;3,6,9,12" --analysis_tracks 16 || exit 1; \
+	done
 
 # Only the short pretraining run of the demo (what `make demo` did before the probes and analyses existed).
 pretrain: install
