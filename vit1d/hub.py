@@ -323,12 +323,12 @@ def check_reference_outputs(folder: str | Path, model: ViT1DModel | None = None,
 
 def default_release_summary(recipe: dict) -> str:
     """The card's plain statement of what a released checkpoint is and is not, from its `training_recipe.json`."""
-    hours = recipe.get("wall_clock_seconds")
-    took = f", {hours / 3600:.1f} h" if hours else ""
+    seconds = recipe.get("wall_clock_seconds")
+    took = f", {seconds / 3600:.1f} h" if seconds else ""
     return (f"**What this checkpoint is:** a small reference run of this package: {recipe.get('steps')} steps of "
             f"{recipe.get('global_batch_pairs')} pairs of NT-Xent pretraining on {recipe.get('data')}"
-            f" ({recipe.get('hardware', 'unrecorded hardware')}{took}). **What it is not:** the paper's model, which was pretrained "
-            "far longer on far more music and whose weights were not released; its numbers below are this "
+            f" ({recipe.get('hardware', 'unrecorded hardware')}{took}). **What it is not:** the paper's model, "
+            "which was pretrained far longer, at batch 128, on far more music; its numbers below are this "
             "checkpoint's own, on the package's synthetic benchmark, with their floors and intervals.")
 
 
