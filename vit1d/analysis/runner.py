@@ -908,8 +908,7 @@ def markdown_tables(results: dict) -> str:
     columns = ("chord_change_lift", "beat_lift", "beat_lag_contrast", "cka_to_deepest", "chord_change_f_measure",
                "beat_f_measure")
     for layer in results["ssm_layers"]:
-        cells = [_pair([results["ssm"][key][str(layer)].get(column, float("nan")) for key in keys])
-                 for column in columns]
+        cells = [_pair([results["ssm"][key][str(layer)][column] for key in keys]) for column in columns]
         lines.append(f"| {layer} | " + " | ".join(cells) + " |")
     lines.append("")
     intervals = results.get("ssm_ci", {})
@@ -920,7 +919,7 @@ def markdown_tables(results: dict) -> str:
         for layer in results["ssm_layers"]:
             for key in keys:
                 entry, ci = results["ssm"][key][str(layer)], intervals.get(key, {}).get(str(layer), {})
-                cells = [_with_interval(entry.get(column, float("nan")), ci.get(column)) for column in columns[:4]]
+                cells = [_with_interval(entry[column], ci.get(column)) for column in columns[:4]]
                 lines.append(f"| {layer} | {results['models'][key]} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
