@@ -130,6 +130,25 @@ def test_claims_get_supported_refuted_and_inconclusive_verdicts():
     assert table.count("\n") == 2 + 5 and "**supported**" in table and "trained 100x3, random 100x3" in table
 
 
+def test_claims_on_too_few_tracks_are_not_decided():
+    """Two tracks that disagree strongly would "refute" a claim: fewer than MIN_TRACKS tracks decide nothing."""
+    rng = np.random.default_rng(9)
+    worse, base = paired_scores(rng, difference=-0.3, tracks=2, noise_sd=0.01, seeds=3)
+    better, base2 = paired_scores(rng, difference=0.3, tracks=40, noise_sd=0.05, seeds=3)
+    claims = [claim({"trained": Arm(worse), "random": Arm(base)}, claim_id="two tracks"),
+              claim({"trained": Arm(better), "random": Arm(base2)}, claim_id="forty tracks")]
+    results = {r.claim_id: r for r in evaluate_claims(claims, n_resamples=2000)}
+    few = results["two tracks"]
+    assert few.verdict == INCONCLUSIVE and few.p_holm is None and "2 test tracks" in few.reason
+    assert few.interval is not None and few.interval.high < 0  # kept for reading, not decided
+    assert results["forty tracks"].verdict == SUPPORTED
+    # Outside the Holm family: the decided claim's p is not multiplied by 2.
+    assert results["forty tracks"].p_holm == results["forty tracks"].interval.p_value
+    # The threshold is a parameter: at min_tracks=2 the two tracks refute.
+    assert evaluate_claims(claims[:1], n_resamples=2000, min_tracks=2)[0].verdict == REFUTED
+    assert "not testable" in claims_table([few]) and "trained 2x3" in claims_table([few])
+
+
 def test_holm_turns_a_marginal_claim_inconclusive():
     """A claim significant alone (p < 0.05) but not after correcting over several claims."""
     rng = np.random.default_rng(8)
