@@ -67,3 +67,44 @@ def test_every_point_is_scored_with_shared_baselines_and_plotted(run_dir, tmp_pa
     assert record["points"] == [4, 8] and record["training"]["loss"][0] == 2.0
     assert record["claims"]["C2"]["step"] == [4, 8] and record["claims"]["C2"]["value"] == [0.01, 0.02]
     assert "C5" not in record["claims"]  # untestable rows have no curve
+
+
+def scored_point(folder, trained, random, test=0.0):
+    """A scored point's results.json: per task, single-layer probes whose validation scores are `trained[task]` at
+    layer 6 (0.0 at layer 3) for the trained encoder and `random[task]` for each of two random initialisations; every
+    test score is `test` (the selection must not read it)."""
+    from vit1d.demo import REPRESENTATIONS
+
+    def results(task, scores):
+        kind = REPRESENTATIONS[task].split(",")[0]
+        records = [{"task": task, "representation": kind, "layers": [layer], "test": {"score": test},
+                    "validation": [{"score": score + 0.001 * seed} for seed in range(3)]}
+                   for layer, score in ((3, 0.0), (6, scores))]
+        return {"results": records}
+
+    probes = {"trained": [results(task, value) for task, value in trained.items()],
+              "random_seeds": {task: [results(task, value)] * 2 for task, value in random.items()}}
+    (folder / "report").mkdir(parents=True)
+    (folder / "report" / "results.json").write_text(json.dumps({"probes": probes}))
+
+
+def test_the_release_point_is_chosen_on_validation_gaps(tmp_path):
+    from vit1d.curves import select_point, validation_scores
+
+    random = {"tagging": 0.2, "key": 0.5, "beat": 0.4, "chord": 0.3}
+    # Run a: step 500 gains 0.05 on every task, step 1000 0.02; run b: step 500 gains 0.06 on beat only (mean 0.015),
+    # step 1000 loses on key but gains 0.2 on chord (mean (0.2 - 0.1) / 4): a's step 500 has the best mean gap.
+    gains = {("a", 500): dict.fromkeys(random, 0.05), ("a", 1000): dict.fromkeys(random, 0.02),
+             ("b", 500): {**dict.fromkeys(random, 0.0), "beat": 0.06},
+             ("b", 1000): {**dict.fromkeys(random, 0.0), "key": -0.1, "chord": 0.2}}
+    for (run, step), gain in gains.items():
+        scored_point(tmp_path / run / f"step-{step:08d}", {task: random[task] + gain[task] for task in random}, random,
+                     test=1.0 if (run, step) == ("b", 1000) else 0.0)
+    scores = validation_scores(tmp_path / "a" / "step-00000500")
+    assert scores["beat"]["gap"] == pytest.approx(0.05) and scores["beat"]["layers"] == [6]
+    chosen, rows = select_point([tmp_path / "a", tmp_path / "b"])
+    assert chosen == tmp_path / "a" / "step-00000500"
+    assert [(row["curve"][-1], row["step"]) for row in rows] == [("a", 500), ("b", 1000), ("a", 1000), ("b", 500)]
+    assert rows[1]["mean_gap"] == pytest.approx(0.025)
+    with pytest.raises(ValueError, match="no scored point"):
+        select_point([tmp_path / "a", tmp_path / "empty"])

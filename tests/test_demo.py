@@ -263,13 +263,22 @@ def test_a_released_checkpoint_loads_every_way_and_reproduces_its_stored_outputs
     with pytest.raises(ValueError, match="pooler_output differs from the stored reference"):
         check_reference_outputs(folder)
 
-    # Forced bf16 weights, through the CLI: the stored reference is the bf16 model's, so a load reproduces it too.
+    # Forced bf16 weights, through the CLI choosing on validation among learning-curve points (here one: the demo's
+    # run as step 4 of a curve): the stored reference is the bf16 model's, so a load reproduces it too.
     import run_release
 
-    half = run_release.main(["--scored_run", str(report.parent), "--output_dir", str(tmp_path / "bf16"),
+    (tmp_path / "curve").mkdir()
+    (tmp_path / "curve" / "step-00000004").symlink_to(report.parent.resolve())
+    half = run_release.main(["--select_from", str(tmp_path / "curve"), "--output_dir", str(tmp_path / "bf16"),
                              "--dtype", "bfloat16"])
     with safe_open(half / "model.safetensors", "pt") as weights:
         assert {weights.get_tensor(key).dtype for key in weights.keys()} == {torch.bfloat16}
     assert check_reference_outputs(half) < 1e-5
+    selection = json.loads((half / "selection.json").read_text())
+    assert [row["step"] for row in selection] == [4] and set(selection[0]["validation"]) == {
+        "tagging", "key", "beat", "chord"}
+    assert "best of 1 scored points of 1 seeded runs" in (half / "README.md").read_text()
+    with pytest.raises(ValueError, match="either --scored_run"):
+        run_release.main(["--output_dir", str(tmp_path / "neither")])
     with pytest.raises(ValueError, match="not a scored run"):
         release_checkpoint(tmp_path, tmp_path / "nothing")

@@ -13,6 +13,7 @@ shared by the others.
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -138,4 +139,47 @@ def plot_curves(record: dict, path: Path) -> Path:
     return path
 
 
-__all__ = ["CurveArguments", "curve_points", "curve_record", "plot_curves", "score_curve"]
+def validation_scores(scored_run: str | os.PathLike) -> dict[str, dict[str, float]]:
+    """Per probe task of a scored run (`run_demo.py`, or a point of `run_curves.py`): the validation score (the task's
+    headline, averaged over probe seeds) of the trained encoder's single layer chosen on validation, the same for each
+    random initialisation (its own layer), and their difference, the `gap`: what pretraining added, on a scale that
+    does not favour one task's metric. The test split is not read."""
+    from .claims import _mean_validation, select_on_validation
+    from .demo import REPRESENTATIONS
+
+    results = json.loads((Path(scored_run) / "report" / "results.json").read_text())
+    probes, scores = results["probes"], {}
+    for trained in probes["trained"]:
+        task = trained["results"][0]["task"]
+        kind = REPRESENTATIONS[task].split(",")[0]  # the representation the claims read (tagging: the average)
+        chosen = select_on_validation(trained, kind)
+        randoms = [select_on_validation(runs, kind) for runs in probes["random_seeds"].get(task, [])]
+        if chosen is None or not randoms or any(record is None for record in randoms):
+            raise ValueError(f"{scored_run}: no {kind} single-layer probe of {task} for the trained encoder and every "
+                             "random initialisation; score it with the demo's probes first.")
+        random = float(np.mean([_mean_validation(record) for record in randoms]))
+        scores[task] = {"trained": _mean_validation(chosen), "random": random,
+                        "gap": _mean_validation(chosen) - random, "layers": chosen["layers"]}
+    return scores
+
+
+def select_point(curve_dirs: Sequence[str | os.PathLike]) -> tuple[Path, list[dict]]:
+    """The scored point to release among the learning curves of several runs (`run_curves.py` output folders): the
+    one with the highest mean over tasks of its validation gap over random initialisation (`validation_scores`).
+    Returns its folder and one row per candidate (curve, step, per-task gaps, mean), best first; the test split plays
+    no part in the choice."""
+    rows = []
+    for curve in map(Path, curve_dirs):
+        points = sorted(folder for folder in curve.glob("step-*") if (folder / "report" / "results.json").is_file())
+        if not points:
+            raise ValueError(f"{curve} holds no scored point (step-N/report/results.json): run run_curves.py first.")
+        for folder in points:
+            scores = validation_scores(folder)
+            rows.append({"point": str(folder), "curve": str(curve), "step": int(folder.name.split("-")[1]),
+                         "validation": scores, "mean_gap": float(np.mean([s["gap"] for s in scores.values()]))})
+    rows.sort(key=lambda row: -row["mean_gap"])
+    return Path(rows[0]["point"]), rows
+
+
+__all__ = ["CurveArguments", "curve_points", "curve_record", "plot_curves", "score_curve", "select_point",
+           "validation_scores"]

@@ -333,7 +333,8 @@ def default_release_summary(recipe: dict) -> str:
 
 
 def release_checkpoint(scored_run: str | Path, output_dir: str | Path, curves: str | Path | None = None,
-                       summary: str | None = None, repo_id: str | None = None, dtype: str = "auto") -> Path:
+                       summary: str | None = None, repo_id: str | None = None, dtype: str = "auto",
+                       selection: list[dict] | None = None) -> Path:
     """Write a released checkpoint: the encoder of a scored demo-pipeline run (`run_demo.py`, or one point of
     `run_curves.py`: a folder with `model/` and `report/results.json`) as a folder that loads with `AutoModel` (after
     `import vit1d`) and with `trust_remote_code=True` alone.
@@ -344,7 +345,9 @@ def release_checkpoint(scored_run: str | Path, output_dir: str | Path, curves: s
     `claims.json`, the learning curves (`curves`: a `run_curves.py` `curves.png`, with its
     `curves.json` beside it when present), `REFERENCE_OUTPUTS` (the outputs on a fixed clip, computed from the
     written folder) and a model card filled by `write_model_card` with the run's claims, floors, probe tables and
-    analysis (the demo's own texts, `vit1d.demo.report_texts`) and `summary` (default: `default_release_summary`)."""
+    analysis (the demo's own texts, `vit1d.demo.report_texts`) and `summary` (default: `default_release_summary`).
+    `selection`: the candidates this point was chosen among (`vit1d.curves.select_point`'s rows), written to
+    `selection.json` and summed up on the card."""
     from .demo import DemoArguments, card_arguments, figure_paths, report_texts
 
     scored_run, output_dir = Path(scored_run), Path(output_dir)
@@ -389,8 +392,14 @@ def release_checkpoint(scored_run: str | Path, output_dir: str | Path, curves: s
         figures = {"Learning curves: loss, retrieval and every claim's effect with its 95 % band": curves, **figures}
         if curves.with_suffix(".json").is_file():
             shutil.copyfile(curves.with_suffix(".json"), output_dir / "curves.json")
+    summary = summary or default_release_summary(recipe)
+    if selection:
+        (output_dir / "selection.json").write_text(json.dumps(selection, indent=1) + "\n")
+        runs = len({row["curve"] for row in selection})
+        summary += (f" It is the best of {len(selection)} scored points of {runs} seeded runs by the mean, over the "
+                    "four probe tasks, of its validation score minus random initialisation's (`selection.json`); "
+                    "the test split, which every number below comes from, played no part in the choice.")
     arguments = card_arguments(args, probes, analysis, report_texts(args, probes, analysis), figures)
-    card = write_model_card(output_dir, model_summary="\n" + (summary or default_release_summary(recipe)),
-                            **arguments)
+    card = write_model_card(output_dir, model_summary="\n" + summary, **arguments)
     check_model_card(card, probes["trained"])
     return output_dir
