@@ -108,3 +108,56 @@ def test_the_release_point_is_chosen_on_validation_gaps(tmp_path):
     assert rows[1]["mean_gap"] == pytest.approx(0.025)
     with pytest.raises(ValueError, match="no scored point"):
         select_point([tmp_path / "a", tmp_path / "empty"])
+
+
+def test_seeds_are_compared_with_random_inits_and_their_own_step_0(tmp_path):
+    """Three pretraining seeds' curves on disk as run_curves writes them: at each shared step the trained encoders,
+    pooled over seeds, against the random initialisations (probes and attention onsets) and their own step 0."""
+    import numpy as np
+    from test_ab import run_of
+
+    import run_curves
+
+    rng = np.random.default_rng(5)
+
+    def write(folder, model, results):
+        (folder / "probe" / model).mkdir(parents=True)
+        (folder / "probe" / model / "probe_results.json").write_text(json.dumps(results))
+
+    curves = []
+    for seed in range(3):
+        curve = tmp_path / f"curves-seed-{seed}"
+        for step in (500, 1000) if seed else (500,):  # step 1000 is scored in two of the three curves only
+            folder = curve / f"step-{step:08d}"
+            trained = run_of(rng, 0.6, 0.45)  # beat F 0.6 trained, 0.45 at its step 0
+            write(folder, "trained-beat", trained["trained"]["beat"])
+            write(folder, "trained-tagging", trained["trained"]["tagging"])
+            write(folder, "step-0-beat", trained["initial"]["beat"])
+            onsets = {"trained": {"f_measure": trained["analysis"]["per_track"]["onsets"]["trained"]["f_measure"]}}
+            random_onsets = []
+            for init in (101, 102, 103):
+                random = run_of(rng, 0.5, 0.45)
+                write(folder, f"random-{init}-beat", random["trained"]["beat"])
+                write(folder, f"random-{init}-tagging", random["trained"]["tagging"])
+                random_onsets.append(random["analysis"]["per_track"]["onsets"]["trained"]["f_measure"])
+            onsets["random_init"] = {"f_measure": random_onsets}
+            (folder / "analysis").mkdir()
+            (folder / "analysis" / "analysis_results.json").write_text(json.dumps(
+                {"random_init_seeds": [101, 102, 103], "per_track": {"onsets": onsets}}))
+            (folder / "report").mkdir()
+            (folder / "report" / "results.json").write_text("{}")
+        curves.append(curve)
+
+    table = run_curves.main(["--across_runs", *map(str, curves), "--output_dir", str(tmp_path / "seeds")])
+    record = json.loads((tmp_path / "seeds" / "seeds.json").read_text())
+    assert list(record["steps"]) == ["500"]  # the only step every curve scored
+    rows = {(row["claim"], row["statement"]): row for row in record["steps"]["500"]}
+    beat = rows[("trained vs random", "beat: trained encoders")]
+    assert beat["verdict"] == "supported" and beat["interval"]["low"] < 0.1 < beat["interval"]["high"]
+    assert beat["interval"]["num_seeds"] == {"trained": 9, "random": 9}  # 3 pretraining (or init) x 3 probe seeds
+    assert rows[("trained vs step 0", "beat: trained encoders")]["verdict"] == "supported"
+    assert ("trained vs random", "onsets from attention: trained encoders") in rows
+    assert ("trained vs random", "tagging: trained encoders") in rows
+    assert "## Step 500" in table.read_text() and "trained 80x9" in table.read_text()
+    with pytest.raises(ValueError, match="at least 2"):
+        run_curves.main(["--across_runs", str(curves[0]), "--output_dir", str(tmp_path / "one")])

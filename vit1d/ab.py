@@ -133,9 +133,38 @@ def _rows(runs: Sequence[dict], key: str, task: str, representation: str, metric
     return np.concatenate(rows)
 
 
+def random_init_runs(folder: str | Path) -> list[dict]:
+    """The random initialisations a demo run folder was scored against, one `load_run`-shaped run per init seed
+    (its probes as "trained", its attention onsets): an arm for `compare_arms`, e.g. trained encoders of several
+    pretraining seeds against random initialisations of their config."""
+    folder = Path(folder)
+    runs = {}
+    for path in sorted((folder / "probe").glob("random-*-*/probe_results.json")):
+        seed, task = path.parent.name.split("-")[1:3]
+        runs.setdefault(int(seed), {"trained": {}, "initial": {}, "analysis": {}})["trained"][task] = json.loads(
+            path.read_text())
+    analysis = folder / "analysis" / "analysis_results.json"
+    if analysis.is_file():
+        results = json.loads(analysis.read_text())
+        onsets = results.get("per_track", {}).get("onsets", {}).get("random_init", {}).get("f_measure")
+        seeds = results.get("random_init_seeds") or []
+        if onsets is not None and sorted(seeds) == sorted(runs):
+            for seed, row in zip(seeds, np.atleast_2d(np.asarray(onsets, dtype=np.float64))):
+                runs[seed]["analysis"] = {"per_track": {"onsets": {"trained": {"f_measure": [row.tolist()]}}}}
+    if not runs:
+        raise ValueError(f"{folder} holds no random-initialisation probes (probe/random-SEED-TASK/): score it with "
+                         "the demo's pipeline first.")
+    return [runs[seed] for seed in sorted(runs)]
+
+
 def compare_arms(runs: Mapping[str, Sequence[dict]], baseline: str, n_resamples: int = 2000) -> list[ClaimResult]:
     """Every arm against `baseline` (see the module docstring); `runs[arm]` holds one `load_run` per pretraining
     seed. The arms must have been scored on the same test tracks."""
+    return evaluate_claims(arm_claims(runs, baseline, n_resamples), n_resamples=n_resamples)
+
+
+def arm_claims(runs: Mapping[str, Sequence[dict]], baseline: str, n_resamples: int = 2000) -> list[Claim]:
+    """The comparisons of `compare_arms`, before their verdicts (several sets can share one Holm family)."""
     claims = []
     base = runs[baseline]
     for name, arm_runs in runs.items():
@@ -186,7 +215,7 @@ def compare_arms(runs: Mapping[str, Sequence[dict]], baseline: str, n_resamples:
                                     lambda m: 0.0, f"{name} - {baseline}",
                                     interval=_map_difference(chosen[:len(arm_runs)], chosen[len(arm_runs):],
                                                              n_resamples)))
-    return evaluate_claims(claims, n_resamples=n_resamples)
+    return claims
 
 
 def ab_markdown(arms: Mapping[str, str], baseline: str, seeds: Sequence[int], results: Sequence[ClaimResult]) -> str:
@@ -207,4 +236,5 @@ def ab_markdown(arms: Mapping[str, str], baseline: str, seeds: Sequence[int], re
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["ABArguments", "ab_markdown", "compare_arms", "load_run", "parse_arms", "run_ab"]
+__all__ = ["ABArguments", "ab_markdown", "arm_claims", "compare_arms", "load_run", "parse_arms", "random_init_runs",
+           "run_ab"]

@@ -26,6 +26,11 @@ logger = logging.getLogger(__name__)
 class CurveArguments:
     run_dir: str = field(default="outputs/pretraining", metadata={
         "help": "A run_pretraining.py output folder with initial_encoder/ and encoders/step-N/ (--encoder_every_steps)."})
+    across_runs: list[str] = field(default_factory=list, metadata={
+        "help": "Instead of scoring a run: the run_curves.py output folders of runs that differ only in their "
+                "pretraining seed; at every step they share, their trained encoders (seeds as a level of the "
+                "bootstrap) are compared with the random initialisations and with their own step-0 weights "
+                "(`compare_seeds`: OUTPUT_DIR/seeds.md and seeds.json)."})
 
 
 def curve_points(run_dir: str | os.PathLike) -> list[tuple[int, Path]]:
@@ -139,6 +144,43 @@ def plot_curves(record: dict, path: Path) -> Path:
     return path
 
 
+def compare_seeds(curve_dirs: Sequence[str | os.PathLike], output_dir: str | os.PathLike) -> Path:
+    """The claims with the pretraining seed as an arm's level: at every step scored in all of `curve_dirs` (runs of
+    one recipe with different seeds), the trained encoders of every seed against the random initialisations (C2 on
+    beat, key, chord, C3 on tagging, C4 on attention onsets: `vit1d.ab.arm_claims`) and against each run's own step-0
+    weights, all rows of a step Holm-corrected together. Writes `output_dir/seeds.md` and `seeds.json`."""
+    from .ab import arm_claims, load_run, random_init_runs
+    from .claims import claims_table, evaluate_claims
+
+    curves = [Path(curve) for curve in curve_dirs]
+    if len(curves) < 2:
+        raise ValueError(f"--across_runs needs the curves of at least 2 pretraining seeds, got {len(curves)}.")
+    scored = [{int(folder.name.split("-")[1]) for folder in curve.glob("step-*")
+               if (folder / "report" / "results.json").is_file()} for curve in curves]
+    steps = sorted(set.intersection(*scored))
+    if not steps:
+        raise ValueError(f"No step is scored in every one of {[str(c) for c in curves]}: run run_curves.py on each.")
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    lines = ["# Claims across pretraining seeds", "",
+             f"Runs: {', '.join(f'`{curve}`' for curve in curves)}. Each row pools the trained encoders of every "
+             "seed (tracks x seeds counts pretraining x probe seeds), against the random initialisations or against "
+             "each run's own step-0 weights; layers are chosen on validation, per run.", ""]
+    record = {"runs": [str(curve) for curve in curves], "steps": {}}
+    for step in steps:
+        points = [curve / f"step-{step:08d}" for curve in curves]
+        runs = [load_run(point) for point in points]
+        step0 = [{"trained": run["initial"], "initial": {}, "analysis": {}} for run in runs]
+        claims = (arm_claims({"trained": runs, "random": random_init_runs(points[0])}, "random")
+                  + arm_claims({"trained": runs, "step 0": step0}, "step 0"))
+        results = evaluate_claims(claims)
+        record["steps"][step] = [result.to_dict() for result in results]
+        lines += [f"## Step {step}", "", claims_table(results)]
+    (output_dir / "seeds.json").write_text(json.dumps(record, indent=1, default=float) + "\n")
+    (output_dir / "seeds.md").write_text("\n".join(lines))
+    return output_dir / "seeds.md"
+
+
 def validation_scores(scored_run: str | os.PathLike) -> dict[str, dict[str, float]]:
     """Per probe task of a scored run (`run_demo.py`, or a point of `run_curves.py`): the validation score (the task's
     headline, averaged over probe seeds) of the trained encoder's single layer chosen on validation, the same for each
@@ -181,5 +223,5 @@ def select_point(curve_dirs: Sequence[str | os.PathLike]) -> tuple[Path, list[di
     return Path(rows[0]["point"]), rows
 
 
-__all__ = ["CurveArguments", "curve_points", "curve_record", "plot_curves", "score_curve", "select_point",
+__all__ = ["CurveArguments", "compare_seeds", "curve_points", "curve_record", "plot_curves", "score_curve", "select_point",
            "validation_scores"]
