@@ -24,12 +24,14 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.activations import ACT2FN
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import (
     BaseModelOutput,
     BaseModelOutputWithPooling,
     SequenceClassifierOutput,
     TokenClassifierOutput,
 )
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils import ModelOutput
 
 from .configuration_vit1d import PROBLEM_TYPES, ViT1DConfig
@@ -145,21 +147,24 @@ class ViT1DEmbeddings(nn.Module):
 
 
 def eager_attention_forward(
+    module: nn.Module,
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor,
     attention_mask: torch.Tensor | None,
     scaling: float,
     dropout: float = 0.0,
-    training: bool = False,
+    **kwargs,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention that also returns its weights. `attention_mask` is boolean `(B, 1, 1, L)`, True = attend."""
+    """Attention that also returns its weights, with the signature of transformers' attention interface (see
+    `ALL_ATTENTION_FUNCTIONS`). `query`, `key`, `value`: `(B, heads, L, head_dim)`; `attention_mask` is boolean
+    `(B, 1, 1, L)`, True = attend. Returns the output `(B, L, heads, head_dim)` and the weights `(B, heads, L, L)`."""
     attn_weights = torch.matmul(query, key.transpose(-1, -2)) * scaling
     if attention_mask is not None:
         attn_weights = attn_weights.masked_fill(~attention_mask, torch.finfo(attn_weights.dtype).min)
     attn_weights = F.softmax(attn_weights, dim=-1, dtype=torch.float32).to(query.dtype)
-    attn_weights = F.dropout(attn_weights, p=dropout, training=training)
-    return torch.matmul(attn_weights, value), attn_weights
+    attn_weights = F.dropout(attn_weights, p=dropout, training=module.training)
+    return torch.matmul(attn_weights, value).transpose(1, 2).contiguous(), attn_weights
 
 
 class ViT1DAttention(nn.Module):
@@ -169,6 +174,7 @@ class ViT1DAttention(nn.Module):
         self.num_heads = config.num_attention_heads
         self.head_dim = config.hidden_size // config.num_attention_heads
         self.scaling = self.head_dim**-0.5
+        self.is_causal = False  # read by transformers' attention functions: every token sees every other
         self.q_proj = nn.Linear(config.hidden_size, config.hidden_size, bias=config.qkv_bias)
         self.k_proj = nn.Linear(config.hidden_size, config.hidden_size, bias=config.qkv_bias)
         self.v_proj = nn.Linear(config.hidden_size, config.hidden_size, bias=config.qkv_bias)
@@ -189,17 +195,14 @@ class ViT1DAttention(nn.Module):
         value = self.v_proj(hidden_states).view(head_shape).transpose(1, 2)
         dropout = self.config.attention_probs_dropout_prob if self.training else 0.0
 
-        # SDPA returns no weights, so a call that asks for them runs the eager path instead.
-        if output_attentions or self.config._attn_implementation == "eager":
-            attn_output, attn_weights = eager_attention_forward(
-                query, key, value, attention_mask, self.scaling, dropout, self.training
-            )
-        else:
-            attn_output = F.scaled_dot_product_attention(
-                query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=self.scaling
-            )
-            attn_weights = None
-        attn_output = attn_output.transpose(1, 2).reshape(batch_size, length, -1)
+        # transformers' attention interface dispatches on config._attn_implementation ("sdpa" by default). SDPA
+        # returns no weights, so a call that asks for them runs the eager function instead.
+        implementation = "eager" if output_attentions else self.config._attn_implementation
+        attention_function = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
+        attn_output, attn_weights = attention_function(
+            self, query, key, value, attention_mask, scaling=self.scaling, dropout=dropout
+        )
+        attn_output = attn_output.reshape(batch_size, length, -1)  # (B, L, heads, head_dim) -> (B, L, D)
         return self.o_proj(attn_output), attn_weights
 
 
@@ -214,8 +217,9 @@ class ViT1DMLP(nn.Module):
         return self.fc2(self.activation_fn(self.fc1(hidden_states)))
 
 
-class ViT1DLayer(nn.Module):
-    """Pre-norm transformer layer: x + Attention(LN(x)), then x + MLP(LN(x))."""
+class ViT1DLayer(GradientCheckpointingLayer):
+    """Pre-norm transformer layer: x + Attention(LN(x)), then x + MLP(LN(x)). As a `GradientCheckpointingLayer`,
+    `model.gradient_checkpointing_enable()` recomputes each layer in the backward pass (inputs stay positional)."""
 
     def __init__(self, config: ViT1DConfig):
         super().__init__()
@@ -243,7 +247,6 @@ class ViT1DEncoder(nn.Module):
     def __init__(self, config: ViT1DConfig):
         super().__init__()
         self.layer = nn.ModuleList([ViT1DLayer(config) for _ in range(config.num_hidden_layers)])
-        self.gradient_checkpointing = False
 
     def forward(
         self,
@@ -255,12 +258,7 @@ class ViT1DEncoder(nn.Module):
         all_hidden_states = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for layer in self.layer:
-            if self.gradient_checkpointing and self.training:
-                hidden_states, attn_weights = self._gradient_checkpointing_func(
-                    layer.__call__, hidden_states, attention_mask, output_attentions
-                )
-            else:
-                hidden_states, attn_weights = layer(hidden_states, attention_mask, output_attentions)
+            hidden_states, attn_weights = layer(hidden_states, attention_mask, output_attentions)
             if output_hidden_states:
                 all_hidden_states += (hidden_states,)
             if output_attentions:
@@ -279,18 +277,6 @@ class ViT1DPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     _no_split_modules = ["ViT1DEmbeddings", "ViT1DLayer"]
     _supports_sdpa = True
-
-    def set_attn_implementation(self, attn_implementation: str | dict, **kwargs):
-        """Switch a built model between `"sdpa"` (default) and `"eager"` attention, both implemented in this file.
-        transformers' per-config dict form is accepted too; ViT-1D has a single config, keyed `""`."""
-        if isinstance(attn_implementation, dict):
-            values = set(attn_implementation.values())
-            if len(values) != 1:
-                raise ValueError(f"ViT-1D has one attention implementation to set, got {attn_implementation!r}.")
-            attn_implementation = values.pop()
-        if attn_implementation not in ("eager", "sdpa"):
-            raise ValueError(f"ViT-1D supports attn_implementation 'sdpa' or 'eager', got {attn_implementation!r}.")
-        self.config._attn_implementation = attn_implementation
 
     @torch.no_grad()
     def _init_weights(self, module):
@@ -397,9 +383,11 @@ class ViT1DModel(ViT1DPreTrainedModel):
                 f"{tuple(input_values.shape[:2])} (batch, frames): pass the mask the feature extractor returned."
             )
         token_mask = self.get_token_mask(attention_mask)
-        if token_mask is not None and not torch.compiler.is_compiling() and bool(token_mask.all()):
+        tracing = torch.compiler.is_compiling() or torch.jit.is_tracing()
+        if token_mask is not None and not tracing and bool(token_mask.all()):
             # Nothing is padded: take SDPA's unmasked fast path. Not under torch.compile, where reading the mask's
-            # value would break the graph (the masked path gives the same result).
+            # value would break the graph, nor under torch.jit.trace, which would freeze this example's answer into
+            # the trace and ignore the padding of later inputs (the masked path gives the same result).
             token_mask = None
         if token_mask is not None and self.config.frames_per_patch > 1:
             # A partly padded last patch must not depend on what the padding frames hold.
