@@ -119,4 +119,8 @@ def test_write_model_card_fills_a_saved_folder(trained_and_random, tmp_path, res
     assert card.data.model_name == "vit1d-tiny"
     assert "| objective | NT-Xent |" in card.text and "![Self-similarity](figures/ssm.png)" in card.text
     assert 'AutoModel.from_pretrained("org/vit1d-tiny", trust_remote_code=True' in card.text
+    # Its pipeline_tag names what the encoder does; the card says that transformers' pipeline cannot serve it and how
+    # to embed instead.
+    assert card.data.pipeline_tag == "feature-extraction" and "cannot serve this folder" in card.text
+    assert "vit1d.embed_long_audio(model, extractor" in card.text
     assert "num_parameters" not in card.text and f"{model.num_parameters():,}" in card.text

@@ -82,9 +82,10 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
     Each clip of `N` samples gives `1 + N // hop_length` frames of `feature_size` values: a centred STFT (reflect
     padding of `n_fft // 2` samples on both sides, periodic Hann window), power spectrum, Slaney mel filter bank, then
     `10 * log10(max(mel, 1e-10))` with the loudest value of the clip clamped to at most `top_db` decibels above the
-    quietest. This equals `librosa.power_to_db(librosa.feature.melspectrogram(y, sr=16000, n_fft=1024,
-    hop_length=512, n_mels=128, fmin=0, fmax=8000, norm="slaney", htk=False), ref=1.0, amin=1e-10, top_db=80)`
-    (transposed) to within 0.01 dB.
+    quietest. This equals `librosa.power_to_db(librosa.feature.melspectrogram(y=y, sr=16000, n_fft=1024,
+    hop_length=512, n_mels=128, fmin=0, fmax=8000, norm="slaney", htk=False, center=True, pad_mode="reflect",
+    power=2.0), ref=1.0, amin=1e-10, top_db=80)` (transposed) to within 0.01 dB. Note `pad_mode="reflect"`: librosa's
+    default since 0.10 is `"constant"` (zero padding), which changes the first and last frames.
 
     Two backends compute the same features: `"torch"` (batched, runs on any torch device, default when torch is
     installed) and `"numpy"` (one clip at a time with `transformers.audio_utils.spectrogram`). Both compute the STFT in
