@@ -41,7 +41,8 @@ real-music: install
 # soundtracks plus the train pieces of a 300-piece rendered corpus (its validation and test works stay out), an
 # encoder kept every REFERENCE_EVERY steps, TensorBoard logs; then each run's learning curve, every point scored on
 # that corpus's test split as the demo scores its encoder (claims with intervals, floors, attention onsets, SSMs).
-# Resumable: an interrupted run continues from its last checkpoint, scored points are reused.
+# Resumable: an interrupted run continues from its last checkpoint, scored points are reused. Last, the seeds are
+# pooled (run_curves.py --across_runs: trained encoders vs random inits and their own step 0, at every shared step).
 REFERENCE_SEEDS ?= 0 1 2
 REFERENCE_STEPS ?= 1000
 REFERENCE_EVERY ?= 500
@@ -65,6 +66,8 @@ reference: install
 			--output_dir $(REFERENCE_DIR)/curves-seed-$$seed $(REFERENCE_CORPUS) --seed $$seed \
 			--random_init_seeds 101,102,103 --probe_layers "3;6;9;12;3,6,9,12" --analysis_tracks 16 || exit 1; \
 	done
+	$(BIN)/python run_curves.py --output_dir $(REFERENCE_DIR)/seeds \
+		--across_runs $(foreach seed,$(REFERENCE_SEEDS),$(REFERENCE_DIR)/curves-seed-$(seed))
 
 # Only the short pretraining run of the demo (what `make demo` did before the probes and analyses existed).
 pretrain: install
