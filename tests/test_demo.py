@@ -193,12 +193,29 @@ print(json.dumps({"class": type(model).__module__, "difference": max(
 """
 
 
-@pytest.mark.slow
-def test_a_released_checkpoint_loads_every_way_and_reproduces_its_stored_outputs(demo, tmp_path,
-                                                                                  restore_auto_classes):
+def load_through_remote_code(folder, tmp_path) -> dict:
+    """Load a released folder with trust_remote_code in a process that refuses `import vit1d` and compare its outputs
+    on `synthetic_music(4 s, seed 0)` with the stored reference: `{"class": module, "difference": max abs}`."""
     import os
     import subprocess
     import sys
+
+    from vit1d.synthetic import synthetic_music
+
+    clip = tmp_path / "clip.npy"
+    np.save(clip, synthetic_music(4.0, 16000, seed=0))
+    (tmp_path / "remote.py").write_text(RELEASED_REMOTE_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(HF_MODULES_CACHE=str(tmp_path / "modules"), HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
+    done = subprocess.run([sys.executable, str(tmp_path / "remote.py"), str(folder), str(clip)], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_a_released_checkpoint_loads_every_way_and_reproduces_its_stored_outputs(demo, tmp_path,
+                                                                                  restore_auto_classes):
 
     import matplotlib.pyplot as plt
     from safetensors import safe_open
@@ -206,7 +223,6 @@ def test_a_released_checkpoint_loads_every_way_and_reproduces_its_stored_outputs
     from transformers import AutoModel
 
     from vit1d.hub import REFERENCE_OUTPUTS, check_reference_outputs, release_checkpoint
-    from vit1d.synthetic import synthetic_music
 
     args, report = demo
     curves = tmp_path / "curves.png"
@@ -230,15 +246,7 @@ def test_a_released_checkpoint_loads_every_way_and_reproduces_its_stored_outputs
     # Through the Auto classes (vit1d imported) and through remote code alone, the stored outputs come back.
     model = AutoModel.from_pretrained(folder)
     assert type(model) is vit1d.ViT1DModel and check_reference_outputs(folder, model) < 1e-5
-    clip = tmp_path / "clip.npy"
-    np.save(clip, synthetic_music(4.0, 16000, seed=0))
-    (tmp_path / "remote.py").write_text(RELEASED_REMOTE_SCRIPT)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(HF_MODULES_CACHE=str(tmp_path / "modules"), HF_HUB_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
-    done = subprocess.run([sys.executable, str(tmp_path / "remote.py"), str(folder), str(clip)], cwd=tmp_path,
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    remote = json.loads(done.stdout.strip().splitlines()[-1])
+    remote = load_through_remote_code(folder, tmp_path)
     assert not remote["class"].startswith("vit1d") and remote["difference"] < 1e-5
 
     # The card says what the checkpoint is and is not, carries the run's claims and the learning curves.
