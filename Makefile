@@ -41,6 +41,8 @@ real-music: install
 # soundtracks plus the train pieces of a 300-piece rendered corpus (its validation and test works stay out), an
 # encoder kept every REFERENCE_EVERY steps, TensorBoard logs; then each run's learning curve, every point scored on
 # that corpus's test split as the demo scores its encoder (claims with intervals, floors, attention onsets, SSMs).
+# The random initialisations and the floors that do not depend on the model are probed once, for the first seed's
+# first point, and shared (run_curves.py --baselines_from, run_probe.py --reuse_floors).
 # Resumable: an interrupted run continues from its last checkpoint, scored points are reused. Last, the seeds are
 # pooled (run_curves.py --across_runs: trained encoders vs random inits and their own step 0, at every shared step).
 REFERENCE_SEEDS ?= 0 1 2
@@ -56,7 +58,7 @@ reference: install
 		--pieces 300 --split_fractions 0.4,0.15,0.45 > /dev/null
 	$(BIN)/python -m vit1d.data.soundtracks --output_dir data/real_music_reference \
 		--rendered_corpus data/reference_corpus
-	for seed in $(REFERENCE_SEEDS); do \
+	first=""; for seed in $(REFERENCE_SEEDS); do \
 		$(BIN)/python run_pretraining.py --data data/real_music_reference --output_dir $(REFERENCE_DIR)/seed-$$seed \
 			--seed $$seed --max_steps $(REFERENCE_STEPS) --per_device_train_batch_size $(REFERENCE_BATCH) \
 			--learning_rate $(REFERENCE_LR) --warmup_steps $$(( $(REFERENCE_STEPS) / 10 )) \
@@ -64,7 +66,9 @@ reference: install
 			--report_to tensorboard --resume_from_checkpoint latest $(REFERENCE_ARGS) && \
 		$(BIN)/python run_curves.py --run_dir $(REFERENCE_DIR)/seed-$$seed \
 			--output_dir $(REFERENCE_DIR)/curves-seed-$$seed $(REFERENCE_CORPUS) --seed $$seed \
-			--random_init_seeds 101,102,103 --probe_layers "3;6;9;12;3,6,9,12" --analysis_tracks 16 || exit 1; \
+			--random_init_seeds 101,102,103 --probe_layers "3;6;9;12;3,6,9,12" --analysis_tracks 16 \
+			$${first:+--baselines_from $(REFERENCE_DIR)/curves-seed-$$first} || exit 1; \
+		first=$${first:-$$seed}; \
 	done
 	$(BIN)/python run_curves.py --output_dir $(REFERENCE_DIR)/seeds \
 		--across_runs $(foreach seed,$(REFERENCE_SEEDS),$(REFERENCE_DIR)/curves-seed-$(seed))

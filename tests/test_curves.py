@@ -31,13 +31,14 @@ def test_points_are_the_kept_encoders_and_the_end(run_dir, tmp_path):
 
 
 def test_every_point_is_scored_with_shared_baselines_and_plotted(run_dir, tmp_path, monkeypatch):
-    calls = []
+    calls, floors_from = [], []
 
     def fake_demo(args):
         from pathlib import Path
 
         root = Path(args.output_dir)
         calls.append(root.name)
+        floors_from.append(args.floors_from and Path(args.floors_from).name)
         assert (root / "model" / "model.safetensors").is_file()
         assert (root / "model" / "initial_encoder" / "model.safetensors").is_file()
         for model in ("trained", "step-0", "random-0"):
@@ -52,6 +53,7 @@ def test_every_point_is_scored_with_shared_baselines_and_plotted(run_dir, tmp_pa
                 ClaimResult("C5", "stack", "-", "-", None, None, "inconclusive", "not testable")]
         # As the demo writes them.
         (root / "report" / "claims.json").write_text(json.dumps([row.to_dict() for row in rows]))
+        (root / "report" / "results.json").write_text("{}")
         return root / "report"
 
     monkeypatch.setattr("vit1d.demo.run_demo", fake_demo)
@@ -67,6 +69,20 @@ def test_every_point_is_scored_with_shared_baselines_and_plotted(run_dir, tmp_pa
     assert record["points"] == [4, 8] and record["training"]["loss"][0] == 2.0
     assert record["claims"]["C2"]["step"] == [4, 8] and record["claims"]["C2"]["value"] == [0.01, 0.02]
     assert "C5" not in record["claims"]  # untestable rows have no curve
+    # The first point computes the floors; the later ones reuse its model-independent floors.
+    assert floors_from == [None, "step-00000004"]
+
+    # Another pretraining seed of the same config borrows the random arms and floors of this curve's first point;
+    # its step 0 is its own.
+    calls.clear(), floors_from.clear()
+    other = replace(demo, output_dir=str(tmp_path / "curves-seed-1"))
+    score_curve(CurveArguments(run_dir=str(run_dir), baselines_from=str(tmp_path / "curves")), other)
+    first = tmp_path / "curves-seed-1" / "step-00000004" / "probe"
+    assert json.loads((first / "random-0-beat" / "probe_results.json").read_text())["for"] == "step-00000004"
+    assert (first / "random-0-beat").is_symlink() and not (first / "step-0-beat").is_symlink()
+    assert floors_from == ["step-00000004", "step-00000004"]
+    with pytest.raises(ValueError, match="no scored point"):
+        score_curve(CurveArguments(run_dir=str(run_dir), baselines_from=str(tmp_path / "nothing")), other)
 
 
 def scored_point(folder, trained, random, test=0.0):

@@ -1,6 +1,7 @@
 """Probing: the embedding cache, the linear probe, representations, and run_probe end to end on a rendered corpus."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -190,6 +191,22 @@ def test_run_probe_writes_a_complete_results_file(task, corpus, tiny_encoder, tm
     again = run_probe(args)
     assert again["timings"]["cache_misses"] == 0
     assert [r["metrics"] for r in again["results"]] == [r["metrics"] for r in results["results"]]
+    # Another model on the same data and settings reuses the floors that do not depend on the model and probes its
+    # own layer 0 (a random initialisation: other embeddings, so another layer-0 floor).
+    other = run_probe(replace(args, output_dir=str(tmp_path / "other"), random_init=True, seed=5,
+                              reuse_floors=str(tmp_path / "out" / "probe_results.json")))
+    reused = {record["representation"]: record for record in other["floors"]}
+    assert list(reused) == list(floors)  # same floors, same order
+    own_layer_zero = next(record for record in other["results"] if record["layers"] == [0])
+    assert reused["floor: layer 0 (embeddings)"]["metrics"] == own_layer_zero["metrics"]
+    assert own_layer_zero["metrics"] != layer_zero["metrics"]
+    for name in floors:
+        if name != "floor: layer 0 (embeddings)":
+            assert reused[name] == floors[name], name
+    assert other["headroom"] == saved["headroom"]
+    with pytest.raises(ValueError, match="probe settings"):
+        run_probe(replace(args, output_dir=str(tmp_path / "bad"), max_steps=40,
+                          reuse_floors=str(tmp_path / "out" / "probe_results.json")))
 
 
 def test_random_init_flag_and_model_index(corpus, tiny_encoder, tmp_path):

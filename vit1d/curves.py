@@ -26,6 +26,10 @@ logger = logging.getLogger(__name__)
 class CurveArguments:
     run_dir: str = field(default="outputs/pretraining", metadata={
         "help": "A run_pretraining.py output folder with initial_encoder/ and encoders/step-N/ (--encoder_every_steps)."})
+    baselines_from: str | None = field(default=None, metadata={
+        "help": "The run_curves.py output folder of another run of the same config, scored on the same corpus with "
+                "the same demo arguments (e.g. another pretraining seed): its first point's random-initialisation "
+                "probes and model-independent floors serve this curve too instead of being recomputed."})
     across_runs: list[str] = field(default_factory=list, metadata={
         "help": "Instead of scoring a run: the run_curves.py output folders of runs that differ only in their "
                 "pretraining seed; at every step they share, their trained encoders (seeds as a level of the "
@@ -61,26 +65,48 @@ def _point_folder(root: Path, step: int, encoder: Path, run_dir: Path) -> Path:
     return model.parent
 
 
+def _link_probes(demo, source: Path, target: Path, models: list[str]) -> None:
+    """Link the probe results of `models` (e.g. "random-101") of the scored folder `source` into `target`, where the
+    demo then reuses them instead of probing again."""
+    from .demo import DemoRun, task_list
+
+    for task in task_list(demo):
+        for model in models:
+            probe = DemoRun(replace(demo, output_dir=str(source))).probe_results(model, task).parent
+            link = target / "probe" / probe.name
+            if probe.is_dir() and not link.exists():
+                link.parent.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(probe.resolve())
+
+
 def score_curve(curve: CurveArguments, demo) -> Path:
-    """Score every point (reusing finished ones), then write `output_dir/curves.json` and `curves.png`."""
-    from .demo import DemoRun, random_seeds, run_demo, task_list
+    """Score every point (reusing finished ones), then write `output_dir/curves.json` and `curves.png`. The first
+    point's step-0 and random arms and its model-independent floors serve every later point; with
+    `curve.baselines_from`, another curve's first point lends this curve its random arms and floors."""
+    from .demo import random_seeds, run_demo
 
     run_dir, root = Path(curve.run_dir), Path(demo.output_dir)
     points = curve_points(run_dir)
-    shared = None
+    randoms = [f"random-{seed}" for seed in random_seeds(demo)]
+    lender = None
+    if curve.baselines_from:
+        scored = sorted(folder for folder in Path(curve.baselines_from).glob("step-*")
+                        if (folder / "report" / "results.json").is_file())
+        if not scored:
+            raise ValueError(f"--baselines_from {curve.baselines_from} holds no scored point: score that curve first.")
+        lender = scored[0]
+    first = None
     for step, encoder in points:
         folder = _point_folder(root, step, encoder, run_dir)
-        if shared is not None:  # the step-0 and random arms of the first point serve every point
-            for task in task_list(demo):
-                for model in ["step-0", *(f"random-{seed}" for seed in random_seeds(demo))]:
-                    source = shared.probe_results(model, task).parent
-                    target = folder / "probe" / source.name
-                    if source.is_dir() and not target.exists():
-                        target.parent.mkdir(parents=True, exist_ok=True)
-                        target.symlink_to(source.resolve())
+        if first is not None:  # the step-0 and random arms of the first point serve every point
+            _link_probes(demo, first, folder, ["step-0", *randoms])
+        elif lender is not None:  # another run's random arms (its step 0 is its own)
+            _link_probes(demo, lender, folder, randoms)
         logger.info(f"Learning curve: scoring step {step} ({encoder}) in {folder}")
-        run_demo(replace(demo, output_dir=str(folder), push_to_hub=False))
-        shared = shared or DemoRun(replace(demo, output_dir=str(folder)))
+        floors = first or lender
+        run_demo(replace(demo, output_dir=str(folder), push_to_hub=False,
+                         floors_from=str(floors) if floors is not None else demo.floors_from))
+        first = first or folder
     record = curve_record(run_dir, root, points)
     (root / "curves.json").write_text(json.dumps(record, indent=1, default=float) + "\n")
     plot_curves(record, root / "curves.png")

@@ -11,7 +11,7 @@ import logging
 import shlex
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -89,6 +89,11 @@ class DemoArguments:
     released_model: str | None = field(
         default=None, metadata={"help": "A released checkpoint (e.g. pretrained/NAME, or a Hub id) probed like this "
                                         "run's encoder and reported beside it and the random initialisations."}
+    )
+    floors_from: str | None = field(
+        default=None, metadata={"help": "An earlier demo run folder on the same corpus and probe settings whose "
+                                        "floors that do not depend on the model are reused (`run_probe.py "
+                                        "--reuse_floors`; learning curves set it for every point after the first)."}
     )
 
 
@@ -223,6 +228,8 @@ def probe_all(args: DemoArguments, corpus: str, run: DemoRun) -> dict[str, list[
                     eval_every=args.probe_eval_every, probe_seeds=args.probe_seeds,
                     seed=int(model.split("-")[1]) if model.startswith("random") else args.seed,
                     floors=model == "trained",  # the floors do not depend on the model but for layer 0
+                    reuse_floors=(str(DemoRun(replace(args, output_dir=args.floors_from)).probe_results(model, task))
+                                  if args.floors_from and model == "trained" else None),
                     reference_steps=args.reference_steps,
                 ))
             loaded = json.loads(results_file.read_text())

@@ -101,6 +101,13 @@ class ProbeArguments:
                                         "chance predictors, the classical method (vit1d.probing.baselines), and "
                                         "the same probe on raw log-mel frames and on layer 0 (the embeddings)."}
     )
+    reuse_floors: str | None = field(
+        default=None, metadata={"help": "A probe_results.json of this task on the same data and probe settings (e.g. "
+                                        "an earlier point of a learning curve): its floors that do not depend on "
+                                        "the model (chance, classical, log-mel frames, contextual reference) are "
+                                        "reused and only the layer-0 floor is probed. Refused when its task, test "
+                                        "tracks, probe settings or seeds differ."}
+    )
     include_no_key: bool = field(default=False, metadata={"help": "Key: a 25th class for tracks without a key."})
     beat_trim_first_seconds: float = field(
         default=0.0, metadata={"help": "Beat: ignore the first N s when scoring (0: MARBLE's convention; 5: mir_eval's "
@@ -197,6 +204,20 @@ def load_split(args: ProbeArguments, data: str, split: str, cache: EmbeddingCach
     return TaskData(embeddings, references, names, audios, strata)
 
 
+def probe_settings(args: ProbeArguments) -> dict:
+    """The linear probe's training settings as results files record them (`probe`), without the seed."""
+    config = ProbeConfig(learning_rate=args.learning_rate, batch_size=args.probe_batch_size, max_steps=args.max_steps,
+                         eval_every=args.eval_every, patience=args.patience, weight_decay=args.weight_decay)
+    return {key: value for key, value in asdict(config).items() if key != "seed"}
+
+
+def floor_settings(args: ProbeArguments) -> dict:
+    """What else the floors depend on (`reuse_floors` requires them equal)."""
+    return {"reference_steps": args.reference_steps, "beat_trim_first_seconds": args.beat_trim_first_seconds,
+            "include_no_key": args.include_no_key, "window_seconds": args.window_seconds,
+            "hop_seconds": args.hop_seconds, "representation": args.representations[0]}
+
+
 def run_probe(args: ProbeArguments) -> dict:
     started = time.perf_counter()
     model, extractor, model_name = load_encoder(args)
@@ -233,13 +254,12 @@ def run_probe(args: ProbeArguments) -> dict:
         "test_tracks": splits["test"].names,
         "test_strata": splits["test"].strata,
         "track_weights": outcomes[0].track_weights,
-        "floors": floor_records(args, splits, extractor, settings) if args.floors else [],
+        "floors": (reused_floors(args, splits, extractor, settings) if args.floors and args.reuse_floors
+                   else floor_records(args, splits, extractor, settings) if args.floors else []),
         "headroom": {},
         "num_tracks": {name: len(split.embeddings) for name, split in splits.items()},
-        "probe": {key: value for key, value in asdict(ProbeConfig(
-            learning_rate=args.learning_rate, batch_size=args.probe_batch_size, max_steps=args.max_steps,
-            eval_every=args.eval_every, patience=args.patience, weight_decay=args.weight_decay)).items()
-            if key != "seed"},
+        "probe": probe_settings(args),
+        "floor_settings": floor_settings(args),
         "timings": {"extraction_seconds": round(extraction_seconds, 2), "cache_hits": cache.hits,
                     "cache_misses": cache.misses, "total_seconds": round(time.perf_counter() - started, 2)},
         "results": records,
@@ -329,24 +349,51 @@ def seeds_record(args: "ProbeArguments", outcomes: list) -> dict:
     }
 
 
-def floor_records(args: "ProbeArguments", splits: dict, extractor=None, settings=None) -> list[dict]:
+LAYER_0_FLOOR = "floor: layer 0 (embeddings)"
+
+
+def reused_floors(args: "ProbeArguments", splits: dict, extractor, settings) -> list[dict]:
+    """The floors of `args.reuse_floors` with the layer-0 floor, the only one that depends on the model, probed
+    anew (see `floor_records`), in the same order."""
+    source = json.loads(Path(args.reuse_floors).read_text())
+    floors = source.get("floors") or []
+    differs = [name for name, same in (
+        ("task", all(record["task"] == args.task for record in floors)),
+        ("test tracks", source.get("test_tracks") == splits["test"].names),
+        ("probe settings", source.get("probe") == probe_settings(args)),
+        ("floor settings", source.get("floor_settings") == floor_settings(args)),
+        ("probe seeds", all(record.get("seeds", args.seeds) == args.seeds for record in floors)),
+        ("floors", any(record["representation"] == LAYER_0_FLOOR for record in floors))) if not same]
+    if differs:
+        raise ValueError(f"--reuse_floors {args.reuse_floors} cannot serve this probe: its {', '.join(differs)} "
+                         "differ (or are missing). Drop --reuse_floors to compute the floors.")
+    (layer_0,) = floor_records(args, splits, extractor, settings, model_independent=False)
+    return [layer_0 if record["representation"] == LAYER_0_FLOOR else record for record in floors]
+
+
+def floor_records(args: "ProbeArguments", splits: dict, extractor=None, settings=None,
+                  model_independent: bool = True) -> list[dict]:
     """The floors of the task on the test split, as table records, all scored per track with the probes' metrics and
     the same intervals: chance predictors that never hear the audio, the task's classical method
     (`vit1d.probing.baselines`), and the same probe (same seeds, same early stopping on validation) on the raw
     log-mel frames (`log_mel_embeddings`) and on layer 0, the encoder's embeddings before any block. A number above
-    these floors says the encoder's layers found something the input itself does not show a linear probe."""
+    these floors says the encoder's layers found something the input itself does not show a linear probe.
+    `model_independent=False`: the layer-0 floor alone (the others do not depend on the model: `reused_floors`)."""
     from .baselines import CLASSICAL_METHODS, chance_levels, evaluate_classical
 
     trained = []
     if extractor is not None:
         kind = args.representations[0]
         log_mel = {name: TaskData([log_mel_embeddings(extractor, audio, settings) for audio in split.audios],
-                                  split.references, split.names, split.audios) for name, split in splits.items()}
-        floors = (("floor: log-mel frames", [], log_mel), ("floor: layer 0 (embeddings)", [0], splits))
-        for name, layers, data in floors:
+                                  split.references, split.names, split.audios)
+                   for name, split in splits.items()} if model_independent else None
+        floors = (("floor: log-mel frames", [], log_mel), (LAYER_0_FLOOR, [0], splits))
+        for name, layers, data in floors[0 if model_independent else 1:]:
             outcomes = probe_over_seeds(args, Representation(kind, (0,)), data)
             trained.append({"task": args.task, "split": args.test_split, "representation": name, "layers": layers,
                             **seeds_record(args, outcomes)})
+        if not model_independent:
+            return trained
         if args.task in HEADROOM_TASKS:  # the yardstick of the headroom check (vit1d.probing.headroom)
             outcomes = [train_reference(args.task, log_mel["train"], log_mel["validation"], log_mel["test"],
                                         ReferenceConfig(steps=args.reference_steps, seed=seed,
