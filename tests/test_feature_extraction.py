@@ -460,7 +460,7 @@ def test_frame_times(fe):
     np.testing.assert_allclose(fe.frame_times(4), [0.0, 0.032, 0.064, 0.096])
     np.testing.assert_allclose(fe.frame_times(5, frames_per_patch=2), [0.016, 0.080, 0.144])
     assert fe.frame_times(4).dtype == np.float64
-    assert fe.tokens_per_second == 31.25
+    assert fe.frames_per_second == 31.25
     for n in (513, 64000, 64511, 64512):
         assert len(fe.frame_times(fe.num_frames(n))) == fe.num_frames(n)
     assert len(fe.frame_times(126, frames_per_patch=4)) == 32

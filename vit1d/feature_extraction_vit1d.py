@@ -191,8 +191,9 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
         return output
 
     @property
-    def tokens_per_second(self) -> float:
-        """Frames (sequence tokens with one frame per token) per second of audio: `sampling_rate / hop_length`."""
+    def frames_per_second(self) -> float:
+        """Log-mel frames per second of audio: `sampling_rate / hop_length`. Sequence tokens per second are the
+        model's `config.tokens_per_second` (frames per second / `frames_per_patch`)."""
         return self.sampling_rate / self.hop_length
 
     def num_frames(self, num_samples: int) -> int:

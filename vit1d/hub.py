@@ -157,7 +157,7 @@ def model_card(
         "sampling_rate": feature_extractor.sampling_rate,
         "n_fft": feature_extractor.n_fft,
         "hop_length": feature_extractor.hop_length,
-        "tokens_per_second": feature_extractor.sampling_rate / feature_extractor.hop_length,
+        "frames_per_second": feature_extractor.frames_per_second,
         "num_mel_bins": feature_extractor.feature_size,
         "f_min": feature_extractor.f_min,
         "f_max": feature_extractor.f_max,
