@@ -83,6 +83,14 @@ def test_every_point_is_scored_with_shared_baselines_and_plotted(run_dir, tmp_pa
     assert floors_from == ["step-00000004", "step-00000004"]
     with pytest.raises(ValueError, match="no scored point"):
         score_curve(CurveArguments(run_dir=str(run_dir), baselines_from=str(tmp_path / "nothing")), other)
+    # Some points only.
+    calls.clear()
+    final = replace(demo, output_dir=str(tmp_path / "final-only"))
+    score_curve(CurveArguments(run_dir=str(run_dir), steps="8"), final)
+    assert calls == ["step-00000008"]
+    assert json.loads((tmp_path / "final-only" / "curves.json").read_text())["points"] == [8]
+    with pytest.raises(ValueError, match="kept encoders at steps"):
+        score_curve(CurveArguments(run_dir=str(run_dir), steps="5"), final)
 
 
 def scored_point(folder, trained, random, test=0.0):

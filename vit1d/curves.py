@@ -26,6 +26,9 @@ logger = logging.getLogger(__name__)
 class CurveArguments:
     run_dir: str = field(default="outputs/pretraining", metadata={
         "help": "A run_pretraining.py output folder with initial_encoder/ and encoders/step-N/ (--encoder_every_steps)."})
+    steps: str | None = field(default=None, metadata={
+        "help": "Score only these points, comma-separated steps (e.g. '1000': the final encoder alone); default every "
+                "kept encoder and the final one."})
     baselines_from: str | None = field(default=None, metadata={
         "help": "The run_curves.py output folder of another run of the same config, scored on the same corpus with "
                 "the same demo arguments (e.g. another pretraining seed): its first point's random-initialisation "
@@ -87,6 +90,11 @@ def score_curve(curve: CurveArguments, demo) -> Path:
 
     run_dir, root = Path(curve.run_dir), Path(demo.output_dir)
     points = curve_points(run_dir)
+    if curve.steps:
+        wanted = {int(step) for step in curve.steps.split(",") if step.strip()}
+        if not wanted <= {step for step, _ in points}:
+            raise ValueError(f"--steps {curve.steps}: {run_dir} kept encoders at steps {[s for s, _ in points]} only.")
+        points = [(step, encoder) for step, encoder in points if step in wanted]
     randoms = [f"random-{seed}" for seed in random_seeds(demo)]
     lender = None
     if curve.baselines_from:
