@@ -20,8 +20,10 @@ $(VENV)/.installed: setup.py Makefile
 
 # The main job: render the built-in corpus, pretrain ViT-1D briefly, probe the four tasks for the trained and a
 # random encoder, run the analyses and write outputs/demo/report plus an encoder folder with a filled model card.
+# The released checkpoint committed in pretrained/ is probed beside them (RELEASED= leaves it out).
+RELEASED ?= $(patsubst %/config.json,%,$(firstword $(wildcard pretrained/*/config.json)))
 demo: install
-	$(BIN)/python run_demo.py --output_dir outputs/demo
+	$(BIN)/python run_demo.py --output_dir outputs/demo $(if $(RELEASED),--released_model $(RELEASED))
 
 # The longer run whose figures the README quotes: the demo's pipeline on a benchmark sized for the claims (1000
 # pieces of 30 s; 450 test tracks, 75-112 per stratum), with FluidR3_GM beside TimGM6mb where it can be installed.
