@@ -77,7 +77,7 @@ reference: install
 
 # Only the short pretraining run of the demo (what `make demo` did before the probes and analyses existed).
 pretrain: install
-	$(BIN)/python run_pretraining.py --output_dir outputs/pretraining
+	$(BIN)/python run_pretraining.py --preset demo --output_dir outputs/pretraining
 
 embed: install
 	$(BIN)/python run_embedding.py --output_dir outputs/embedding

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Contrastive pretraining of ViT-1D (NT-Xent on class tokens of two crops of the same track), with Accelerate.
 
-    python run_pretraining.py                                  # demo: built-in corpus, a few minutes on 2 CPU cores
+    python run_pretraining.py --preset demo                    # built-in corpus, a few minutes on 2 CPU cores
     accelerate launch run_pretraining.py --data path/to/audio --output_dir runs/vit1d
     accelerate launch --num_processes 2 run_pretraining.py --config configs/pretraining.yaml --max_steps 1000
     ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2 run_pretraining.py ...   # 2 CPU processes

@@ -47,22 +47,32 @@ def test_config_file_errors(tmp_path):
         parse_arguments(["--data", "x", "--push_to_hub"])
 
 
-def test_demo_settings_apply_only_without_data_and_where_not_given():
-    _, data_args, args = parse_arguments(["--max_steps=5"])
+def test_the_demo_preset_is_named_applies_where_not_given_and_says_what_it_set(caplog, capsys):
+    with caplog.at_level("INFO", logger="vit1d.training.arguments"):
+        _, data_args, args = parse_arguments(["--preset", "demo", "--max_steps=5"])
     assert data_args.data is None and args.max_steps == 5
     assert args.per_device_train_batch_size == DEMO_OVERRIDES["per_device_train_batch_size"]
     assert data_args.pairs_per_track == DEMO_OVERRIDES["pairs_per_track"]
+    assert "--preset demo set {'per_device_train_batch_size': 16" in caplog.text
+    assert "kept your ['max_steps']" in caplog.text
+    # Without --data, the defaults are never swapped silently: the preset must be named.
+    with pytest.raises(SystemExit):
+        parse_arguments(["--max_steps", "5"])
+    assert "No --data" in capsys.readouterr().err
+    # With --data and no preset, the paper's defaults stand; a preset may still be named with --data.
+    assert parse_arguments(["--data", "x"])[2].per_device_train_batch_size == 128
+    assert parse_arguments(["--data", "x", "--preset", "demo"])[2].per_device_train_batch_size == 16
 
 
 def test_abbreviated_flags_are_refused_so_demo_settings_never_replace_them(capsys):
     # Demo settings replace every default the user did not name; an abbreviation would name nothing they know of.
     with pytest.raises(SystemExit):
-        parse_arguments(["--max_step", "5"])
+        parse_arguments(["--preset", "demo", "--max_step", "5"])
     error = capsys.readouterr().err
     assert "unrecognized arguments: --max_step 5" in error and "--max_step: did you mean --max_steps?" in error
     assert "spelled in full" in error
-    assert parse_arguments(["--max_steps", "5"])[2].max_steps == 5
-    assert parse_arguments(["--max-steps=5"])[2].max_steps == 5  # the dashed spelling is a full name too
+    assert parse_arguments(["--preset", "demo", "--max_steps", "5"])[2].max_steps == 5
+    assert parse_arguments(["--preset", "demo", "--max-steps=5"])[2].max_steps == 5  # the dashed spelling is a full name too
     with pytest.raises(SystemExit):
         parse_arguments(["--data", "x", "--conf", "run.yaml"])
     assert "did you mean --config" in capsys.readouterr().err

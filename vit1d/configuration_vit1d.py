@@ -47,7 +47,7 @@ class ViT1DConfig(PretrainedConfig):
             initialisation, and Adam's first-layer updates scale with them; normalising removes that, but also
             removes each frame's level, which is where onsets live. Standardising each mel bin with corpus statistics
             keeps relative levels: that is the feature extractor's `mel_mean` / `mel_std`, not a model option. See
-            the README's decisions section for the measured effect of each.
+            docs/decisions.md and docs/results.md for the measured effect of each.
         patch_activation (`str`, *optional*, defaults to `"none"`):
             Activation applied to the projected sequence tokens (any key of `transformers.activations.ACT2FN`, e.g.
             `"gelu"` as in MT2), before the class-token mean and the position encoding. `"none"`: none (the paper).

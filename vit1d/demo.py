@@ -148,7 +148,7 @@ def pretraining_argv(args: DemoArguments, corpus: str, model_dir: Path) -> list[
     """`run_pretraining.py`'s arguments for the demo run: its built-in-corpus settings, with the demo's length."""
     steps = args.pretraining_steps
     data = (["--data", args.pretraining_data] if args.pretraining_data else
-            ["--corpus_dir", corpus, "--corpus_pieces", str(args.corpus_pieces), "--corpus_seconds",
+            ["--preset", "demo", "--corpus_dir", corpus, "--corpus_pieces", str(args.corpus_pieces), "--corpus_seconds",
              str(args.corpus_seconds), "--corpus_split_fractions", args.corpus_split_fractions])
     return [*data, "--output_dir", str(model_dir), "--max_steps", str(steps),
             "--warmup_steps", str(max(1, steps // 10)), "--save_steps", str(max(1, steps // 4)),
@@ -401,7 +401,7 @@ def short_run_note(probes: dict) -> str:
         return ""
     return (f" This run's test split has {tracks} tracks, too few to resolve differences of a few points: its "
             "verdicts are a short run's. `make evidence` runs the same pipeline on 1000 pieces (450 test tracks); "
-            "the README quotes its verdicts with their intervals.")
+            "docs/results.md quotes its verdicts with their intervals.")
 
 
 def _number(value) -> str:
