@@ -15,7 +15,8 @@ import sys
 
 from transformers import HfArgumentParser
 
-from vit1d.probing.runner import ProbeArguments, markdown_table, run_probe
+from vit1d.probing.runner import ProbeArguments, run_probe
+from vit1d.probing.tables import markdown_table
 
 
 def main(argv=None):

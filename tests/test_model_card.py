@@ -10,7 +10,7 @@ from huggingface_hub import ModelCard
 
 import vit1d
 from vit1d.hub import check_model_card, model_card, write_model_card
-from vit1d.probing.runner import comparison_table
+from vit1d.probing.tables import comparison_table
 
 
 def probe_results(task, representation, values_per_layer, model="outputs/demo/model", random_init=False):

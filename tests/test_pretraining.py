@@ -462,3 +462,20 @@ def test_tensorboard_tracker_receives_the_logged_scalars(corpus, tmp_path, monke
         assert [e.step for e in accumulator.Scalars(tag)] == [1, 2], tag
     logged = read_log(tmp_path / "tb")
     assert accumulator.Scalars("loss")[-1].value == pytest.approx(logged[-1]["loss"], rel=1e-6)
+
+
+def test_the_demo_gives_its_pretraining_values_typed_and_parses_only_the_flags_given_as_text(tmp_path):
+    from vit1d.demo import DemoArguments, pretraining_arguments
+
+    demo = DemoArguments(output_dir=str(tmp_path), pretraining_steps=40, batch_size=8,
+                         pretraining_args="--gain_db 6 --max_steps 12")
+    _, data_args, args = pretraining_arguments(demo, str(tmp_path / "corpus"), tmp_path / "model")
+    # The built-in corpus under the named demo preset, which fills only what the demo does not set.
+    assert data_args.data is None and data_args.preset == "demo" and data_args.corpus_dir == str(tmp_path / "corpus")
+    assert data_args.pairs_per_track == DEMO_OVERRIDES["pairs_per_track"] and data_args.corpus_pieces == 120
+    assert args.per_device_train_batch_size == 8 and args.warmup_steps == 4 and args.save_steps == 10
+    assert args.output_dir == str(tmp_path / "model") and args.resume_from_checkpoint == "latest"
+    assert data_args.gain_db == 6.0 and args.max_steps == 12  # the flags given as text win
+    on_audio = DemoArguments(output_dir=str(tmp_path), pretraining_data="music/")
+    _, data_args, args = pretraining_arguments(on_audio, "unused", tmp_path / "model")
+    assert data_args.data == "music/" and data_args.preset is None and args.per_device_train_batch_size == 16

@@ -11,9 +11,11 @@ from huggingface_hub import ModelCard, ModelCardData
 
 import vit1d
 from vit1d.corpus.render import write_corpus
+from vit1d.loading import layer_sets
 from vit1d.probing.extraction import EmbeddingCache, ExtractionSettings, TrackEmbeddings
 from vit1d.probing.probe import ProbeConfig, train_probe
-from vit1d.probing.runner import ProbeArguments, eval_results, parse_layers, run_probe
+from vit1d.probing.runner import ProbeArguments, run_probe
+from vit1d.probing.tables import eval_results
 from vit1d.probing.tasks import Representation, token_features, window_features
 
 TINY = dict(num_hidden_layers=2, hidden_size=32, intermediate_size=64, num_attention_heads=2)
@@ -80,11 +82,11 @@ def test_representations_follow_the_paper():
     assert token_features(track, Representation("sequence", (0, 2))).shape == (10, 6)
     with pytest.raises(ValueError, match="Unknown representation"):
         Representation("pooled", (1,))
-    assert parse_layers("all", 12) == [(i,) for i in range(13)] and parse_layers("3,6,9,12", 12) == [(3, 6, 9, 12)]
-    assert parse_layers("last", 12) == [(12,)]
-    assert parse_layers("last;3,6,9,12", 12) == [(12,), (3, 6, 9, 12)]
+    assert layer_sets("all", 12) == [(i,) for i in range(13)] and layer_sets("3,6,9,12", 12) == [(3, 6, 9, 12)]
+    assert layer_sets("last", 12) == [(12,)]
+    assert layer_sets("last;3,6,9,12", 12) == [(12,), (3, 6, 9, 12)]
     with pytest.raises(ValueError, match="0..12"):
-        parse_layers("13", 12)
+        layer_sets("13", 12)
 
 
 # -- the probe ------------------------------------------------------------------------------------------------------

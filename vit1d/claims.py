@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .stats import Arm, Interval, arm_mean, bootstrap_effect, holm_adjust
+from .task_info import TASK_INFO
 
 SUPPORTED, REFUTED, INCONCLUSIVE = "supported", "refuted", "inconclusive"
 # Fewest test tracks a claim is decided on. The percentile bootstrap resamples tracks: with n tracks there are only
@@ -167,7 +168,7 @@ HEADROOM_CAVEAT = "headroom not checked (run_probe --floors checks it on beat an
 # apart) for beat, the chorales ("chorale": chords estimated by chordify, not exact) for chord. Every other stratum
 # counts where the headroom check lets it (`vit1d.probing.headroom`).
 BEAT_EXCLUDED, CHORD_EXCLUDED = ("easy",), ("chorale",)
-HEADLINE = {"tagging": "mAP", "key": "weighted_score", "beat": "F-measure", "chord": "frame_accuracy"}
+HEADLINE = {name: info.headline for name, info in TASK_INFO.items()}
 
 
 def _mean_validation(record: dict) -> float:
@@ -361,7 +362,7 @@ def probe_claims(trained: Mapping[str, dict], random: Mapping[str, Sequence[dict
 
 # -- the instruments per stratum ---------------------------------------------------------------------------------------
 
-STRATA_TASKS = {"key": "class", "beat": "sequence", "chord": "sequence"}  # tasks scored per track, their tokens
+STRATA_TASKS = {name: info.tokens for name, info in TASK_INFO.items() if info.per_track}  # tasks scored per track, their tokens
 
 
 def _floor(results: dict, prefix: str) -> list[dict]:

@@ -16,9 +16,10 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .task_info import TASKS
+
 logger = logging.getLogger(__name__)
 
-TASKS = ("tagging", "key", "beat", "chord")
 # The paper's probes: tagging on the mean of the class and sequence tokens and on the class token alone (claim C1:
 # the mean is better), key on the class token, beat and chord on every sequence token.
 REPRESENTATIONS = {"tagging": "average,class", "key": "class", "beat": "sequence", "chord": "sequence"}
@@ -144,27 +145,30 @@ def render_corpus(args: DemoArguments) -> str:
                          split_fractions=parse_split_fractions(args.corpus_split_fractions))
 
 
-def pretraining_argv(args: DemoArguments, corpus: str, model_dir: Path) -> list[str]:
-    """`run_pretraining.py`'s arguments for the demo run: its built-in-corpus settings, with the demo's length."""
+def pretraining_arguments(args: DemoArguments, corpus: str, model_dir: Path) -> tuple:
+    """`run_pretraining.py`'s `(model_args, data_args, training_args)` for the demo run: the demo preset on the
+    built-in corpus (or `--pretraining_data`), with the demo's length, batch, learning rate and seed. Only
+    `--pretraining_args`, flags given as text (an A/B arm's), are parsed, on top of these values."""
+    from .training.arguments import parse_arguments
+
     steps = args.pretraining_steps
-    data = (["--data", args.pretraining_data] if args.pretraining_data else
-            ["--preset", "demo", "--corpus_dir", corpus, "--corpus_pieces", str(args.corpus_pieces), "--corpus_seconds",
-             str(args.corpus_seconds), "--corpus_split_fractions", args.corpus_split_fractions])
-    return [*data, "--output_dir", str(model_dir), "--max_steps", str(steps),
-            "--warmup_steps", str(max(1, steps // 10)), "--save_steps", str(max(1, steps // 4)),
-            "--per_device_train_batch_size", str(args.batch_size), "--learning_rate", str(args.learning_rate),
-            "--seed", str(args.seed), "--resume_from_checkpoint", "latest",
-            *(["--config_overrides", args.config_overrides] if args.config_overrides else []),
-            *shlex.split(args.pretraining_args)]
+    data = ({"data": args.pretraining_data} if args.pretraining_data else
+            {"preset": "demo", "corpus_dir": corpus, "corpus_pieces": args.corpus_pieces,
+             "corpus_seconds": args.corpus_seconds, "corpus_split_fractions": args.corpus_split_fractions})
+    values = {**data, "output_dir": str(model_dir), "max_steps": steps, "warmup_steps": max(1, steps // 10),
+              "save_steps": max(1, steps // 4), "per_device_train_batch_size": args.batch_size,
+              "learning_rate": args.learning_rate, "seed": args.seed, "resume_from_checkpoint": "latest"}
+    if args.config_overrides:
+        values["config_overrides"] = args.config_overrides
+    return parse_arguments(shlex.split(args.pretraining_args), values=values)
 
 
 def pretrain_encoder(args: DemoArguments, corpus: str, run: DemoRun) -> dict:
     """Pretrain (or resume, or reuse a finished run) and return the training summary from `logs.jsonl`."""
-    from .training.arguments import parse_arguments
     from .training.pretraining import pretrain
 
     if not run.encoder_weights.is_file():
-        pretrain(*parse_arguments(pretraining_argv(args, corpus, run.model_dir)))
+        pretrain(*pretraining_arguments(args, corpus, run.model_dir))
     return training_summary(run.model_dir)
 
 
@@ -290,7 +294,7 @@ def report_texts(args: DemoArguments, probes: dict, analysis: dict) -> dict:
     comparison `table`. Computed from the results alone, so a released checkpoint's card says the same
     (`vit1d.hub.release_checkpoint`)."""
     from .claims import claims_table, strata_markdown
-    from .probing.runner import comparison_table
+    from .probing.tables import comparison_table
 
     verdicts = claims(args, probes, analysis)
     strata_rows = strata(probes)
@@ -380,7 +384,7 @@ def released_section(args: DemoArguments, probes: dict) -> list[str]:
     """The report's lines on the released checkpoint (`--released_model`), probed like this run's encoder."""
     if not probes.get("released"):
         return []
-    from .probing.runner import comparison_table
+    from .probing.tables import comparison_table
 
     return ["## The released checkpoint", "",
             f"`{args.released_model}`, probed exactly as this run's encoder (same corpus, layers, probe seeds); each "

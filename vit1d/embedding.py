@@ -6,7 +6,7 @@ import math
 import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +17,32 @@ from .feature_extraction_vit1d import ViT1DFeatureExtractor
 from .modeling_vit1d import ViT1DModel, ViT1DPreTrainedModel
 
 logger = logging.getLogger(__name__)
+
+
+# The one pooling of a window's tokens, under `config.pooling`'s names and the paper's (probing's `--representation`).
+POOLINGS = {"cls": "cls", "class": "cls", "mean": "mean", "sequence_mean": "mean", "cls_and_mean": "cls_and_mean",
+            "average": "cls_and_mean"}
+
+
+def pool_windows(class_tokens: torch.Tensor, sequence_means: torch.Tensor, tokens_per_window,
+                 pooling: str) -> torch.Tensor:
+    """Pool windows from their class tokens, the means of their (unpadded) sequence tokens and how many sequence
+    tokens each has: "cls" / "class" (the class token), "mean" / "sequence_mean" (the sequence mean) or
+    "cls_and_mean" / "average" (the mean over the class token and the sequence tokens, the paper's "average": it
+    weighs the class token as one token among `1 + count`). `class_tokens` and `sequence_means` are `(windows, ...)`
+    (or one window without the leading axis, with a scalar count); HEAR, probing and `LongAudioEmbedding` pool with
+    this function, so their numbers agree to the last bit."""
+    kind = POOLINGS.get(pooling)
+    if kind is None:
+        raise ValueError(f"Unknown pooling {pooling!r}: use one of {sorted(POOLINGS)}.")
+    if kind == "cls":
+        return class_tokens
+    if kind == "mean":
+        return sequence_means
+    counts = torch.as_tensor(tokens_per_window).to(class_tokens.dtype)
+    if counts.ndim:  # (windows,) -> (windows, 1, ...) against (windows, ..., hidden)
+        counts = counts.view(-1, *([1] * (class_tokens.ndim - 1)))
+    return (class_tokens + counts * sequence_means) / (1 + counts)
 
 
 @dataclass
@@ -61,8 +87,7 @@ class LongAudioEmbedding:
 
     def class_and_sequence_means(self) -> torch.Tensor:
         """Per window, the mean over the class token and the sequence tokens (the paper's "average")."""
-        counts = self.tokens_per_window.to(self.class_tokens.dtype).view(-1, *([1] * (self.class_tokens.ndim - 1)))
-        return (self.class_tokens + counts * self.sequence_means) / (1 + counts)
+        return pool_windows(self.class_tokens, self.sequence_means, self.tokens_per_window, "average")
 
 
 # The window-level building blocks below are shared by `embed_long_audio`, `vit1d.hear` (which batches the windows
@@ -457,3 +482,51 @@ def embed_files(
     logger.info(f"Embedded {summary['num_embedded']} of {len(files)} file(s) into {display_path(output_dir)}"
                 + (f"; {summary['num_failed']} failed (see summary.json)." if summary["failed"] else "."))
     return summary
+
+
+@dataclass
+class EmbeddingArguments:
+    """`run_embedding.py`'s arguments (`HfArgumentParser`)."""
+
+    output_dir: str = field(metadata={"help": "Folder for the .safetensors files and summary.json."})
+    audio: list[str] = field(
+        default_factory=list, metadata={"help": "Audio files (any format soundfile reads) and folders of them."}
+    )
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "Local folder or Hub id of a ViT-1D; none: a randomly initialised encoder."}
+    )
+    revision: str | None = field(default=None, metadata={"help": "Hub revision (commit sha) of the model."})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Allow a Hub folder's own code to run."})
+    window_seconds: float = field(default=4.0, metadata={"help": "Window length; 4 s is the training length."})
+    hop_seconds: float | None = field(default=None, metadata={"help": "Window hop; default: the window length."})
+    batch_size: int = field(default=16, metadata={"help": "Windows per forward pass."})
+    layers: list[int] | None = field(default=None, metadata={"help": "Hidden-state indices instead of the output."})
+    device: str = field(default="cuda" if torch.cuda.is_available() else "cpu")
+    demo_seconds: float = field(
+        default=180.0, metadata={"help": "Length of the synthetic track used without --audio."}
+    )
+
+
+def run_embedding(args: EmbeddingArguments) -> dict:
+    """Load the encoder (`vit1d.loading.load_encoder`) and `embed_files` the inputs; without `--audio`, a synthetic
+    track written to the output folder and read back as any file is. Returns `embed_files`' summary."""
+    import soundfile as sf
+
+    from .loading import load_encoder
+    from .synthetic import synthetic_music
+
+    if args.model_name_or_path is None:
+        logger.warning("No --model_name_or_path: using a randomly initialised ViT-1D (the paper's configuration).")
+    model, extractor, name = load_encoder(args.model_name_or_path, revision=args.revision,
+                                          trust_remote_code=args.trust_remote_code)
+    model.to(args.device)
+    inputs = args.audio
+    if not inputs:
+        path = Path(args.output_dir) / "synthetic.flac"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, synthetic_music(args.demo_seconds, extractor.sampling_rate), extractor.sampling_rate)
+        inputs = [str(path)]
+    return embed_files(model, extractor, inputs, args.output_dir, window_seconds=args.window_seconds,
+                       hop_seconds=args.hop_seconds, batch_size=args.batch_size, layers=args.layers,
+                       metadata={"model": name})
+

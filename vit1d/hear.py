@@ -32,9 +32,18 @@ import torch
 from torch import nn
 
 from .configuration_vit1d import ViT1DConfig
-from .embedding import TokenStitcher, encode_windows, encoder_of, pad_short_window, plan_windows, windows_from_array
+from .embedding import (
+    TokenStitcher,
+    encode_windows,
+    encoder_of,
+    pad_short_window,
+    plan_windows,
+    pool_windows,
+    windows_from_array,
+)
 from .feature_extraction_vit1d import ViT1DFeatureExtractor
-from .modeling_vit1d import ViT1DModel, ViT1DPreTrainedModel
+from .loading import load_encoder
+from .modeling_vit1d import ViT1DPreTrainedModel
 
 __all__ = ["HearModel", "get_scene_embeddings", "get_timestamp_embeddings", "load_model"]
 
@@ -181,16 +190,8 @@ def load_model(
             "only good for smoke tests. Pass a trained ViT-1D folder or Hub id.",
             stacklevel=2,
         )
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            encoder = ViT1DModel(config if config is not None else ViT1DConfig())
-        feature_extractor = ViT1DFeatureExtractor()
-    else:
-        hub = dict(revision=revision, **kwargs)
-        # `ViT1DModel` rather than `AutoModel`: with `trust_remote_code=True` AutoModel would build the folder's own
-        # copy of the class, and a folder saved from a head model must still give the bare encoder.
-        encoder = ViT1DModel.from_pretrained(model_file_path, trust_remote_code=trust_remote_code, **hub)
-        feature_extractor = ViT1DFeatureExtractor.from_pretrained(model_file_path, **hub)
+    encoder, feature_extractor, _ = load_encoder(model_file_path, seed=seed, config=config, revision=revision,
+                                                 trust_remote_code=trust_remote_code, **kwargs)
     model = HearModel(
         encoder, feature_extractor, layers=layers, window_seconds=window_seconds, hop_seconds=hop_seconds,
         batch_size=batch_size,
@@ -344,11 +345,4 @@ def _embed(audio: torch.Tensor, model: HearModel, with_tokens: bool):
 
 def _pool_layers(tokens: torch.Tensor, pooling: str) -> torch.Tensor:
     """`config.pooling` applied to each layer of one window's unpadded tokens `(1 + count, len(layers), hidden)`."""
-    if pooling == "cls":
-        return tokens[0]
-    if pooling == "mean":
-        return tokens[1:].mean(dim=0)
-    # cls_and_mean: the mean over the class token and the sequence tokens, computed as
-    # `LongAudioEmbedding.class_and_sequence_means` does so that the two agree to the last bit.
-    count = len(tokens) - 1
-    return (tokens[0] + count * tokens[1:].mean(dim=0)) / (1 + count)
+    return pool_windows(tokens[0], tokens[1:].mean(dim=0), len(tokens) - 1, pooling)

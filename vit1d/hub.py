@@ -130,7 +130,7 @@ def model_card(
     model_name = template_values.get("model_name") or (repo_id.split("/")[-1] if repo_id else "vit1d")
     evaluations = []
     if probe_results:
-        from .probing.runner import comparison_table, eval_results
+        from .probing.tables import comparison_table, eval_results
 
         for results in probe_results:
             evaluations += eval_results(results, dataset_name or _dataset_of(results))
@@ -227,7 +227,7 @@ def check_model_card(card, probe_results: Sequence[str | Path | dict] = ()) -> N
     if "custom_code" not in (data.tags or []):
         problems.append("the 'custom_code' tag is missing (the Hub then hides the trust_remote_code snippet)")
     if probe_results:
-        from .probing.runner import eval_results
+        from .probing.tables import eval_results
 
         expected = {}
         for results in _load_results(probe_results):

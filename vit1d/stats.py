@@ -194,5 +194,10 @@ def minimum_detectable_difference(paired_differences, alpha: float = 0.05, power
     return float((norm.ppf(1 - alpha / 2) + norm.ppf(power)) * d.std(ddof=1) / np.sqrt(len(d)))
 
 
-__all__ = ["Arm", "Interval", "arm_mean", "bootstrap_effect", "difference_interval", "holm_adjust", "mean_interval",
-           "minimum_detectable_difference", "set_metric_interval"]
+def format_metric(value) -> str:
+    """Three decimals, or 'n/a' for a missing or NaN metric."""
+    return "n/a" if value is None or value != value else f"{value:.3f}"
+
+
+__all__ = ["Arm", "Interval", "arm_mean", "bootstrap_effect", "difference_interval", "format_metric", "holm_adjust",
+           "mean_interval", "minimum_detectable_difference", "set_metric_interval"]

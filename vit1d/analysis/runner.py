@@ -40,16 +40,16 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 from ..audio import load_audio
 from ..data.sources import AUDIO_EXTENSIONS, DATA_FILE_BUILDERS, canonical_split, open_tracks
+from ..loading import layer_sets, load_encoder
 from ..probing import labels as L
-from ..probing.runner import format_metric, load_encoder, parse_layers, resolve_label_path
-from ..stats import Arm, bootstrap_effect, mean_interval
+from ..probing.labels import resolve_label_path
+from ..stats import Arm, bootstrap_effect, format_metric, mean_interval
 from .attention import (
     FLOORS,
     MODES,
@@ -207,15 +207,14 @@ class AnalysedModel:
 def load_models(args: AnalysisArguments) -> list[AnalysedModel]:
     """The models analysed: "trained" (the given model) and one "random_init" per seed of `args.init_seeds` (its
     config), or the random initialisations alone when no model is given."""
-    options = dict(model_name_or_path=args.model_name_or_path, revision=args.revision,
-                   trust_remote_code=args.trust_remote_code)
+    options = dict(revision=args.revision, trust_remote_code=args.trust_remote_code)
     models = []
     if args.model_name_or_path is not None:
-        model, extractor, name = load_encoder(SimpleNamespace(**options, seed=args.seed, random_init=False))
+        model, extractor, name = load_encoder(args.model_name_or_path, **options)
         models.append(AnalysedModel("trained", model, extractor, name))
     if args.model_name_or_path is None or args.compare_random_init:
         for seed in args.init_seeds:
-            model, extractor, name = load_encoder(SimpleNamespace(**options, seed=seed, random_init=True))
+            model, extractor, name = load_encoder(args.model_name_or_path, random_init=True, seed=seed, **options)
             models.append(AnalysedModel("random_init", model, extractor, name, seed))
     for entry in models:
         entry.model = entry.model.to(args.device).eval()
@@ -475,7 +474,7 @@ def run_analysis(args: AnalysisArguments) -> dict:
     models = load_models(args)
     arms = _arms(models)
     num_layers = models[0].model.config.num_hidden_layers
-    ssm_layers = sorted({layer for group in parse_layers(args.layers, num_layers) for layer in group})
+    ssm_layers = sorted({layer for group in layer_sets(args.layers, num_layers) for layer in group})
     if args.data is None:
         from ..corpus.render import ensure_corpus
 

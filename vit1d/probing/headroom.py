@@ -22,11 +22,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..task_info import LOCAL_TASKS, TASK_INFO
 from . import labels as L
 from . import metrics as M
 
 MIN_HEADROOM = 0.15
-HEADLINE = {"beat": "F-measure", "chord": "frame_accuracy"}
+HEADLINE = {name: TASK_INFO[name].headline for name in LOCAL_TASKS}
 
 
 class ContextualReference(nn.Module):

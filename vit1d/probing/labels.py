@@ -270,3 +270,10 @@ def read_chords(row: Mapping, intervals_column: str = "chord_intervals", labels_
         return parse_chords(row[chords_column])
     raise KeyError(f"No chord annotation in the row: expected columns {intervals_column!r} + {labels_column!r}, or "
                    f"{chords_column!r}; got {sorted(row)}.")
+
+
+def resolve_label_path(value, root: Path | None):
+    """A relative `.lab` / `.beats` path in a label column is relative to the dataset folder."""
+    if isinstance(value, str) and root is not None and not Path(value).is_absolute():
+        return str(root / value)
+    return value

@@ -10,32 +10,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..configuration_vit1d import ViT1DConfig
 from ..data.sources import open_tracks
-from ..feature_extraction_vit1d import ViT1DFeatureExtractor
-from ..modeling_vit1d import ViT1DModel
+from ..loading import layer_sets, load_encoder
+from ..task_info import TASK_INFO
 from . import labels as L
 from . import metrics as M
 from .extraction import EmbeddingCache, ExtractionSettings, extract_all, log_mel_embeddings
 from .headroom import HEADLINE as HEADROOM_TASKS
 from .headroom import ReferenceConfig, headroom, train_reference
 from .probe import ProbeConfig
+from .tables import format_interval, markdown_table
 from .tasks import LOCAL_TASKS, TASKS, VALIDATION_METRIC, Representation, TaskData, probe_task
 
 logger = logging.getLogger(__name__)
 
-# (header, metric key) of the Markdown table, per task.
-TABLE_COLUMNS = {
-    "tagging": (("mAP", "mAP"), ("ROC-AUC", "ROC-AUC")),
-    "key": (("accuracy", "accuracy"), ("MIREX weighted", "weighted_score")),
-    "beat": (("F-measure", "F-measure"), ("CMLt", "Correct Metric Level Total"),
-             ("AMLt", "Any Metric Level Total"), ("F, tempo-regular", "tempo_regular:F-measure"),
-             ("CMLt, tempo-regular", "tempo_regular:Correct Metric Level Total"),
-             ("AMLt, tempo-regular", "tempo_regular:Any Metric Level Total")),
-    "chord": (("frame accuracy", "frame_accuracy"), ("majmin", "majmin"), ("root", "root")),
-}
 CONTEXTUAL_REFERENCE = "reference: contextual (dilated convolutions over 8 s of log-mel, supervised)"
-LABEL_COLUMNS = {"tagging": ("tags",), "key": ("key",), "beat": ("beats",), "chord": ("chord_intervals", "chords")}
 
 
 @dataclass
@@ -136,51 +125,15 @@ class ProbeArguments:
         return [int(seed) for seed in str(self.probe_seeds).split(",") if seed.strip()]
 
 
-def parse_layers(value: str, num_layers: int) -> list[tuple[int, ...]]:
-    """The layer sets to probe, one table row each: 'last' -> [(L,)], '6' -> [(6,)], '3,6,9,12' -> [(3, 6, 9, 12)]
-    (stacked), 'all' -> one set per layer 0..L; sets separated by ';' are probed in turn ('last;3,6,9,12')."""
-    if ";" in value:
-        return [layers for part in value.split(";") if part.strip() for layers in parse_layers(part.strip(), num_layers)]
-    if value == "all":
-        return [(layer,) for layer in range(num_layers + 1)]
-    if value == "last":
-        return [(num_layers,)]
-    layers = tuple(int(part) for part in value.split(","))
-    if not all(0 <= layer <= num_layers for layer in layers):
-        raise ValueError(f"--layers must lie in 0..{num_layers}, got {value!r}.")
-    return [layers]
-
-
-def load_encoder(args: ProbeArguments) -> tuple[ViT1DModel, ViT1DFeatureExtractor, str]:
-    """The frozen encoder, its extractor and a name for the results."""
-    hub = dict(revision=args.revision, trust_remote_code=args.trust_remote_code)
-    if args.model_name_or_path is None:
-        torch.manual_seed(args.seed)
-        return ViT1DModel(ViT1DConfig()), ViT1DFeatureExtractor(), "random-init (paper config)"
-    extractor = ViT1DFeatureExtractor.from_pretrained(args.model_name_or_path, revision=args.revision)
-    if args.random_init:
-        torch.manual_seed(args.seed)
-        config = ViT1DConfig.from_pretrained(args.model_name_or_path, **hub)
-        return ViT1DModel(config), extractor, f"random-init ({args.model_name_or_path} config)"
-    return ViT1DModel.from_pretrained(args.model_name_or_path, **hub), extractor, args.model_name_or_path
-
-
-def resolve_label_path(value, root: Path | None):
-    """A relative `.lab` / `.beats` path in a label column is relative to the dataset folder."""
-    if isinstance(value, str) and root is not None and not Path(value).is_absolute():
-        return str(root / value)
-    return value
-
-
 def reference_of(task: str, row: dict, root: Path | None):
     if task == "tagging":
         return row["tags"]
     if task == "key":
         return row["key"]
     if task == "beat":
-        return L.read_beats(resolve_label_path(row["beats"], root))
+        return L.read_beats(L.resolve_label_path(row["beats"], root))
     if "chords" in row and row.get("chord_intervals") is None:
-        row = {**row, "chords": resolve_label_path(row["chords"], root)}
+        row = {**row, "chords": L.resolve_label_path(row["chords"], root)}
     return L.read_chords(row)
 
 
@@ -189,7 +142,7 @@ def load_split(args: ProbeArguments, data: str, split: str, cache: EmbeddingCach
     source = open_tracks(data, split, args.audio_column)
     audios, references, names, strata, missing = [], [], [], [], 0
     for row in source.tracks:
-        if not any(row.get(column) is not None for column in LABEL_COLUMNS[args.task]):
+        if not any(row.get(column) is not None for column in TASK_INFO[args.task].label_columns):
             missing += 1
             continue
         audios.append(source.audio_of(row))
@@ -197,9 +150,9 @@ def load_split(args: ProbeArguments, data: str, split: str, cache: EmbeddingCach
         names.append(source.name_of(row))
         strata.append(row.get("stratum"))  # the built-in corpus's strata; None for other data
     if missing:
-        logger.warning(f"{split}: {missing} row(s) without {' or '.join(LABEL_COLUMNS[args.task])} were skipped.")
+        logger.warning(f"{split}: {missing} row(s) without {' or '.join(TASK_INFO[args.task].label_columns)} were skipped.")
     if not audios:
-        raise ValueError(f"The {split!r} split of {data} has no row with {LABEL_COLUMNS[args.task]} labels.")
+        raise ValueError(f"The {split!r} split of {data} has no row with {TASK_INFO[args.task].label_columns} labels.")
     embeddings = extract_all(cache, audios, description=f"embedding {split}")
     return TaskData(embeddings, references, names, audios, strata)
 
@@ -220,7 +173,8 @@ def floor_settings(args: ProbeArguments) -> dict:
 
 def run_probe(args: ProbeArguments) -> dict:
     started = time.perf_counter()
-    model, extractor, model_name = load_encoder(args)
+    model, extractor, model_name = load_encoder(args.model_name_or_path, random_init=args.random_init, seed=args.seed,
+                                                revision=args.revision, trust_remote_code=args.trust_remote_code)
     model.to(args.device).eval()
     if args.data is None:
         from ..corpus.render import ensure_corpus
@@ -235,8 +189,8 @@ def run_probe(args: ProbeArguments) -> dict:
     extraction_seconds = time.perf_counter() - started
 
     records = []
-    layer_sets = parse_layers(args.layers, model.config.num_hidden_layers)
-    for kind, layers in [(kind, layers) for kind in args.representations for layers in layer_sets]:
+    sets = layer_sets(args.layers, model.config.num_hidden_layers)
+    for kind, layers in [(kind, layers) for kind in args.representations for layers in sets]:
         representation = Representation(kind, layers)
         probe_started = time.perf_counter()
         outcomes = probe_over_seeds(args, representation, splits)
@@ -422,21 +376,12 @@ def floor_records(args: "ProbeArguments", splits: dict, extractor=None, settings
         results[f"classical: {CLASSICAL_METHODS[args.task]}"] = evaluate_classical(
             args.task, test.audios, test.references,
             **({"trim_first_seconds": args.beat_trim_first_seconds} if args.task == "beat" else {}))
-    headline = {key for _, key in TABLE_COLUMNS[args.task]}
+    headline = {key for _, key in TASK_INFO[args.task].metrics}
     return trained + [
         {"task": args.task, "split": args.test_split, "representation": name, "layers": [],
          "metrics": result.metrics, "per_track": {k: v for k, v in result.per_track.items() if k in headline},
          "ci95": per_track_intervals(result.per_track, result.track_weights, args.bootstrap_resamples, headline)}
         for name, result in results.items()]
-
-
-def format_interval(record: dict, metric: str) -> str:
-    """"0.712 [0.650, 0.771]": a metric with its 95 % interval, or the value alone when it has none."""
-    interval = record.get("ci95", {}).get(metric)
-    value = format_metric(record["metrics"].get(metric))
-    if interval is None:
-        return value
-    return f"{value} [{format_metric(interval['low'])}, {format_metric(interval['high'])}]"
 
 
 def write_results(output_dir: Path, results: dict) -> None:
@@ -445,110 +390,4 @@ def write_results(output_dir: Path, results: dict) -> None:
     (output_dir / "probe_results.md").write_text(markdown_table(results))
 
 
-def markdown_table(results: dict) -> str:
-    """One row per probed representation: the task's main metrics."""
-    records = results["results"]
-    if not records:
-        return ""
-    task = records[0]["task"]
-    seeds = records[0].get("seeds", [results.get("seed")])
-    title = (f"Probe results: {task}, model {results['model']}, test split ({results['num_tracks']['test']} tracks), "
-             f"mean over {len(seeds)} probe seed(s) with 95 % bootstrap intervals over tracks and seeds")
-    rows = _table_lines(task, records + results.get("floors", []), format_interval)
-    return "\n".join([title, "", *rows, *headroom_lines(results.get("headroom"))]) + "\n"
-
-
-def headroom_lines(checks: dict | None) -> list[str]:
-    """The headroom check per stratum as Markdown (`vit1d.probing.headroom`), or nothing when it did not run."""
-    if not checks:
-        return []
-    minimum = next(iter(checks.values()))["minimum"]
-    lines = ["", f"Headroom per stratum: a stratum counts for a claim where the contextual reference beats the probe "
-                 f"on raw log-mel frames by at least {minimum:g}.", "",
-             "| stratum | tracks | contextual reference | frame-level floor | gap | counts |",
-             "|---|---|---|---|---|---|"]
-    for stratum, check in checks.items():
-        lines.append(f"| {stratum} | {check['num_tracks']} | {format_metric(check['contextual'])} | "
-                     f"{format_metric(check['frame_floor'])} | {format_metric(check['gap'])} | "
-                     f"{'yes' if check['qualifies'] else 'no'} |")
-    return lines
-
-
-def _table_lines(task: str, records: list[dict], cell) -> list[str]:
-    """The header and one row per record of a task's table; `cell(record, metric_key)` writes each value."""
-    columns = TABLE_COLUMNS[task]
-    lines = ["| representation | layers | " + " | ".join(header for header, _ in columns) + " |",
-             "|---|---|" + "---|" * len(columns)]
-    for record in records:
-        cells = " | ".join(cell(record, key) for _, key in columns)
-        layers = ",".join(map(str, record["layers"])) or "-"  # floors have no layer
-        lines.append(f"| {record['representation']} | {layers} | {cells} |")
-    return lines
-
-
-def format_metric(value) -> str:
-    """Three decimals, or 'n/a' for a missing or NaN metric."""
-    return "n/a" if value is None or value != value else f"{value:.3f}"
-
-
-def _record_key(record: dict) -> tuple:
-    return record["task"], record["representation"], tuple(record["layers"])
-
-
-def comparison_table(results: list[dict], baselines: list[dict] = ()) -> str:
-    """One Markdown table per task over several `probe_results.json` contents: every probed representation with the
-    task's main metrics with their 95 % intervals, and, where `baselines` (e.g. the random-init runs) probed the same
-    representation, the baseline's after a slash ("0.758 [0.70, 0.81] / 0.732 [0.68, 0.79]")."""
-    baseline = {_record_key(record): record for results_ in baselines for record in results_["results"]}
-    by_task: dict[str, list[dict]] = {}
-    for results_ in results:
-        for record in results_["results"]:
-            by_task.setdefault(record["task"], []).append(record)
-
-    def cell(record: dict, key: str) -> str:
-        value, other = format_interval(record, key), baseline.get(_record_key(record))
-        return value if other is None else f"{value} / {format_interval(other, key)}"
-
-    # The floors (chance, classical) are scored on the same test tracks for every model: shown once per task.
-    floors = {}
-    for results_ in results:
-        for record in results_.get("floors", []):
-            floors.setdefault(record["task"], {}).setdefault(record["representation"], record)
-
-    def floor_cell(record: dict, key: str) -> str:
-        return format_interval(record, key)
-
-    tables = []
-    for task, records in by_task.items():
-        title = f"**{task}**" + (" (this model / random initialisation)" if baseline else "")
-        lines = _table_lines(task, records, cell)
-        lines += _table_lines(task, list(floors.get(task, {}).values()), floor_cell)[2:]
-        tables.append("\n".join([title, "", *lines]))
-    return "\n\n".join(tables) + "\n"
-
-
-def eval_results(results: dict, dataset_name: str, dataset_type: str | None = None) -> list:
-    """`huggingface_hub.EvalResult`s of a results file, for a model card's `model-index`; the task's name is also the
-    dataset config, so that every task stays apart when the card is read back."""
-    from huggingface_hub import EvalResult
-
-    task_types = {"tagging": "audio-classification", "key": "audio-classification",
-                  "beat": "audio-frame-classification", "chord": "audio-frame-classification"}
-    out = []
-    for record in results["results"]:
-        for metric, value in record["metrics"].items():
-            if metric.startswith("num_") or metric == "duration" or value is None or value != value:
-                continue
-            out.append(EvalResult(
-                task_type=task_types[record["task"]], task_name=record["task"], dataset_type=dataset_type or
-                dataset_name, dataset_name=dataset_name, dataset_split=record["split"],
-                # The task's labels as the dataset config: the Hub groups results by task type and dataset, which
-                # would merge key with tagging (and beat with chord) under one task name otherwise.
-                dataset_config=record["task"],
-                metric_type=metric, metric_name=f"{metric} ({record['representation']}, layers "
-                                                f"{','.join(map(str, record['layers']))})", metric_value=float(value),
-            ))
-    return out
-
-
-__all__ = ["ProbeArguments", "comparison_table", "eval_results", "markdown_table", "parse_layers", "run_probe"]
+__all__ = ["ProbeArguments", "load_split", "run_probe"]

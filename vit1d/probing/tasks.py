@@ -16,17 +16,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..embedding import pool_windows
+from ..task_info import GLOBAL_TASKS, HEADLINE, LOCAL_TASKS, TASKS  # noqa: F401 (re-exported)
 from . import labels as L
 from . import metrics as M
 from .extraction import TrackEmbeddings
 from .probe import LinearProbe, ProbeConfig, train_probe
 
-GLOBAL_TASKS = ("tagging", "key")
-LOCAL_TASKS = ("beat", "chord")
-TASKS = GLOBAL_TASKS + LOCAL_TASKS
 GLOBAL_REPRESENTATIONS = ("class", "sequence_mean", "average")
 # The score early stopping maximises on the validation split, and the headline test metric, per task.
-VALIDATION_METRIC = {"tagging": "mAP", "key": "weighted_score", "beat": "F-measure", "chord": "frame_accuracy"}
+VALIDATION_METRIC = HEADLINE
 
 
 @dataclass(frozen=True)
@@ -47,16 +46,11 @@ class Representation:
 
 def window_features(track: TrackEmbeddings, representation: Representation) -> torch.Tensor:
     """`(windows, len(layers) * hidden)` features of a global representation."""
-    layers = list(representation.layers)
-    if representation.kind == "class":
-        values = track.class_tokens[:, layers]
-    elif representation.kind == "sequence_mean":
-        values = track.sequence_means[:, layers]
-    elif representation.kind == "average":
-        counts = track.tokens_per_window.to(track.class_tokens.dtype).view(-1, 1, 1)
-        values = (track.class_tokens[:, layers] + counts * track.sequence_means[:, layers]) / (1 + counts)
-    else:
+    if representation.kind not in GLOBAL_REPRESENTATIONS:
         raise ValueError(f"{representation.kind!r} is not a global representation.")
+    layers = list(representation.layers)
+    values = pool_windows(track.class_tokens[:, layers], track.sequence_means[:, layers], track.tokens_per_window,
+                          representation.kind)  # (windows, len(layers), hidden)
     return values.reshape(len(values), -1).float()
 
 

@@ -272,13 +272,14 @@ def write_arguments(path: str | Path, arguments) -> Path:
     return path
 
 
-def parse_arguments(argv: list[str] | None = None):
+def parse_arguments(argv: list[str] | None = None, values: dict | None = None):
     """`(model_args, data_args, training_args)` from `--config FILE` (YAML/JSON) and the command line, which wins.
 
     `--preset demo` (the built-in corpus, a short run) replaces the defaults the user did not set with
     `PRESETS["demo"]` and logs what it set; without `--data` a preset is required, so defaults never change silently.
     Flags must be spelled in full: a preset knows what was given by the flags' names, so an abbreviation such as
-    `--max_step 5` would be overwritten; it is refused instead.
+    `--max_step 5` would be overwritten; it is refused instead. `values` (field name -> value, as a library caller
+    such as the demo has them) act as a config file that wins over `--config`; the command line wins over both.
     """
     import argparse
     import sys
@@ -292,6 +293,11 @@ def parse_arguments(argv: list[str] | None = None):
     parser = HfArgumentParser(ARGUMENT_CLASSES, allow_abbrev=False)
     parser.add_argument("--config", default=None, help="A YAML or JSON file of arguments; the command line wins.")
     file_values = read_config_file(known.config) if known.config else {}
+    if values:
+        fields_known = {f.name for cls in ARGUMENT_CLASSES for f in fields(cls)}
+        if set(values) - fields_known:
+            raise ValueError(f"Unknown arguments {sorted(set(values) - fields_known)}.")
+        file_values = {**file_values, **values}
     parser.set_defaults(**file_values)
     namespace, unknown = parser.parse_known_args(rest)
     if unknown:
