@@ -42,7 +42,7 @@ from .embedding import (
     windows_from_array,
 )
 from .feature_extraction_vit1d import ViT1DFeatureExtractor
-from .loading import load_encoder
+from .loading import check_front_end, load_encoder
 from .modeling_vit1d import ViT1DPreTrainedModel
 
 __all__ = ["HearModel", "get_scene_embeddings", "get_timestamp_embeddings", "load_model"]
@@ -92,11 +92,7 @@ class HearModel(nn.Module):
         self.encoder.eval()
         self.feature_extractor = feature_extractor
         config = self.encoder.config
-        if config.num_mel_bins != feature_extractor.feature_size:
-            raise ValueError(
-                f"The encoder takes {config.num_mel_bins} mel bins but the feature extractor makes "
-                f"{feature_extractor.feature_size}: load both from the same folder."
-            )
+        check_front_end(config, feature_extractor)
         if isinstance(layers, str):  # "3,6,9,12", as a command line or JSON model options may give it
             layers = tuple(int(part) for part in layers.split(","))
         if layers is not None:

@@ -16,6 +16,20 @@ from .feature_extraction_vit1d import ViT1DFeatureExtractor
 from .modeling_vit1d import ViT1DModel
 
 
+def check_front_end(config: ViT1DConfig, extractor: ViT1DFeatureExtractor) -> None:
+    """The feature extractor owns the front end (sampling rate, hop, mel bins); the config records the same values
+    so that token times follow from it alone (`config.tokens_per_second`). Raise where the two disagree: the model
+    would read frames of another rate or size than it was trained on, and every timestamp would be wrong."""
+    pairs = {"sampling_rate": (config.sampling_rate, extractor.sampling_rate),
+             "hop_length": (config.hop_length, extractor.hop_length),
+             "mel bins (num_mel_bins / feature_size)": (config.num_mel_bins, extractor.feature_size)}
+    differ = {name: values for name, values in pairs.items() if values[0] != values[1]}
+    if differ:
+        described = "; ".join(f"{name}: config {a}, feature extractor {b}" for name, (a, b) in differ.items())
+        raise ValueError(f"The encoder's config and the feature extractor disagree ({described}): load both from the "
+                         "same folder, or build the extractor from the config's values.")
+
+
 def random_encoder(config: ViT1DConfig | None = None, seed: int = 0) -> ViT1DModel:
     """The one seeding rule of a random initialisation: `torch.manual_seed(seed)`, then `ViT1DModel(config)`. It is
     what `run_pretraining.py --seed N` builds at step 0 (so a random arm with the run's seed repeats its step-0
@@ -55,8 +69,10 @@ def load_encoder(
     extractor = ViT1DFeatureExtractor.from_pretrained(path, **hub)
     if random_init:
         config = ViT1DConfig.from_pretrained(path, trust_remote_code=trust_remote_code, **hub)
+        check_front_end(config, extractor)
         return random_encoder(config, seed).eval(), extractor, f"random-init ({path} config)"
     model = ViT1DModel.from_pretrained(path, trust_remote_code=trust_remote_code, **hub)
+    check_front_end(model.config, extractor)
     return model.eval(), extractor, path
 
 
@@ -80,4 +96,4 @@ def layer_sets(value: str, num_layers: int) -> list[tuple[int, ...]]:
     return [layers]
 
 
-__all__ = ["layer_sets", "load_encoder", "random_encoder"]
+__all__ = ["check_front_end", "layer_sets", "load_encoder", "random_encoder"]

@@ -72,6 +72,15 @@ def build_model(args: ModelArguments) -> ViT1DForContrastivePretraining:
 
 
 def build_feature_extractor(args: ModelArguments, config: ViT1DConfig) -> ViT1DFeatureExtractor:
+    """The run's feature extractor, checked against the model's config (`vit1d.loading.check_front_end`)."""
+    from ..loading import check_front_end
+
+    extractor = _feature_extractor(args, config)
+    check_front_end(config, extractor)
+    return extractor
+
+
+def _feature_extractor(args: ModelArguments, config: ViT1DConfig) -> ViT1DFeatureExtractor:
     if args.feature_extractor_name:
         return ViT1DFeatureExtractor.from_pretrained(args.feature_extractor_name, revision=args.revision)
     source = args.model_name_or_path or args.config_name
