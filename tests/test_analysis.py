@@ -442,8 +442,8 @@ def audio_folder(tmp_path, seconds=5.0):
 
 def use_tiny_paper_model(monkeypatch):
     """Make "a random paper model" (no model_name_or_path) a tiny one."""
-    monkeypatch.setattr("vit1d.probing.runner.ViT1DConfig", lambda: tiny_config())
-    monkeypatch.setattr("vit1d.probing.runner.ViT1DFeatureExtractor", lambda: vit1d.ViT1DFeatureExtractor(
+    monkeypatch.setattr("vit1d.loading.ViT1DConfig", lambda: tiny_config())
+    monkeypatch.setattr("vit1d.loading.ViT1DFeatureExtractor", lambda: vit1d.ViT1DFeatureExtractor(
         feature_size=16))
 
 

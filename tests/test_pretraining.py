@@ -445,9 +445,12 @@ def test_changed_arguments_are_listed_with_both_values(tmp_path):
     saved = {"learning_rate": 1e-3, "seed": 0, "data": "a", "removed_since": 1}
     now = {"learning_rate": 2e-3, "seed": 0, "data": "b", "added_since": 2}
     assert changed_arguments(saved, now) == ["learning_rate: 0.001 -> 0.002", "data: 'a' -> 'b'"]
-    check_same_arguments({**now, "data": "b"}, now, tmp_path)
+    state = {"training_seconds": 1.0}
+    check_same_arguments({**state, "fixed_arguments": {**now, "data": "b"}}, now, tmp_path)
     with pytest.raises(ValueError, match="(?s)learning_rate: 0.001 -> 0.002.*another --output_dir"):
-        check_same_arguments(saved, now, tmp_path)
+        check_same_arguments({**state, "fixed_arguments": saved}, now, tmp_path)
+    with pytest.raises(ValueError, match="does not record the run's arguments"):
+        check_same_arguments(state, now, tmp_path)
 
 
 def test_tensorboard_tracker_receives_the_logged_scalars(corpus, tmp_path, monkeypatch):

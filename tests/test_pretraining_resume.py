@@ -393,17 +393,14 @@ def test_resume_refuses_changed_arguments_and_nothing_left_to_train(corpus, tmp_
     assert result.steps == 3 and [r["step"] for r in read_log(output_dir)] == [1, 2, 3]
     assert 1000 < read_json(output_dir / "training_recipe.json")["wall_clock_seconds"] < 1000 + TIMEOUT
 
-    # A checkpoint written before the arguments were saved stays resumable: only the layout is checked, with a warning.
-    # Its training time is unknown, and so is the total: the recipe says so rather than give this segment's time.
-    del state["fixed_arguments"], state["training_seconds"]
+    # A checkpoint whose state does not record the run's arguments was not written by this code: refused, not
+    # resumed unchecked.
+    del state["fixed_arguments"]
     (checkpoint / "trainer_state.json").write_text(json.dumps(state))
-    caplog.set_level("WARNING", logger="vit1d.training.pretraining")
-    result = run_in_process(run_arguments(corpus, output_dir, **dict(resume, learning_rate=0.002)))
-    assert result.steps == 3 and "predates the saving of arguments" in caplog.text
-    assert [record["step"] for record in read_log(output_dir)] == [1, 2, 3]
-    assert read_json(output_dir / "training_recipe.json")["wall_clock_seconds"] is None
-    with pytest.raises(ValueError, match="nothing is left to train"):
-        run_in_process(run_arguments(corpus, output_dir, **dict(resume, max_steps=2)))
+    log = (output_dir / "logs.jsonl").read_text()
+    with pytest.raises(ValueError, match="does not record the run's arguments.*cannot be resumed"):
+        run_in_process(run_arguments(corpus, output_dir, **resume))
+    assert (output_dir / "logs.jsonl").read_text() == log
 
 
 # -- save_total_limit -------------------------------------------------------------------------------------------------

@@ -183,11 +183,6 @@ def pad_short_window(chunk: np.ndarray, plan: WindowPlan) -> tuple[np.ndarray, i
     return chunk, num_tokens
 
 
-def encoder_of(model: ViT1DPreTrainedModel) -> ViT1DModel:
-    """The `ViT1DModel` of a base or head model."""
-    return model if isinstance(model, ViT1DModel) else model.vit1d
-
-
 def forward_windows(encoder: ViT1DModel, feature_extractor: ViT1DFeatureExtractor, chunks: Sequence[np.ndarray],
                     **model_kwargs):
     """The features and the encoder's outputs for a batch of windows (each passed through `pad_short_window`), on
@@ -307,7 +302,7 @@ def embed_long_audio(
     Returns:
         A [`LongAudioEmbedding`] on the CPU, float32.
     """
-    encoder = encoder_of(model)
+    encoder = model.base_model  # the bare ViT1DModel of a base or head model
     config = encoder.config
     if layers is not None:
         layers = tuple(int(layer) for layer in layers)

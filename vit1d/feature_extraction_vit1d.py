@@ -57,6 +57,18 @@ def _uses_cpu_plan(device) -> bool:
     return device.type == "cpu"
 
 
+def _chunk_plan(batch_size: int, max_frames: int, on_cpu: bool) -> tuple[int, int, int, int]:
+    """`(clips_per_chunk, frames_per_chunk, chunk_rows, block_rows)` of the torch log-mel: a chunk (framed and
+    transformed at once) holds whole clips when several fit in the chunk size, else part of one clip; on the CPU
+    the mel matmul and the log run on blocks of several chunks (`_CPU_MEL_BLOCK_FRAMES` rows)."""
+    chunk = _CPU_CHUNK_FRAMES if on_cpu else _ACCELERATOR_CHUNK_FRAMES
+    clips_per_chunk = max(1, min(batch_size, chunk // max_frames))
+    frames_per_chunk = max_frames if clips_per_chunk > 1 else chunk
+    chunk_rows = clips_per_chunk * min(max_frames, frames_per_chunk)
+    block_rows = min(max(chunk_rows, _CPU_MEL_BLOCK_FRAMES), batch_size * max_frames) if on_cpu else chunk_rows
+    return clips_per_chunk, frames_per_chunk, chunk_rows, block_rows
+
+
 def _is_tensor(x) -> bool:
     return torch is not None and isinstance(x, torch.Tensor)
 
@@ -462,12 +474,7 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
         max_frames = max(num_frames)
         batch_size = len(clips)
         padded_length = max(len(clip) for clip in clips) + 2 * pad
-
-        chunk = _CPU_CHUNK_FRAMES if on_cpu else _ACCELERATOR_CHUNK_FRAMES
-        clips_per_chunk = max(1, min(batch_size, chunk // max_frames))
-        frames_per_chunk = max_frames if clips_per_chunk > 1 else chunk
-        chunk_rows = clips_per_chunk * min(max_frames, frames_per_chunk)
-        block_rows = min(max(chunk_rows, _CPU_MEL_BLOCK_FRAMES), batch_size * max_frames) if on_cpu else chunk_rows
+        clips_per_chunk, frames_per_chunk, chunk_rows, block_rows = _chunk_plan(batch_size, max_frames, on_cpu)
 
         window = torch.from_numpy(self.window).to(device=device, dtype=fft_dtype)
         bands = self._mel_bands(device)
@@ -523,16 +530,22 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
                 pending += rows
         flush(block_start, pending)
 
-        log_mel = log_mel.view(batch_size, max_frames, self.feature_size)
+        log_mel = log_mel.view(batch_size, max_frames, self.feature_size)  # rows (clip, frame) -> (B, T, mel)
         if self.top_db is not None:
-            frame_peak = log_mel.amax(dim=-1)
-            if min(num_frames) < max_frames:
-                lengths = torch.tensor(num_frames, device=device)
-                padded_frames = torch.arange(max_frames, device=device)[None, :] >= lengths[:, None]
-                frame_peak.masked_fill_(padded_frames, -torch.inf)
-            floor = frame_peak.amax(dim=1).sub_(self.top_db)
-            torch.maximum(log_mel, floor[:, None, None], out=log_mel)
+            self._clamp_to_top_db(log_mel, num_frames)
         return log_mel, num_frames
+
+    def _clamp_to_top_db(self, log_mel: "torch.Tensor", num_frames: list[int]) -> None:
+        """In place, clamp every clip of `log_mel` `(B, T, mel)` to `top_db` below its own maximum over its real
+        frames (a clip's padded frames past `num_frames` do not count)."""
+        max_frames = log_mel.shape[1]
+        frame_peak = log_mel.amax(dim=-1)  # (B, T)
+        if min(num_frames) < max_frames:
+            lengths = torch.tensor(num_frames, device=log_mel.device)
+            padded_frames = torch.arange(max_frames, device=log_mel.device)[None, :] >= lengths[:, None]
+            frame_peak.masked_fill_(padded_frames, -torch.inf)
+        floor = frame_peak.amax(dim=1).sub_(self.top_db)  # (B,)
+        torch.maximum(log_mel, floor[:, None, None], out=log_mel)
 
     # ------------------------------------------------------------------------------------------------------------
     # padding

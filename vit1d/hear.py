@@ -35,7 +35,6 @@ from .configuration_vit1d import ViT1DConfig
 from .embedding import (
     TokenStitcher,
     encode_windows,
-    encoder_of,
     pad_short_window,
     plan_windows,
     pool_windows,
@@ -88,7 +87,7 @@ class HearModel(nn.Module):
         batch_size: int = 64,
     ):
         super().__init__()
-        self.encoder = encoder_of(encoder)
+        self.encoder = encoder.base_model  # the bare ViT1DModel of a base or head model
         self.encoder.eval()
         self.feature_extractor = feature_extractor
         config = self.encoder.config

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..embedding import TokenStitcher, encoder_of, forward_windows, pad_short_window, plan_windows, windows_from_array
+from ..embedding import TokenStitcher, forward_windows, pad_short_window, plan_windows, windows_from_array
 
 MODES = ("class_row", "column_mean")
 # The onset floors scored beside the attention curves (see the module docstring).
@@ -41,7 +41,7 @@ def attention_maps(model, feature_extractor, waveform, sampling_rate: int) -> tu
         `(attentions, times)`: float32 `(layers, heads, 1 + T, 1 + T)` (query, key; index 0 is the class token) and
         the time in seconds of the `T` sequence tokens from the start of `waveform`.
     """
-    encoder = encoder_of(model)
+    encoder = model.base_model
     device = next(encoder.parameters()).device
     inputs = feature_extractor(waveform, sampling_rate=sampling_rate, return_tensors="pt", device=device)
     outputs = encoder(inputs["input_values"].to(device), output_attentions=True, return_dict=True)
@@ -264,7 +264,7 @@ def track_onset_strength(model, feature_extractor, waveform, sampling_rate: int,
                          "resample it with vit1d.load_audio(path, sampling_rate=16000).")
     if len(waveform) == 0:
         raise ValueError("track_onset_strength got an empty waveform.")
-    encoder = encoder_of(model)
+    encoder = model.base_model
     frames_per_patch = encoder.config.frames_per_patch
     plan = plan_windows(feature_extractor, frames_per_patch, window_seconds, hop_seconds)
     num_tokens = 1 + len(waveform) // plan.samples_per_token

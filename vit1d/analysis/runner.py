@@ -365,42 +365,59 @@ def analyse_split(args: AnalysisArguments, source, rows: list, split: str, model
             strengths = track_onset_strength(entry.model, entry.extractor, audio, entry.extractor.sampling_rate,
                                              window_seconds=args.window_seconds, hop_seconds=args.hop_seconds,
                                              batch_size=args.batch_size, token_layers=ssm_layers)
-            for mode in MODES:
-                grid = onset_score_grid(strengths.strengths[mode], strengths.times, reference, thresholds[index],
-                                        **pick)
-                for score in SCORE_NAMES:
-                    scores.onsets[index][mode][score].append(grid[score])
-            if index == 0:
+            score_onsets(strengths, reference, thresholds[index], pick, scores.onsets[index])
+            if index == 0:  # the floors read the log-mel input and the token grid, the same for every model
                 for floor, curves in floor_curves(args, strengths, name).items():
                     grid = onset_score_grid(curves, strengths.times, reference, floor_thresholds[floor], **pick)
                     for score in SCORE_NAMES:  # (thresholds, draws) -> the mean over the draws
                         scores.floors[floor][score].append(grid[score].mean(axis=1))
-            deepest = strengths.tokens[max(ssm_layers)] if ssm_layers else None
-            for layer in ssm_layers:  # from the band of lags the measures read: no T x T matrix
-                summary = ssm_summary_from_tokens(
-                    strengths.tokens[layer], strengths.times, beats, changes, kernel_seconds=args.ssm_kernel_seconds,
-                    window=args.ssm_window, center=args.ssm_center)
-                summary["cka_to_deepest"] = linear_cka(strengths.tokens[layer], deepest)
+            for layer, summary in ssm_summaries(args, strengths, ssm_layers, beats, changes).items():
                 scores.ssm[index][layer].append(summary)
             model_seconds[entry.key] = model_seconds.get(entry.key, 0.0) + time.perf_counter() - model_started
             if index in figure_models and (scores.first is None or (scores.first_with_onsets is None
                                                                     and onsets is not None)):
-                # What the figures draw: the onset curves and, of the first track, block-mean SSMs of bounded size;
-                # the hidden states themselves (T x hidden per layer) are dropped.
-                figure_entry = {"strengths": replace(strengths, tokens={}, frames=None)}
-                if scores.first is None:
-                    pooled = {layer: pooled_self_similarity(strengths.tokens[layer], strengths.times,
-                                                            SSM_DISPLAY_SIZE, center=args.ssm_center)
-                              for layer in ssm_layers}
-                    figure_entry["ssms"] = {layer: matrix for layer, (matrix, _) in pooled.items()}
-                    figure_entry["ssm_times"] = next(iter(pooled.values()))[1]
-                track["models"][entry.key] = figure_entry
+                track["models"][entry.key] = figure_entry(args, strengths, ssm_layers, with_ssms=scores.first is None)
             del strengths  # its hidden states go before the next model's are computed
         if figure_models and scores.first is None:
             scores.first = track
         if figure_models and scores.first_with_onsets is None and onsets is not None:
             scores.first_with_onsets = track
     return scores
+
+
+def score_onsets(strengths, reference, thresholds: list[float], pick: dict, into: dict) -> None:
+    """Append one track's onset scores, `(thresholds, layers, heads)` per mode and score, to `into[mode][score]`."""
+    for mode in MODES:
+        grid = onset_score_grid(strengths.strengths[mode], strengths.times, reference, thresholds, **pick)
+        for score in SCORE_NAMES:
+            into[mode][score].append(grid[score])
+
+
+def ssm_summaries(args: AnalysisArguments, strengths, ssm_layers: list[int], beats, changes) -> dict[int, dict]:
+    """Per SSM layer, the track's self-similarity summary (from the band of lags the measures read: no T x T
+    matrix) and the linear CKA of the layer's tokens with the deepest SSM layer's."""
+    deepest = strengths.tokens[max(ssm_layers)] if ssm_layers else None
+    summaries = {}
+    for layer in ssm_layers:
+        summary = ssm_summary_from_tokens(strengths.tokens[layer], strengths.times, beats, changes,
+                                          kernel_seconds=args.ssm_kernel_seconds, window=args.ssm_window,
+                                          center=args.ssm_center)
+        summary["cka_to_deepest"] = linear_cka(strengths.tokens[layer], deepest)
+        summaries[layer] = summary
+    return summaries
+
+
+def figure_entry(args: AnalysisArguments, strengths, ssm_layers: list[int], with_ssms: bool) -> dict:
+    """What the figures draw of a model on a track: the onset curves and (`with_ssms`, the first track) block-mean
+    SSMs of bounded size; the hidden states themselves (T x hidden per layer) are dropped."""
+    entry = {"strengths": replace(strengths, tokens={}, frames=None)}
+    if with_ssms:
+        pooled = {layer: pooled_self_similarity(strengths.tokens[layer], strengths.times, SSM_DISPLAY_SIZE,
+                                                center=args.ssm_center)
+                  for layer in ssm_layers}
+        entry["ssms"] = {layer: matrix for layer, (matrix, _) in pooled.items()}
+        entry["ssm_times"] = next(iter(pooled.values()))[1]
+    return entry
 
 
 # -- selection ------------------------------------------------------------------------------------------------------
@@ -481,46 +498,22 @@ def run_analysis(args: AnalysisArguments) -> dict:
         data = ensure_corpus(args.corpus_dir, args.corpus_pieces, args.corpus_seconds)
     else:
         data = args.data
-    thresholds = args.thresholds
     model_seconds = {key: 0.0 for key in arms}
 
     # 1. Selection, before the reported split is opened: every model and floor at every threshold of the grid.
     selection_started = time.perf_counter()
-    source, rows, reason = _selection_source(args, data)
-    chosen, selected_on = None, None
-    if source is not None:
-        selected_on = analyse_split(args, source, rows, args.selection_split, models, [thresholds] * len(models),
-                                    dict.fromkeys(FLOORS, thresholds), [], model_seconds)
-        if any(selected_on.with_onsets):
-            chosen = choose_configurations(selected_on, thresholds)
-        if chosen is None or None in chosen["models"] or None in chosen["floors"].values():
-            chosen = None
-            reason = f"no readable track of the {args.selection_split!r} split has scorable reference onsets"
+    chosen, selected_on, reason = select_on_validation(args, data, models, model_seconds)
     selection_seconds = time.perf_counter() - selection_started
-    if chosen is None:
-        logger.warning(f"No selection split ({reason}): each model's onset mode, layer, head and threshold are "
-                       f"chosen on the reported tracks of {args.split!r}, an optimistic number.")
 
     # 2. The reported split, read once: each model at its chosen threshold (every threshold when nothing was chosen).
-    source, rows = read_split(data, args.split, args.audio_column, args.max_tracks)
-    if not rows:
-        raise ValueError(f"The {args.split!r} split of {data} has no tracks.")
-    if chosen is None:
-        model_thresholds, floor_thresholds = [thresholds] * len(models), dict.fromkeys(FLOORS, thresholds)
-    else:
-        model_thresholds = [[choice["threshold"]] for choice in chosen["models"]]
-        floor_thresholds = {floor: [choice["threshold"]] for floor, choice in chosen["floors"].items()}
     figure_models = tuple(indices[0] for indices in arms.values()) if args.figures else ()
-    test = analyse_split(args, source, rows, args.split, models, model_thresholds, floor_thresholds, ssm_layers,
-                         model_seconds, figure_models)
-    if not test.names:
-        raise ValueError(f"No track of the {args.split!r} split of {data} could be read: "
-                         + "; ".join(f"{name}: {why}" for name, why in test.skipped.items()))
+    test = analyse_reported_split(args, data, models, chosen, ssm_layers, model_seconds, figure_models)
     fallback = chosen is None
     if fallback and any(test.with_onsets):
-        chosen = choose_configurations(test, thresholds)
+        chosen = choose_configurations(test, args.thresholds)
     selection = _selection_record(args, selected_on, chosen, models, fallback, reason, test)
 
+    # 3. The results: onsets at the chosen configurations with floors and intervals, SSM summaries per layer.
     results = {
         "models": {key: models[indices[0]].name for key, indices in arms.items()},
         "random_init_seeds": [models[index].seed for index in arms.get("random_init", [])],
@@ -544,7 +537,6 @@ def run_analysis(args: AnalysisArguments) -> dict:
         results.update(_onset_results(args, test, models, arms, chosen, fallback, selection["split"],
                                       results["per_track"]))
     results["ssm"], results["ssm_ci"], results["per_track"]["ssm"] = _ssm_results(args, test, arms, ssm_layers)
-    output_dir = Path(args.output_dir)
     results["figures"] = {}
     results["timings"] = {
         "model_seconds": {key: round(seconds, 2) for key, seconds in model_seconds.items()},
@@ -553,19 +545,69 @@ def run_analysis(args: AnalysisArguments) -> dict:
         "total_seconds": round(time.perf_counter() - started, 2),
     }
     results["markdown"] = markdown_tables(results)
-    # The numbers are on disk before any figure is drawn: a figure that fails (or runs out of memory) loses none.
-    write_results(output_dir, results)
+    # 4. The numbers are on disk before any figure is drawn: a figure that fails (or runs out of memory) loses none.
+    write_results(Path(args.output_dir), results)
     if args.figures:
-        figures_started = time.perf_counter()
-        figure_entries = [models[index] for index in figure_models]
-        results["figures"], errors = _draw_figures(args, results, figure_entries, test.first, test.first_with_onsets,
-                                                   output_dir)
-        if errors:
-            results["figure_errors"] = errors
-        results["timings"]["figure_seconds"] = round(time.perf_counter() - figures_started, 2)
-        results["timings"]["total_seconds"] = round(time.perf_counter() - started, 2)
-        write_results(output_dir, results)
+        add_figures(args, results, [models[index] for index in figure_models], test, started)
     return results
+
+
+def select_on_validation(args: AnalysisArguments, data, models: list[AnalysedModel],
+                         model_seconds: dict) -> tuple[dict | None, "SplitScores | None", str]:
+    """`(chosen, scores, reason)`: every model's onset configuration and every floor's threshold, chosen on the
+    selection split before the reported split is opened; `chosen` None, with the reason, where that split is
+    missing or has no scorable onsets (the reported split then chooses, and the number is marked optimistic)."""
+    thresholds = args.thresholds
+    source, rows, reason = _selection_source(args, data)
+    chosen, selected_on = None, None
+    if source is not None:
+        selected_on = analyse_split(args, source, rows, args.selection_split, models, [thresholds] * len(models),
+                                    dict.fromkeys(FLOORS, thresholds), [], model_seconds)
+        if any(selected_on.with_onsets):
+            chosen = choose_configurations(selected_on, thresholds)
+        if chosen is None or None in chosen["models"] or None in chosen["floors"].values():
+            chosen = None
+            reason = f"no readable track of the {args.selection_split!r} split has scorable reference onsets"
+    if chosen is None:
+        logger.warning(f"No selection split ({reason}): each model's onset mode, layer, head and threshold are "
+                       f"chosen on the reported tracks of {args.split!r}, an optimistic number.")
+    return chosen, selected_on, reason
+
+
+def analyse_reported_split(args: AnalysisArguments, data, models: list[AnalysedModel], chosen: dict | None,
+                           ssm_layers: list[int], model_seconds: dict, figure_models: tuple[int, ...]) -> "SplitScores":
+    """The reported split, read once: each model and floor at its chosen threshold (at every threshold when nothing
+    was chosen), the SSM layers, and what the figures need."""
+    source, rows = read_split(data, args.split, args.audio_column, args.max_tracks)
+    if not rows:
+        raise ValueError(f"The {args.split!r} split of {data} has no tracks.")
+    if chosen is None:
+        model_thresholds = [args.thresholds] * len(models)
+        floor_thresholds = dict.fromkeys(FLOORS, args.thresholds)
+    else:
+        model_thresholds = [[choice["threshold"]] for choice in chosen["models"]]
+        floor_thresholds = {floor: [choice["threshold"]] for floor, choice in chosen["floors"].items()}
+    test = analyse_split(args, source, rows, args.split, models, model_thresholds, floor_thresholds, ssm_layers,
+                         model_seconds, figure_models)
+    if not test.names:
+        raise ValueError(f"No track of the {args.split!r} split of {data} could be read: "
+                         + "; ".join(f"{name}: {why}" for name, why in test.skipped.items()))
+    return test
+
+
+def add_figures(args: AnalysisArguments, results: dict, figure_entries: list[AnalysedModel], test: "SplitScores",
+                started: float) -> None:
+    """Draw the figures, record them (and any that failed) and the time taken in `results`, and rewrite the
+    results files with them."""
+    figures_started = time.perf_counter()
+    output_dir = Path(args.output_dir)
+    results["figures"], errors = _draw_figures(args, results, figure_entries, test.first, test.first_with_onsets,
+                                               output_dir)
+    if errors:
+        results["figure_errors"] = errors
+    results["timings"]["figure_seconds"] = round(time.perf_counter() - figures_started, 2)
+    results["timings"]["total_seconds"] = round(time.perf_counter() - started, 2)
+    write_results(output_dir, results)
 
 
 def _selection_record(args, selected_on: SplitScores | None, chosen: dict | None, models: list[AnalysedModel],
@@ -723,14 +765,14 @@ def _figure_jobs(args, results, models: list[AnalysedModel], first,
                  first_with_onsets) -> dict[str, Callable[[Path], object]]:
     """`{figure name: draw(path)}`; the work of each figure (a forward pass, peak picking, reading files) happens in
     its call, so that its failures are that figure's."""
-    from . import figures as F
+    from . import figures
 
     jobs = {}
     shown = models[0]
 
     def attention(path):
         maps, times = attention_maps(shown.model, shown.extractor, first["window"], shown.extractor.sampling_rate)
-        F.plot_attention_maps(maps, times, path, title=f"Attention maps of {_model_title(shown)}: first "
+        figures.plot_attention_maps(maps, times, path, title=f"Attention maps of {_model_title(shown)}: first "
                                                        f"{args.window_seconds:g} s of {first['name']}")
 
     jobs["attention_maps"] = attention
@@ -738,13 +780,13 @@ def _figure_jobs(args, results, models: list[AnalysedModel], first,
         jobs["onset_curves"] = partial(_draw_onset_curves, results, models, first_with_onsets)
     for entry in models:
         drawn = first["models"][entry.key]
-        jobs[f"ssm_{entry.key}"] = partial(F.plot_ssm_grid, drawn["ssms"], drawn["ssm_times"], beats=first["beats"],
+        jobs[f"ssm_{entry.key}"] = partial(figures.plot_ssm_grid, drawn["ssms"], drawn["ssm_times"], beats=first["beats"],
                                            chord_changes=first["changes"],
                                            title=f"Self-similarity, {_model_title(entry)}: {first['name']}")
     if args.probe_results:
         probe_paths = _expand(args.probe_results)
         if probe_paths:
-            jobs["probe_curves"] = lambda path: F.plot_probe_curves(
+            jobs["probe_curves"] = lambda path: figures.plot_probe_curves(
                 [json.loads(Path(file).read_text()) for file in probe_paths], path)
         else:
             logger.warning(f"No probe_results.json matched {args.probe_results!r}: no probe curves drawn.")
@@ -756,7 +798,7 @@ def _model_title(entry: AnalysedModel) -> str:
 
 
 def _draw_onset_curves(results, models: list[AnalysedModel], first_with_onsets, path) -> None:
-    from . import figures as F
+    from . import figures
 
     curves, picked = {}, {}
     for entry in models:
@@ -775,7 +817,7 @@ def _draw_onset_curves(results, models: list[AnalysedModel], first_with_onsets, 
         flux_label = f"spectral flux of the log-mel input (test F {flux['f_measure']:.3f})"
         curves[flux_label] = strengths.spectral_flux
         picked[flux_label] = pick_onsets(strengths.spectral_flux, strengths.times, threshold=flux["threshold"])
-    F.plot_onset_curves(curves, strengths.times, first_with_onsets["onsets"], path, estimated_onsets=picked,
+    figures.plot_onset_curves(curves, strengths.times, first_with_onsets["onsets"], path, estimated_onsets=picked,
                         title=f"Onset strength, layer/head chosen on validation: {first_with_onsets['name']}")
 
 

@@ -17,7 +17,7 @@ import math
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -158,13 +158,114 @@ class JsonlLog:
 # -- the loop -------------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class ResumePoint:
+    """Where a run starts: step 0, or a checkpoint's step with its stream positions and training time so far."""
+
+    step: int = 0
+    data_state: dict = field(default_factory=lambda: {"positions": {}, "first_reader": 0})
+    trained_seconds: float = 0.0
+    checkpoint: Path | None = None
+
+
 def pretrain(model_args: ModelArguments, data_args: DataArguments, args: PretrainingArguments) -> PretrainingResult:
-    from accelerate import Accelerator
-    from accelerate.utils import ProjectConfiguration, set_seed
+    """Pretrain ViT-1D with NT-Xent: set up Accelerate, build the model, optimizer and schedule, resume if asked,
+    stream pairs, then train by steps, logging, checkpointing and keeping encoders as asked; write the encoder
+    folder (and push it) at the end."""
     from tqdm.auto import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     output_dir = Path(args.output_dir)
+    accelerator, args = make_accelerator(args, output_dir)
+    model = build_model(model_args)
+    if args.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    extractor = build_feature_extractor(model_args, model.config)
+    optimizer, scheduler = build_optimization(model, args)
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+
+    fixed = fixed_arguments((model_args, data_args, args))
+    start = resume_point(accelerator, output_dir, args, data_args, fixed)
+    source = open_tracks(data_args.data or built_in_corpus(data_args, accelerator), data_args.split,
+                         data_args.audio_column, data_args.dataset_config)
+    if model_args.standardize_mel_bins:
+        extractor = standardized(extractor, source)
+    stream, loader = pair_loader(source, data_args, args, extractor, accelerator, start.data_state)
+    positions = {int(k): v for k, v in start.data_state["positions"].items()}  # reader -> its stream position
+
+    recipe = training_recipe(model_args, data_args, args, accelerator, source.description, model, extractor)
+    if args.save_initial_encoder and start.step == 0:
+        # The weights before any step, as a loadable encoder: probing them beside the trained encoder is a paired
+        # design (same initialisation, same code; only the training differs), tighter than other random seeds.
+        save_encoder(accelerator, model, extractor, output_dir / INITIAL_ENCODER, {**recipe, "steps": 0}, None)
+    if accelerator.is_main_process:  # the exact run, repeatable with `run_pretraining.py --config` on this file
+        write_arguments(output_dir / ARGUMENTS_FILE, (model_args, data_args, args))
+    log = start_logs(accelerator, output_dir, start, flat_hparams(model_args, data_args, args))
+    progress = tqdm(total=args.max_steps, initial=start.step, disable=not accelerator.is_local_main_process,
+                    desc="pretraining", unit="step")
+
+    step, batches, consumed = start.step, iter(loader), 0
+    window, window_start, last_loss = [], time.perf_counter(), None
+    start_time = time.perf_counter()
+    model.train()
+    # Log lines (checkpoints, warnings about skipped tracks) print above the progress bar instead of through it.
+    with logging_redirect_tqdm():
+        while step < args.max_steps:
+            weight_decay = set_weight_decay(optimizer, step, args.max_steps, args.weight_decay, args.weight_decay_end)
+            lr = scheduler.get_last_lr()[0]  # read before scheduler.step(), which sets the next step's lr
+            for _ in range(args.gradient_accumulation_steps):  # one optimizer step: its micro-batches
+                batch = next(batches)
+                consumed += 1
+                positions[batch["reader"]] = batch["position"]
+                outputs, grad_norm = training_step(model, extractor, batch, accelerator, optimizer, scheduler, args)
+                window.append(record_of(outputs, model_config(model).nt_xent_temperature))
+            step += 1
+            progress.update(1)
+            window[-1]["grad_norm"] = grad_norm
+            if step % args.logging_steps == 0 or step == args.max_steps:
+                record = summarize(window, step, lr, weight_decay, time.perf_counter() - window_start,
+                                   args.per_device_train_batch_size * accelerator.num_processes,
+                                   skipped_counts(accelerator, positions))
+                last_loss = record["loss"]
+                log.write(record)
+                accelerator.log({k: v for k, v in record.items() if isinstance(v, (int, float))}, step=step)
+                progress.set_postfix(loss=f"{record['loss']:.4f}", top1=f"{record['retrieval_top1']:.2f}")
+                window, window_start = [], time.perf_counter()
+            if args.save_steps and step % args.save_steps == 0 and step < args.max_steps:
+                data_state = {"positions": positions,
+                              "first_reader": (start.data_state["first_reader"] + consumed) % stream.readers_per_process}
+                trainer_state = {"step": step, "num_processes": accelerator.num_processes,
+                                 "num_workers": data_args.num_workers, "max_steps": args.max_steps,
+                                 "fixed_arguments": fixed,
+                                 "training_seconds": training_seconds(start.trained_seconds, start_time)}
+                save(accelerator, model, extractor, args, trainer_state, data_state, recipe)
+            if args.encoder_every_steps and step % args.encoder_every_steps == 0 and step < args.max_steps:
+                save_encoder(accelerator, model, extractor, output_dir / ENCODERS / f"step-{step:08d}",
+                             {**recipe, "steps": step}, None)
+    progress.close()
+
+    recipe["wall_clock_seconds"] = training_seconds(start.trained_seconds, start_time)
+    recipe["final_loss"] = None if last_loss is None else round(last_loss, 4)
+    save_encoder(accelerator, model, extractor, output_dir, recipe, args.hub_model_id)
+    if args.push_to_hub and accelerator.is_main_process:
+        push_folder_to_hub(output_dir, args.hub_model_id, private=args.hub_private_repo, token=args.hub_token)
+        logger.info(f"Pushed {output_dir} to https://huggingface.co/{args.hub_model_id}")
+    accelerator.wait_for_everyone()
+    # Drop the DDP wrapper before the process group goes: freeing it after `end_training` shut gloo down under the
+    # GIL while a gloo thread still needed it, and a rank of a 2-process run occasionally never exited.
+    del model, optimizer, scheduler, batches, loader
+    accelerator.free_memory()
+    gc.collect()
+    accelerator.end_training()
+    return PretrainingResult(output_dir, step, last_loss, output_dir / "logs.jsonl")
+
+
+def make_accelerator(args: PretrainingArguments, output_dir: Path):
+    """The Accelerator of the run, checked against the arguments, and the arguments with the precision Accelerate
+    actually uses; the output folder exists and holds no half-written checkpoint; every RNG is seeded."""
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration, set_seed
+
     accelerator = Accelerator(
         mixed_precision=args.mixed_precision,
         gradient_accumulation_steps=args.gradient_accumulation_steps,
@@ -182,12 +283,13 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
         removed = checkpointing.remove_partial_checkpoints(output_dir)
         if removed:
             logger.warning(f"Removed {len(removed)} partial checkpoint(s) left by an interrupted save: {removed}")
-    set_seed(args.seed)
+    set_seed(args.seed)  # before the model is built: its initial weights follow the seed
+    return accelerator, args
 
-    model = build_model(model_args)
-    if args.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-    extractor = build_feature_extractor(model_args, model.config)
+
+def build_optimization(model, args: PretrainingArguments):
+    """AdamW without weight decay on biases, norms, the class token and position embeddings, and a linear warm-up
+    followed by a cosine schedule (`vit1d.training.optimization`)."""
     optimizer = torch.optim.AdamW(
         parameter_groups(model, args.weight_decay),
         lr=args.learning_rate,
@@ -195,35 +297,43 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
         eps=args.adam_epsilon,
     )
     scheduler = warmup_cosine_schedule(optimizer, args.warmup_steps, args.max_steps, args.min_learning_rate_ratio)
-    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    return optimizer, scheduler
 
-    step, data_state, trained_before = 0, {"positions": {}, "first_reader": 0}, 0.0
-    fixed = fixed_arguments((model_args, data_args, args))
-    resume = checkpointing.resolve_checkpoint(output_dir, args.resume_from_checkpoint) if (
-        args.resume_from_checkpoint) else None
-    if resume is not None:
-        # Checked before any state is loaded: a changed model config would otherwise fail inside load_state.
-        trainer_state = checkpointing.read_trainer_state(resume)
-        check_steps_left(trainer_state, args.max_steps, resume)
-        check_same_layout(trainer_state, accelerator.num_processes, data_args.num_workers, resume)
-        check_same_arguments(trainer_state.get("fixed_arguments"), fixed, resume)
-        trainer_state, data_state = checkpointing.load_checkpoint(accelerator, resume)
-        step = trainer_state["step"]
-        # None: a checkpoint that predates the record; the total is then unknown rather than this segment's time.
-        trained_before = trainer_state.get("training_seconds")
-        logger.info(f"Resumed from {resume} at step {step}.")
-    elif args.resume_from_checkpoint:
-        logger.info(f"No checkpoint in {output_dir} yet: starting from step 0.")
 
-    data = data_args.data or built_in_corpus(data_args, accelerator)
-    source = open_tracks(data, data_args.split, data_args.audio_column, data_args.dataset_config)
-    if model_args.standardize_mel_bins:
-        # Every process measures the same tracks the same way (deterministic), so no broadcast is needed; a resumed
-        # run measures them again and gets the same statistics.
-        statistics = mel_statistics(source, extractor)
-        extractor = with_mel_statistics(extractor, statistics)
-        logger.info(f"Mel-bin statistics from {statistics.frames} frames of {statistics.tracks} training tracks: "
-                    f"mean {np.mean(statistics.mean):.1f} dB, SD {np.mean(statistics.std):.1f} dB on average.")
+def resume_point(accelerator, output_dir: Path, args: PretrainingArguments, data_args: DataArguments,
+                 fixed: dict) -> ResumePoint:
+    """Step 0, or the checkpoint `--resume_from_checkpoint` names, loaded into the prepared objects after checking
+    that this run may continue it (steps left, same process and worker layout, same fixed arguments)."""
+    checkpoint = (checkpointing.resolve_checkpoint(output_dir, args.resume_from_checkpoint)
+                  if args.resume_from_checkpoint else None)
+    if checkpoint is None:
+        if args.resume_from_checkpoint:
+            logger.info(f"No checkpoint in {output_dir} yet: starting from step 0.")
+        return ResumePoint()
+    # Checked before any state is loaded: a changed model config would otherwise fail inside load_state.
+    trainer_state = checkpointing.read_trainer_state(checkpoint)
+    check_steps_left(trainer_state, args.max_steps, checkpoint)
+    check_same_layout(trainer_state, accelerator.num_processes, data_args.num_workers, checkpoint)
+    check_same_arguments(trainer_state, fixed, checkpoint)
+    trainer_state, data_state = checkpointing.load_checkpoint(accelerator, checkpoint)
+    logger.info(f"Resumed from {checkpoint} at step {trainer_state['step']}.")
+    return ResumePoint(trainer_state["step"], data_state, trainer_state["training_seconds"], checkpoint)
+
+
+def standardized(extractor: ViT1DFeatureExtractor, source) -> ViT1DFeatureExtractor:
+    """The extractor with every mel bin's mean and SD over the training tracks (`--standardize_mel_bins`). Every
+    process measures the same tracks the same way (deterministic), so no broadcast is needed; a resumed run measures
+    them again and gets the same statistics."""
+    statistics = mel_statistics(source, extractor)
+    logger.info(f"Mel-bin statistics from {statistics.frames} frames of {statistics.tracks} training tracks: "
+                f"mean {np.mean(statistics.mean):.1f} dB, SD {np.mean(statistics.std):.1f} dB on average.")
+    return with_mel_statistics(extractor, statistics)
+
+
+def pair_loader(source, data_args: DataArguments, args: PretrainingArguments, extractor, accelerator,
+                data_state: dict):
+    """The stream of positive pairs, continued from `data_state`, and the DataLoader that runs its readers. The
+    loader is not passed to `accelerator.prepare`: the stream already shards itself over processes and workers."""
     rules = pair_rules(data_args)
     options = StreamOptions(
         batch_size=args.per_device_train_batch_size, seed=args.seed, shuffle_buffer=data_args.shuffle_buffer,
@@ -237,97 +347,39 @@ def pretrain(model_args: ModelArguments, data_args: DataArguments, args: Pretrai
         stream, batch_size=None, num_workers=data_args.num_workers, pin_memory=accelerator.device.type == "cuda",
         prefetch_factor=prefetch_batches(rules, options) if data_args.num_workers else None,
     )
-    positions = {int(k): v for k, v in data_state["positions"].items()}
-    first_reader = data_state["first_reader"]
+    return stream, loader
 
-    recipe = training_recipe(model_args, data_args, args, accelerator, source.description, model, extractor)
-    if args.save_initial_encoder and step == 0:
-        # The weights before any step, as a loadable encoder: probing them beside the trained encoder is a paired
-        # design (same initialisation, same code; only the training differs), tighter than other random seeds.
-        save_encoder(accelerator, model, extractor, output_dir / INITIAL_ENCODER, {**recipe, "steps": 0}, None)
-    if accelerator.is_main_process:  # the exact run, repeatable with `run_pretraining.py --config` on this file
-        write_arguments(output_dir / ARGUMENTS_FILE, (model_args, data_args, args))
-    hparams = flat_hparams(model_args, data_args, args)
-    # purge_step: TensorBoard drops the events an interrupted run logged after the checkpoint, as logs.jsonl does.
-    tracker_options = {"tensorboard": {"purge_step": step + 1}} if resume is not None else {}
+
+def start_logs(accelerator, output_dir: Path, start: ResumePoint, hparams: dict) -> "JsonlLog":
+    """Start the trackers and `logs.jsonl`. A resumed run drops what the interrupted one logged after its
+    checkpoint (TensorBoard through `purge_step`), so every step is logged once."""
+    tracker_options = {"tensorboard": {"purge_step": start.step + 1}} if start.checkpoint is not None else {}
     accelerator.init_trackers("vit1d-pretraining", config=hparams, init_kwargs=tracker_options)
     log = JsonlLog(output_dir / "logs.jsonl", accelerator.is_main_process)
-    if resume is not None and (dropped := log.resumed_at(step)):
-        logger.info(f"logs.jsonl: dropped {dropped} record(s) after step {step}, which this run trains again.")
-    progress = tqdm(total=args.max_steps, initial=step, disable=not accelerator.is_local_main_process,
-                    desc="pretraining", unit="step")
-
-    batches, consumed = iter(loader), 0
-    window, window_start, last_loss = [], time.perf_counter(), None
-    start_time = time.perf_counter()
-    model.train()
-    # Log lines (checkpoints, warnings about skipped tracks) print above the progress bar instead of through it.
-    with logging_redirect_tqdm():
-        while step < args.max_steps:
-            weight_decay = set_weight_decay(optimizer, step, args.max_steps, args.weight_decay, args.weight_decay_end)
-            lr = scheduler.get_last_lr()[0]  # read before scheduler.step(), which sets the next step's lr
-            for _ in range(args.gradient_accumulation_steps):
-                batch = next(batches)
-                consumed += 1
-                positions[batch["reader"]] = batch["position"]
-                with accelerator.accumulate(model):
-                    outputs = contrastive_step(model, extractor, batch, accelerator, args.same_track_negatives)
-                    accelerator.backward(outputs.loss)
-                    grad_norm = None
-                    if accelerator.sync_gradients:
-                        grad_norm = clip_gradients(accelerator, model, args.max_grad_norm)
-                    optimizer.step()
-                    if accelerator.sync_gradients:
-                        scheduler.step()
-                    optimizer.zero_grad(set_to_none=True)
-                window.append(record_of(outputs, model_config(model).nt_xent_temperature))
-            step += 1
-            progress.update(1)
-            window[-1]["grad_norm"] = grad_norm
-            if step % args.logging_steps == 0 or step == args.max_steps:
-                elapsed = time.perf_counter() - window_start
-                record = summarize(window, step, lr, weight_decay, elapsed,
-                                   args.per_device_train_batch_size * accelerator.num_processes,
-                                   skipped_counts(accelerator, positions))
-                last_loss = record["loss"]
-                log.write(record)
-                accelerator.log({k: v for k, v in record.items() if isinstance(v, (int, float))}, step=step)
-                progress.set_postfix(loss=f"{record['loss']:.4f}", top1=f"{record['retrieval_top1']:.2f}")
-                window, window_start = [], time.perf_counter()
-            if args.save_steps and step % args.save_steps == 0 and step < args.max_steps:
-                data_state = {"positions": positions,
-                              "first_reader": (first_reader + consumed) % stream.readers_per_process}
-                trainer_state = {"step": step, "num_processes": accelerator.num_processes,
-                                 "num_workers": data_args.num_workers, "max_steps": args.max_steps,
-                                 "fixed_arguments": fixed,
-                                 "training_seconds": training_seconds(trained_before, start_time)}
-                save(accelerator, model, extractor, args, trainer_state, data_state, recipe)
-            if args.encoder_every_steps and step % args.encoder_every_steps == 0 and step < args.max_steps:
-                save_encoder(accelerator, model, extractor, output_dir / ENCODERS / f"step-{step:08d}",
-                             {**recipe, "steps": step}, None)
-    progress.close()
-
-    recipe["wall_clock_seconds"] = training_seconds(trained_before, start_time)
-    recipe["final_loss"] = None if last_loss is None else round(last_loss, 4)
-    save_encoder(accelerator, model, extractor, output_dir, recipe, args.hub_model_id)
-    if args.push_to_hub and accelerator.is_main_process:
-        push_folder_to_hub(output_dir, args.hub_model_id, private=args.hub_private_repo, token=args.hub_token)
-        logger.info(f"Pushed {output_dir} to https://huggingface.co/{args.hub_model_id}")
-    accelerator.wait_for_everyone()
-    # Drop the DDP wrapper before the process group goes: freeing it after `end_training` shut gloo down under the
-    # GIL while a gloo thread still needed it, and a rank of a 2-process run occasionally never exited.
-    del model, optimizer, scheduler, batches, loader
-    accelerator.free_memory()
-    gc.collect()
-    accelerator.end_training()
-    return PretrainingResult(output_dir, step, last_loss, output_dir / "logs.jsonl")
+    if start.checkpoint is not None and (dropped := log.resumed_at(start.step)):
+        logger.info(f"logs.jsonl: dropped {dropped} record(s) after step {start.step}, which this run trains again.")
+    return log
 
 
-def training_seconds(trained_before: float | None, start_time: float) -> float | None:
+def training_step(model, extractor, batch: dict, accelerator, optimizer, scheduler, args: PretrainingArguments):
+    """One micro-batch: NT-Xent forward and backward; where the gradients sync (the last micro-batch of an optimizer
+    step), clipping, the optimizer step and the schedule's. Returns the outputs and the gradient norm (or None)."""
+    with accelerator.accumulate(model):
+        outputs = contrastive_step(model, extractor, batch, accelerator, args.same_track_negatives)
+        accelerator.backward(outputs.loss)
+        grad_norm = None
+        if accelerator.sync_gradients:
+            grad_norm = clip_gradients(accelerator, model, args.max_grad_norm)
+        optimizer.step()  # under `accumulate`, Accelerate's wrapped optimizer skips the step until the gradients sync
+        if accelerator.sync_gradients:
+            scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+    return outputs, grad_norm
+
+
+def training_seconds(trained_before: float, start_time: float) -> float:
     """Training time of the steps in the model, summed over the segments of a resumed run (steps that a crash threw
     away after the last checkpoint are not in the model and their time is not counted)."""
-    if trained_before is None:
-        return None
     return round(trained_before + time.perf_counter() - start_time, 1)
 
 
@@ -397,13 +449,14 @@ def changed_arguments(saved: dict, now: dict) -> list[str]:
     return [f"{name}: {saved[name]!r} -> {now[name]!r}" for name in now if name in saved and saved[name] != now[name]]
 
 
-def check_same_arguments(saved: dict | None, now: dict, checkpoint: Path) -> None:
-    """A resume continues the checkpoint's run: refuse it when an argument of `RESUME_FIXED` changed. Checkpoints
-    written before the arguments were saved (`saved` None) stay resumable, under the layout check alone."""
-    if saved is None:
-        logger.warning(f"{checkpoint} predates the saving of arguments with checkpoints: this run's arguments cannot "
-                       "be checked against it; resume only with the arguments that wrote it.")
-        return
+def check_same_arguments(trainer_state: dict, now: dict, checkpoint: Path) -> None:
+    """A resume continues the checkpoint's run: refuse it when an argument of `RESUME_FIXED` changed, or when the
+    checkpoint does not record them (not written by this code's `save`)."""
+    saved = trainer_state.get("fixed_arguments")
+    if saved is None or "training_seconds" not in trainer_state:
+        raise ValueError(f"{checkpoint}/trainer_state.json does not record the run's arguments and training time: it "
+                         "was not written by vit1d's pretraining and cannot be resumed. Start a new run in another "
+                         "--output_dir.")
     changed = changed_arguments(saved, now)
     if changed:
         raise ValueError(
@@ -507,7 +560,7 @@ def write_encoder_folder(pretraining_model: ViT1DForContrastivePretraining, extr
                          repo_id: str | None) -> None:
     """The encoder alone, as a `ViT1DModel` folder that loads with `import vit1d` or `trust_remote_code=True`: weights
     (safetensors), config with `auto_map`, feature extractor, the three code files, a model card and the recipe."""
-    encoder = pretraining_model.vit1d
+    encoder = pretraining_model.base_model
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     prepare_for_hub(encoder, extractor)
