@@ -53,6 +53,8 @@ REFERENCE_EVERY ?= 500
 REFERENCE_BATCH ?= 16
 REFERENCE_LR ?= 5e-4
 REFERENCE_ARGS ?=
+# Points of each curve to score, comma-separated steps (e.g. 1000: the final encoders alone); empty: every kept one.
+REFERENCE_SCORE_STEPS ?=
 REFERENCE_DIR ?= outputs/reference
 REFERENCE_CORPUS := --corpus_dir data/reference_corpus --corpus_pieces 300 --corpus_split_fractions 0.4,0.15,0.45
 reference: install
@@ -69,6 +71,7 @@ reference: install
 		$(BIN)/python run_curves.py --run_dir $(REFERENCE_DIR)/seed-$$seed \
 			--output_dir $(REFERENCE_DIR)/curves-seed-$$seed $(REFERENCE_CORPUS) --seed $$seed \
 			--random_init_seeds 101,102,103 --probe_layers "3;6;9;12;3,6,9,12" --analysis_tracks 16 \
+			$(if $(REFERENCE_SCORE_STEPS),--steps $(REFERENCE_SCORE_STEPS)) \
 			$${first:+--baselines_from $(REFERENCE_DIR)/curves-seed-$$first} || exit 1; \
 		first=$${first:-$$seed}; \
 	done

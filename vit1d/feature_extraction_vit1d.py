@@ -637,6 +637,32 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
 
     # ------------------------------------------------------------------------------------------------------------
 
+    def _check_call(self, sampling_rate, resample: bool, backend: str | None, device) -> str:
+        """Check the rate and the backend of a call before any audio is read; return the backend to use."""
+        if sampling_rate is None:
+            if resample:
+                raise ValueError("`resample=True` needs the `sampling_rate` of the input.")
+            logger.warning(
+                f"It is strongly recommended to pass the `sampling_rate` argument to `{self.__class__.__name__}()`. "
+                "Failing to do so can result in silent errors that might be hard to debug."
+            )
+        elif sampling_rate != self.sampling_rate and not resample:
+            raise ValueError(
+                f"The audio has a sampling rate of {sampling_rate} Hz but {self.__class__.__name__} expects "
+                f"{self.sampling_rate} Hz. Pass `resample=True` to resample it with soxr, or load it at the right rate "
+                f"with `vit1d.load_audio(path, sampling_rate={self.sampling_rate})`."
+            )
+
+        if backend is None:
+            backend = "torch" if torch is not None else "numpy"
+        if backend not in ("torch", "numpy"):
+            raise ValueError(f"`backend` must be 'torch' or 'numpy', got {backend!r}.")
+        if backend == "torch" and torch is None:
+            raise ValueError("`backend='torch'` needs torch, which is not installed: use `backend='numpy'`.")
+        if backend == "numpy" and device is not None and str(device) != "cpu":
+            raise ValueError(f"The numpy backend runs on the CPU only; use `backend='torch'` for device={device!r}.")
+        return backend
+
     def __call__(
         self,
         raw_speech,
@@ -698,28 +724,7 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
         """
         if kwargs:
             logger.warning(f"Ignoring unknown arguments of {self.__class__.__name__}.__call__: {sorted(kwargs)}.")
-        if sampling_rate is None:
-            if resample:
-                raise ValueError("`resample=True` needs the `sampling_rate` of the input.")
-            logger.warning(
-                f"It is strongly recommended to pass the `sampling_rate` argument to `{self.__class__.__name__}()`. "
-                "Failing to do so can result in silent errors that might be hard to debug."
-            )
-        elif sampling_rate != self.sampling_rate and not resample:
-            raise ValueError(
-                f"The audio has a sampling rate of {sampling_rate} Hz but {self.__class__.__name__} expects "
-                f"{self.sampling_rate} Hz. Pass `resample=True` to resample it with soxr, or load it at the right rate "
-                f"with `vit1d.load_audio(path, sampling_rate={self.sampling_rate})`."
-            )
-
-        if backend is None:
-            backend = "torch" if torch is not None else "numpy"
-        if backend not in ("torch", "numpy"):
-            raise ValueError(f"`backend` must be 'torch' or 'numpy', got {backend!r}.")
-        if backend == "torch" and torch is None:
-            raise ValueError("`backend='torch'` needs torch, which is not installed: use `backend='numpy'`.")
-        if backend == "numpy" and device is not None and str(device) != "cpu":
-            raise ValueError(f"The numpy backend runs on the CPU only; use `backend='torch'` for device={device!r}.")
+        backend = self._check_call(sampling_rate, resample, backend, device)
 
         clips, source_device = self._prepare_clips(raw_speech)
         needs_resampling = resample and sampling_rate != self.sampling_rate
