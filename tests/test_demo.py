@@ -238,6 +238,9 @@ def test_a_released_checkpoint_loads_every_way_and_reproduces_its_stored_outputs
             "curves.json", REFERENCE_OUTPUTS, "README.md", "figures"} <= names
     assert not names & {"initial_encoder", "checkpoints", "encoders", "logs.jsonl"}
     assert not list(folder.glob("*.bin")) and not list(folder.glob("*.pt"))  # nothing a load would unpickle
+    from vit1d.files import default_file_mode  # weights readable like every other file (not safetensors' 0600)
+
+    assert {path.stat().st_mode & 0o777 for path in folder.glob("*.safetensors")} == {default_file_mode()}
     with safe_open(folder / "model.safetensors", "pt") as weights:  # small: float32 (the 25 MB rule)
         assert {weights.get_tensor(key).dtype for key in weights.keys()} == {torch.float32}
     assert json.loads((folder / "claims.json").read_text()) == json.loads((report / "results.json").read_text())[

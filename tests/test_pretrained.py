@@ -54,7 +54,8 @@ def test_the_release_loads_through_automodel_and_reproduces_its_outputs(released
     assert check_reference_outputs(released, model) < 1e-4
     extractor = AutoFeatureExtractor.from_pretrained(released)
     # A whole track with timestamps and layers 3, 6, 9, 12 (the README quick start's calls).
-    embedding = vit1d.embed_long_audio(model, extractor, synthetic_music(10.0, 16000, seed=1), layers=(3, 6, 9, 12))
+    embedding = vit1d.embed_long_audio(model, extractor, synthetic_music(10.0, 16000, seed=1), sampling_rate=16000,
+                                       layers=(3, 6, 9, 12))
     assert embedding.sequence_tokens.shape == (len(embedding.token_times), 4, model.config.hidden_size)
     assert embedding.class_tokens.shape == (3, 4, model.config.hidden_size)
     assert torch.isfinite(embedding.sequence_tokens).all()

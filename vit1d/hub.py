@@ -373,14 +373,15 @@ def release_checkpoint(scored_run: str | Path, output_dir: str | Path, curves: s
         if (source / name).is_file():
             shutil.copyfile(source / name, output_dir / name)
     (output_dir / "claims.json").write_text(json.dumps(results["claims"], indent=1) + "\n")
-    from safetensors.torch import save_file
+    from .files import save_safetensors, share_safetensors
 
+    share_safetensors(output_dir)  # save_pretrained's weights come out 0600 (safetensors 0.8): readable like the rest
     written = ViT1DModel.from_pretrained(output_dir)  # the outputs of what a user will load, not of what was in memory
-    save_file(reference_outputs(written, ViT1DFeatureExtractor.from_pretrained(output_dir)),
-              str(output_dir / REFERENCE_OUTPUTS),
-              metadata={"clip": f"vit1d.synthetic.synthetic_music({REFERENCE_CLIP_SECONDS}, "
-                                f"{extractor.sampling_rate}, seed={REFERENCE_CLIP_SEED})",
-                        "weights_dtype": dtype})
+    save_safetensors(reference_outputs(written, ViT1DFeatureExtractor.from_pretrained(output_dir)),
+                     output_dir / REFERENCE_OUTPUTS,
+                     metadata={"clip": f"vit1d.synthetic.synthetic_music({REFERENCE_CLIP_SECONDS}, "
+                                       f"{extractor.sampling_rate}, seed={REFERENCE_CLIP_SEED})",
+                               "weights_dtype": dtype})
     known = {field.name for field in fields(DemoArguments)}
     args = DemoArguments(**{key: value for key, value in results["arguments"].items() if key in known})
     if repo_id:
