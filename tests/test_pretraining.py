@@ -72,7 +72,8 @@ def test_abbreviated_flags_are_refused_so_demo_settings_never_replace_them(capsy
     assert "unrecognized arguments: --max_step 5" in error and "--max_step: did you mean --max_steps?" in error
     assert "spelled in full" in error
     assert parse_arguments(["--preset", "demo", "--max_steps", "5"])[2].max_steps == 5
-    assert parse_arguments(["--preset", "demo", "--max-steps=5"])[2].max_steps == 5  # the dashed spelling is a full name too
+    # The dashed spelling is a full name too.
+    assert parse_arguments(["--preset", "demo", "--max-steps=5"])[2].max_steps == 5
     with pytest.raises(SystemExit):
         parse_arguments(["--data", "x", "--conf", "run.yaml"])
     assert "did you mean --config" in capsys.readouterr().err

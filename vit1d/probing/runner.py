@@ -141,8 +141,9 @@ def load_split(args: ProbeArguments, data: str, split: str, cache: EmbeddingCach
     """Rows of a split with the task's labels, and their embeddings. Rows without the labels are skipped (counted)."""
     source = open_tracks(data, split, args.audio_column)
     audios, references, names, strata, missing = [], [], [], [], 0
+    columns = TASK_INFO[args.task].label_columns
     for row in source.tracks:
-        if not any(row.get(column) is not None for column in TASK_INFO[args.task].label_columns):
+        if not any(row.get(column) is not None for column in columns):
             missing += 1
             continue
         audios.append(source.audio_of(row))
@@ -150,9 +151,9 @@ def load_split(args: ProbeArguments, data: str, split: str, cache: EmbeddingCach
         names.append(source.name_of(row))
         strata.append(row.get("stratum"))  # the built-in corpus's strata; None for other data
     if missing:
-        logger.warning(f"{split}: {missing} row(s) without {' or '.join(TASK_INFO[args.task].label_columns)} were skipped.")
+        logger.warning(f"{split}: {missing} row(s) without {' or '.join(columns)} were skipped.")
     if not audios:
-        raise ValueError(f"The {split!r} split of {data} has no row with {TASK_INFO[args.task].label_columns} labels.")
+        raise ValueError(f"The {split!r} split of {data} has no row with {columns} labels.")
     embeddings = extract_all(cache, audios, description=f"embedding {split}")
     return TaskData(embeddings, references, names, audios, strata)
 
