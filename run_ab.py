@@ -6,8 +6,15 @@ arm and seed) and compare them with the baseline arm, paired over test tracks, w
         "frame=--config_overrides frame_normalization=layer_norm,patch_activation=gelu" \\
         "bins=--standardize_mel_bins" --pretraining_steps 300 --tasks beat,key,tagging --random_init_seeds 0
 
-Every demo argument applies to all arms (corpus, steps, batch, tasks, probe seeds). Finished runs are reused. The
-library code is `vit1d.ab`; the table goes to OUTPUT_DIR/ab.md and every number to OUTPUT_DIR/ab.json.
+Every demo argument applies to all arms (corpus, steps, batch, tasks, probe seeds). Finished runs are reused. Runs
+scored earlier on the same corpus (learning-curve points, e.g. of `make reference` with other REFERENCE_ARGS) are
+compared without running anything:
+
+    python run_ab.py --output_dir outputs/ab-views \
+        --scored raw=outputs/reference/curves-seed-0/step-00001000,outputs/reference/curves-seed-1/step-00001000 \
+                 views=outputs/views/curves-seed-0/step-00001000,outputs/views/curves-seed-1/step-00001000
+
+The library code is `vit1d.ab`; the table goes to OUTPUT_DIR/ab.md and every number to OUTPUT_DIR/ab.json.
 """
 
 import logging

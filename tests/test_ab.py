@@ -90,3 +90,37 @@ def test_run_ab_runs_every_arm_and_seed_as_a_demo_and_writes_the_table(tmp_path,
     assert record_["baseline"] == "raw" and record_["pretraining_seeds"] == [0, 1]
     beat = next(c for c in record_["comparisons"] if c["statement"] == "beat: trained encoders")
     assert beat["interval"]["num_seeds"] == {"frame": 6, "raw": 6}  # 2 pretraining seeds x 3 probe seeds
+
+
+def test_runs_scored_earlier_are_compared_without_running_anything(tmp_path, monkeypatch):
+    from vit1d.demo import DemoArguments
+
+    rng = np.random.default_rng(3)
+    folders = {}
+    for arm in ("raw", "views"):
+        for seed in (0, 1):
+            folder = tmp_path / f"{arm}-{seed}" / "step-00001000"
+            (folder / "probe").mkdir(parents=True)
+            folders.setdefault(arm, []).append(folder)
+    fake_runs = {str(f): run_of(rng, 0.6 if "views" in str(f) else 0.5, 0.45) for fs in folders.values() for f in fs}
+
+    def no_demo(args):
+        raise AssertionError("--scored must not run anything")
+
+    monkeypatch.setattr("vit1d.demo.run_demo", no_demo)
+    monkeypatch.setattr(ab, "load_run", lambda folder: fake_runs[str(folder)])
+    specs = [f"{arm}={','.join(map(str, fs))}" for arm, fs in folders.items()]
+    demo = replace(DemoArguments(), output_dir=str(tmp_path / "cmp"))
+    text = ab.run_ab(ab.ABArguments(scored=specs), demo).read_text()
+    assert "views vs raw" in text and "| better |" in text and str(folders["views"][1]) in text
+    record_ = json.loads((tmp_path / "cmp" / "ab.json").read_text())
+    assert record_["baseline"] == "raw" and record_["runs"]["views"] == [str(f) for f in folders["views"]]
+    beat = next(c for c in record_["comparisons"] if c["statement"] == "beat: trained encoders")
+    assert beat["interval"]["num_seeds"] == {"views": 6, "raw": 6}  # 2 runs x 3 probe seeds
+
+    with pytest.raises(ValueError, match="holds no probe/ results"):
+        ab.run_ab(ab.ABArguments(scored=[specs[0], f"none={tmp_path / 'missing'}"]), demo)
+    with pytest.raises(ValueError, match="not both"):
+        ab.run_ab(ab.ABArguments(arms=["a=", "b="], scored=specs), demo)
+    with pytest.raises(ValueError, match="not one of the arms"):
+        ab.run_ab(ab.ABArguments(scored=specs, baseline="other"), demo)

@@ -60,6 +60,11 @@ class ABArguments:
     baseline: str | None = field(default=None, metadata={"help": "The arm the others are compared with; default "
                                                                  "the first."})
     pretraining_seeds: str = field(default="0", metadata={"help": "Pretraining seeds of every arm, comma-separated."})
+    scored: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Compare runs scored earlier instead of running arms: NAME=FOLDER[,FOLDER...], one folder "
+                          "per pretraining seed (demo run folders or learning-curve points, e.g. "
+                          "raw=outputs/reference/curves-seed-0/step-00001000,...). Writes OUTPUT_DIR/ab.md."})
 
 
 def parse_arms(specs: Sequence[str]) -> dict[str, str]:
@@ -78,10 +83,52 @@ def parse_arms(specs: Sequence[str]) -> dict[str, str]:
     return arms
 
 
+def parse_scored(specs: Sequence[str]) -> dict[str, list[Path]]:
+    """`NAME=FOLDER[,FOLDER...]` -> {name: folders}, every folder a scored run (its `probe/` results exist)."""
+    folders = {name: [Path(f.strip()) for f in value.split(",") if f.strip()]
+               for name, value in parse_arms(specs).items()}
+    for name, paths in folders.items():
+        if not paths:
+            raise ValueError(f"--scored {name}= names no folder: give NAME=FOLDER[,FOLDER...].")
+        for path in paths:
+            if not (path / "probe").is_dir():
+                raise ValueError(f"--scored {name}: {path} holds no probe/ results; give folders of scored runs "
+                                 "(a demo run's output_dir or a learning curve's step-NNNNNNNN).")
+    return folders
+
+
+def compare_scored(ab: ABArguments, output_dir: str | Path) -> Path:
+    """Compare runs scored earlier (`ab.scored`) with the arm named first (or `ab.baseline`), as `run_ab` does for
+    the runs it makes, and write `output_dir/ab.md` and `ab.json`."""
+    runs = parse_scored(ab.scored)
+    baseline = ab.baseline or next(iter(runs))
+    if baseline not in runs:
+        raise ValueError(f"--baseline {baseline!r} is not one of the arms {list(runs)}.")
+    results = compare_arms({name: [load_run(f) for f in folders] for name, folders in runs.items()}, baseline)
+    return _write(Path(output_dir), {name: ", ".join(map(str, folders)) for name, folders in runs.items()},
+                  baseline, None, runs, results)
+
+
+def _write(root: Path, arms: Mapping[str, str], baseline: str, seeds: Sequence[int] | None,
+           runs: Mapping[str, Sequence[Path]], results: Sequence[ClaimResult]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    record = {"arms": arms, "baseline": baseline, "pretraining_seeds": seeds,
+              "runs": {name: [str(f) for f in folders] for name, folders in runs.items()},
+              "comparisons": [result.to_dict() for result in results]}
+    (root / "ab.json").write_text(json.dumps(record, indent=1, default=float) + "\n")
+    (root / "ab.md").write_text(ab_markdown(arms, baseline, seeds, results))
+    return root / "ab.md"
+
+
 def run_ab(ab: ABArguments, demo) -> Path:
-    """Run every arm and seed (reusing finished runs) and write `output_dir/ab.md` and `ab.json`."""
+    """Run every arm and seed (reusing finished runs) and write `output_dir/ab.md` and `ab.json`; with
+    `ab.scored`, compare those runs instead (`compare_scored`)."""
     from .demo import run_demo
 
+    if ab.scored:
+        if ab.arms:
+            raise ValueError("Give --arms (runs to make) or --scored (runs made earlier), not both.")
+        return compare_scored(ab, demo.output_dir)
     arms = parse_arms(ab.arms)
     baseline = ab.baseline or next(iter(arms))
     if baseline not in arms:
@@ -99,12 +146,7 @@ def run_ab(ab: ABArguments, demo) -> Path:
             runs[name].append(folder)
     results = compare_arms({name: [load_run(folder) for folder in folders] for name, folders in runs.items()},
                            baseline)
-    record = {"arms": arms, "baseline": baseline, "pretraining_seeds": seeds,
-              "runs": {name: [str(f) for f in folders] for name, folders in runs.items()},
-              "comparisons": [result.to_dict() for result in results]}
-    (root / "ab.json").write_text(json.dumps(record, indent=1, default=float) + "\n")
-    (root / "ab.md").write_text(ab_markdown(arms, baseline, seeds, results))
-    return root / "ab.md"
+    return _write(root, arms, baseline, seeds, runs, results)
 
 
 def load_run(folder: str | Path) -> dict:
@@ -218,10 +260,16 @@ def arm_claims(runs: Mapping[str, Sequence[dict]], baseline: str, n_resamples: i
     return claims
 
 
-def ab_markdown(arms: Mapping[str, str], baseline: str, seeds: Sequence[int], results: Sequence[ClaimResult]) -> str:
-    lines = [f"# Recipe A/B against `{baseline}`", "",
-             f"Pretraining seeds: {', '.join(map(str, seeds))}. Arms (run_pretraining.py flags):", "",
-             *[f"- `{name}`: `{flags or '(the plain recipe)'}`" for name, flags in arms.items()], "",
+def ab_markdown(arms: Mapping[str, str], baseline: str, seeds: Sequence[int] | None,
+                results: Sequence[ClaimResult]) -> str:
+    """The comparison table; `seeds` None means the arms are runs scored earlier (`arms` then names folders)."""
+    if seeds is None:
+        header = ["Arms (runs scored earlier, one folder per pretraining seed):", "",
+                  *[f"- `{name}`: {folders}" for name, folders in arms.items()]]
+    else:
+        header = [f"Pretraining seeds: {', '.join(map(str, seeds))}. Arms (run_pretraining.py flags):", "",
+                  *[f"- `{name}`: `{flags or '(the plain recipe)'}`" for name, flags in arms.items()]]
+    lines = [f"# Recipe A/B against `{baseline}`", "", *header, "",
              "| comparison | what | metric | effect | value [95 % CI] | p (Holm) | verdict |",
              "|---|---|---|---|---|---|---|"]
     for result in results:
@@ -236,5 +284,5 @@ def ab_markdown(arms: Mapping[str, str], baseline: str, seeds: Sequence[int], re
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["ABArguments", "ab_markdown", "arm_claims", "compare_arms", "load_run", "parse_arms", "random_init_runs",
-           "run_ab"]
+__all__ = ["ABArguments", "ab_markdown", "arm_claims", "compare_arms", "compare_scored", "load_run", "parse_arms",
+           "parse_scored", "random_init_runs", "run_ab"]
