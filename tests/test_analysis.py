@@ -9,7 +9,7 @@ import torch
 from conftest import music_like, tiny_config
 
 import vit1d
-from vit1d.analysis import figures as F
+from vit1d.analysis import figures as analysis_figures
 from vit1d.analysis.attention import (
     FLOORS,
     MODES,
@@ -322,18 +322,18 @@ def test_figures_are_written_and_not_blank(tmp_path, rng):
     times = token_times(num_tokens)
     maps = np.stack([np.stack([attention_with_peaks(num_tokens, [10, 60], [30, 90], rng) for _ in range(2)])
                      for _ in range(3)])
-    path = F.plot_attention_maps(maps, times, tmp_path / "figures" / "attention.png", layers=[1, 3])
+    path = analysis_figures.plot_attention_maps(maps, times, tmp_path / "figures" / "attention.png", layers=[1, 3])
     assert path == str(tmp_path / "figures" / "attention.png")
     assert_png(path)
 
     strength = onset_strength(maps, "class_row")
-    path = F.plot_onset_curves({"layer 1, head 0": strength[0, 0], "layer 3, head 1": strength[2, 1]}, times,
+    path = analysis_figures.plot_onset_curves({"layer 1, head 0": strength[0, 0], "layer 3, head 1": strength[2, 1]}, times,
                                times[[10, 60]], tmp_path / "onsets.png",
                                estimated_onsets={"layer 1, head 0": times[[10, 60]]})
     assert_png(path)
 
     ssms = {layer: self_similarity(block_tokens(rng, [40, 50, 36])) for layer in (3, 6, 9)}
-    path = F.plot_ssm_grid(ssms, times, tmp_path / "ssm.png", beats=times[::16], chord_changes=times[[40, 90]])
+    path = analysis_figures.plot_ssm_grid(ssms, times, tmp_path / "ssm.png", beats=times[::16], chord_changes=times[[40, 90]])
     assert_png(path)
 
     probe_results = [
@@ -349,15 +349,15 @@ def test_figures_are_written_and_not_blank(tmp_path, rng):
             {"task": "key", "representation": representation, "layers": [12], "metrics": {"weighted_score": 0.6}}
             for representation in ("class", "average")]},
     ]
-    assert_png(F.plot_probe_curves(probe_results, tmp_path / "probes.png"))
+    assert_png(analysis_figures.plot_probe_curves(probe_results, tmp_path / "probes.png"))
     with pytest.raises(ValueError, match="No probe result"):
-        F.plot_probe_curves([{"model": "m", "results": []}], tmp_path / "none.png")
+        analysis_figures.plot_probe_curves([{"model": "m", "results": []}], tmp_path / "none.png")
 
 
 def test_figures_name_the_install_command_without_matplotlib(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"pip install vit1d\[analysis\]"):
-        F.plot_ssm_grid({3: np.eye(4)}, token_times(4), tmp_path / "ssm.png")
+        analysis_figures.plot_ssm_grid({3: np.eye(4)}, token_times(4), tmp_path / "ssm.png")
 
 
 # -- run_analysis end to end ----------------------------------------------------------------------------------------
@@ -469,7 +469,7 @@ def test_run_analysis_writes_results_before_figures_and_a_failing_figure_keeps_t
 
     out = tmp_path / "out"
     use_tiny_paper_model(monkeypatch)
-    draw_attention = F.plot_attention_maps
+    draw_attention = analysis_figures.plot_attention_maps
 
     def attention_after_results(*args, **kwargs):  # the first figure: the numbers must already be on disk
         on_disk = json.loads((out / "analysis_results.json").read_text())
@@ -480,8 +480,8 @@ def test_run_analysis_writes_results_before_figures_and_a_failing_figure_keeps_t
     def broken(*args, **kwargs):
         raise RuntimeError("no room for this figure")
 
-    monkeypatch.setattr(F, "plot_attention_maps", attention_after_results)
-    monkeypatch.setattr(F, "plot_ssm_grid", broken)
+    monkeypatch.setattr(analysis_figures, "plot_attention_maps", attention_after_results)
+    monkeypatch.setattr(analysis_figures, "plot_ssm_grid", broken)
     args = AnalysisArguments(model_name_or_path=None, data=str(audio_folder(tmp_path)), split="train", layers="last",
                              output_dir=str(out), device="cpu")
     with caplog.at_level("WARNING", logger="vit1d.analysis.runner"):

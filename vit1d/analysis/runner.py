@@ -47,8 +47,7 @@ import torch
 from ..audio import load_audio
 from ..data.sources import AUDIO_EXTENSIONS, DATA_FILE_BUILDERS, canonical_split, open_tracks
 from ..loading import layer_sets, load_encoder
-from ..probing import labels as L
-from ..probing.labels import resolve_label_path
+from ..probing.labels import parse_chords, read_beats, resolve_label_path
 from ..stats import Arm, bootstrap_effect, format_metric, mean_interval
 from .attention import (
     FLOORS,
@@ -231,14 +230,14 @@ def _arms(models: list[AnalysedModel]) -> dict[str, list[int]]:
 
 def _events(row: dict, column: str, root) -> np.ndarray | None:
     value = row.get(column)
-    return None if value is None else L.read_beats(resolve_label_path(value, root))
+    return None if value is None else read_beats(resolve_label_path(value, root))
 
 
 def _chord_changes(row: dict, root) -> np.ndarray | None:
     if row.get("chord_intervals") is not None:
         return chord_changes(row["chord_intervals"], row.get("chord_labels"))
     if row.get("chords") is not None:
-        intervals, labels = L.parse_chords(resolve_label_path(row["chords"], root))
+        intervals, labels = parse_chords(resolve_label_path(row["chords"], root))
         return chord_changes(intervals, labels)
     return None
 

@@ -33,8 +33,27 @@ from scipy.ndimage import median_filter
 
 from vit1d.audio import load_audio, resample
 from vit1d.chords import NO_CHORD_CLASS, QUALITY_INTERVALS
-from vit1d.probing import labels as L
-from vit1d.probing import metrics as M
+from vit1d.probing.labels import (
+    CHORD_CLASS_LABELS,
+    NUM_KEY_CLASSES,
+    chord_class,
+    key_class,
+    multi_hot,
+    parse_chords,
+    read_beats,
+    read_chords,
+    tag_vocabulary,
+    token_period,
+)
+from vit1d.probing.metrics import (
+    DEFAULT_TRIM_FIRST_SECONDS,
+    aggregate,
+    beat_metrics,
+    chord_metrics,
+    is_number,
+    key_metrics,
+    scorable_tags,
+)
 
 __all__ = [
     "CHORD_RELATIVE_GATE_DB", "CHORD_SMOOTHING_FRAMES", "CLASSICAL_METHODS", "ClassicalResult", "FRAME_RATE",
@@ -146,7 +165,7 @@ def tempo_regular_beats(activation: Sequence[float], token_times: Sequence[float
         raise ValueError("The activation holds NaN or infinite values.")
     if activation.size < 2 or np.ptp(activation) == 0 or not (activation > 0).any():
         return np.zeros(0, dtype=np.float64)  # a flat or all-zero curve has no beat to find
-    rate = 1.0 / L.token_period(token_times)
+    rate = 1.0 / token_period(token_times)
     _, frames = librosa.beat.beat_track(onset_envelope=activation, sr=rate, hop_length=1, start_bpm=start_bpm,
                                         tightness=tightness, trim=trim, units="frames")
     return token_times[np.asarray(frames, dtype=np.int64)]
@@ -299,10 +318,10 @@ def classical_key(waveform, sampling_rate: int = SAMPLING_RATE, relative_gate_db
     """
     chroma, voiced, _ = chroma_frames(waveform, sampling_rate, relative_gate_db, silence_floor_db)
     if not voiced.any():
-        return L.NUM_KEY_CLASSES
+        return NUM_KEY_CLASSES
     correlations = key_correlations(chroma[:, voiced].mean(axis=1))
     if not np.isfinite(correlations).any():
-        return L.NUM_KEY_CLASSES
+        return NUM_KEY_CLASSES
     return int(np.nanargmax(correlations))
 
 
@@ -339,10 +358,10 @@ def _collect(task: str, scores: Sequence[Mapping[str, float]], predictions: list
              token_times: list | None = None) -> ClassicalResult:
     weight = _TRACK_WEIGHT[task]
     names = [name for name in dict.fromkeys(n for s in scores for n in s)
-             if any(M.is_number(s.get(name)) for s in scores)]  # leaves text entries out, as aggregate does
-    per_track = {name: [float(s[name]) if M.is_number(s.get(name)) else math.nan for s in scores] for name in names}
+             if any(is_number(s.get(name)) for s in scores)]  # leaves text entries out, as aggregate does
+    per_track = {name: [float(s[name]) if is_number(s.get(name)) else math.nan for s in scores] for name in names}
     weights = [float(s[weight]) for s in scores] if weight else None
-    return ClassicalResult(M.aggregate(scores, weight=weight), per_track, weights, predictions, token_times or [])
+    return ClassicalResult(aggregate(scores, weight=weight), per_track, weights, predictions, token_times or [])
 
 
 def _read_track(track, sampling_rate: int) -> np.ndarray:
@@ -357,15 +376,15 @@ def _read_track(track, sampling_rate: int) -> np.ndarray:
 
 def _chord_reference(reference) -> tuple[np.ndarray, list[str]]:
     if isinstance(reference, Mapping):
-        return L.read_chords(reference)
+        return read_chords(reference)
     if isinstance(reference, (str, os.PathLike)):
-        return L.parse_chords(reference)
+        return parse_chords(reference)
     intervals, chord_labels = reference
     return np.asarray(intervals, dtype=np.float64).reshape(-1, 2), [str(label) for label in chord_labels]
 
 
 def evaluate_classical(task: str, tracks: Sequence, references: Sequence, sampling_rate: int = SAMPLING_RATE,
-                       trim_first_seconds: float = M.DEFAULT_TRIM_FIRST_SECONDS, **method_options) -> ClassicalResult:
+                       trim_first_seconds: float = DEFAULT_TRIM_FIRST_SECONDS, **method_options) -> ClassicalResult:
     """Run the classical method of `task` ("beat", "chord" or "key") over tracks and score each with the probes'
     metric function.
 
@@ -393,17 +412,17 @@ def evaluate_classical(task: str, tracks: Sequence, references: Sequence, sampli
         y = _read_track(track, sampling_rate)
         if task == "beat":
             beats = classical_beats(y, SAMPLING_RATE, **method_options)
-            scores.append(M.beat_metrics(beats, L.read_beats(reference), trim_first_seconds))
+            scores.append(beat_metrics(beats, read_beats(reference), trim_first_seconds))
             predictions.append(beats)
         elif task == "chord":
             times = _frame_times(1 + len(y) // HOP_LENGTH)
             classes = classical_chords(y, SAMPLING_RATE, times, **method_options)
-            scores.append(M.chord_metrics(classes, times, *_chord_reference(reference)))
+            scores.append(chord_metrics(classes, times, *_chord_reference(reference)))
             predictions.append(classes)
             grids.append(times)
         else:
             key = classical_key(y, SAMPLING_RATE, **method_options)
-            scores.append(M.key_metrics([key], [reference]))
+            scores.append(key_metrics([key], [reference]))
             predictions.append(key)
     return _collect(task, scores, predictions, grids)
 
@@ -436,13 +455,13 @@ def expected_random_average_precision(num_positives: int, num_items: int) -> flo
 
 
 def _key_chance(train_references, test_references) -> dict[str, ClassicalResult]:
-    train_classes = [int(k) if isinstance(k, (int, np.integer)) else L.key_class(k, include_none=True)
+    train_classes = [int(k) if isinstance(k, (int, np.integer)) else key_class(k, include_none=True)
                      for k in train_references]
-    counts = np.bincount(train_classes, minlength=L.NUM_KEY_CLASSES + 1)
+    counts = np.bincount(train_classes, minlength=NUM_KEY_CLASSES + 1)
     majority = int(np.argmax(counts))  # ties: the lowest class index
-    majority_scores = [M.key_metrics([majority], [reference]) for reference in test_references]
+    majority_scores = [key_metrics([majority], [reference]) for reference in test_references]
     # Uniform over the 24 keys: the exact expectation of each track's scores is their mean over the 24 guesses.
-    uniform_scores = [M.key_metrics(list(range(L.NUM_KEY_CLASSES)), [reference] * L.NUM_KEY_CLASSES)
+    uniform_scores = [key_metrics(list(range(NUM_KEY_CLASSES)), [reference] * NUM_KEY_CLASSES)
                       for reference in test_references]
     majority_result = _collect("key", majority_scores, [majority] * len(test_references))
     uniform_result = _collect("key", uniform_scores, [])
@@ -450,11 +469,11 @@ def _key_chance(train_references, test_references) -> dict[str, ClassicalResult]
 
 
 def _chord_chance(train_references, test_references, token_times) -> dict[str, ClassicalResult]:
-    durations = np.zeros(len(L.CHORD_CLASS_LABELS))
+    durations = np.zeros(len(CHORD_CLASS_LABELS))
     for reference in train_references:
         intervals, chord_labels = _chord_reference(reference)
         for (start, end), label in zip(intervals, chord_labels):
-            durations[L.chord_class(label)] += max(float(end) - float(start), 0.0)
+            durations[chord_class(label)] += max(float(end) - float(start), 0.0)
     if durations.sum() <= 0:
         raise ValueError("The train references hold no chord segment of positive duration.")
     majority = int(np.argmax(durations))  # ties: the lowest class index
@@ -466,7 +485,7 @@ def _chord_chance(train_references, test_references, token_times) -> dict[str, C
         else:  # the model's token grid over the reference span, from 0 s
             times = _frame_times(1 + int(math.floor(float(np.max(intervals)) * FRAME_RATE + 1e-9)))
         classes = np.full(len(times), majority, dtype=np.int64)
-        scores.append(M.chord_metrics(classes, times, intervals, chord_labels))
+        scores.append(chord_metrics(classes, times, intervals, chord_labels))
         predictions.append(classes)
         grids.append(times)
     return {"majority": _collect("chord", scores, predictions, grids)}
@@ -479,7 +498,7 @@ def _track_tempo(beats: np.ndarray) -> float:
 
 
 def _beat_chance(train_references, test_references, durations, trim_first_seconds) -> dict[str, ClassicalResult]:
-    tempi = np.array([_track_tempo(L.read_beats(reference)) for reference in train_references])
+    tempi = np.array([_track_tempo(read_beats(reference)) for reference in train_references])
     tempi = tempi[np.isfinite(tempi)]
     if not len(tempi):
         raise ValueError("No train track has two beats: no tempo to build the metronome from.")
@@ -487,10 +506,10 @@ def _beat_chance(train_references, test_references, durations, trim_first_second
     period = 60.0 / tempo
     scores, predictions = [], []
     for index, reference in enumerate(test_references):
-        ref = L.read_beats(reference)
+        ref = read_beats(reference)
         end = float(durations[index]) if durations is not None else (float(ref.max()) if len(ref) else 0.0)
         beats = np.arange(0.0, end + 1e-9, period)
-        scores.append(M.beat_metrics(beats, ref, trim_first_seconds))
+        scores.append(beat_metrics(beats, ref, trim_first_seconds))
         predictions.append(beats)
     result = _collect("beat", scores, predictions)
     result.metrics["tempo_bpm"] = tempo
@@ -498,10 +517,10 @@ def _beat_chance(train_references, test_references, durations, trim_first_second
 
 
 def _tagging_chance(train_references, test_references) -> dict[str, ClassicalResult]:
-    vocabulary = L.tag_vocabulary(train_references)
-    targets = np.stack([L.multi_hot(tags, vocabulary) for tags in test_references]) if len(vocabulary) else \
+    vocabulary = tag_vocabulary(train_references)
+    targets = np.stack([multi_hot(tags, vocabulary) for tags in test_references]) if len(vocabulary) else \
         np.zeros((len(test_references), 0))
-    keep = M.scorable_tags(targets) if targets.size else np.zeros(0, dtype=bool)
+    keep = scorable_tags(targets) if targets.size else np.zeros(0, dtype=bool)
     positives = (targets >= 0.5).sum(axis=0)
     num_tracks = len(test_references)
     expected = [expected_random_average_precision(int(positives[k]), num_tracks) for k in np.flatnonzero(keep)]
@@ -519,7 +538,7 @@ def _tagging_chance(train_references, test_references) -> dict[str, ClassicalRes
 
 def chance_levels(task: str, train_references: Sequence, test_references: Sequence, *,
                   token_times: Sequence[Sequence[float]] | None = None, durations: Sequence[float] | None = None,
-                  trim_first_seconds: float = M.DEFAULT_TRIM_FIRST_SECONDS) -> dict[str, ClassicalResult]:
+                  trim_first_seconds: float = DEFAULT_TRIM_FIRST_SECONDS) -> dict[str, ClassicalResult]:
     """Scores of predictors that never look at the audio, scored on `test_references` with the probes' metrics.
 
     References are in the probes' format (`TaskData.references`): tag lists, key strings (or class indices), beat

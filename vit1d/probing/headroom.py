@@ -23,8 +23,15 @@ import torch
 from torch import nn
 
 from ..task_info import LOCAL_TASKS, TASK_INFO
-from . import labels as L
-from . import metrics as M
+from .labels import CHORD_CLASS_LABELS, beat_targets, chord_targets
+from .metrics import (
+    DEFAULT_BEAT_THRESHOLD,
+    aggregate,
+    beat_metrics,
+    chord_metrics,
+    decode_beats,
+    select_beat_threshold,
+)
 
 MIN_HEADROOM = 0.15
 HEADLINE = {name: TASK_INFO[name].headline for name in LOCAL_TASKS}
@@ -74,8 +81,8 @@ class ReferenceOutcome:
 
 def _targets(task: str, times: np.ndarray, reference) -> np.ndarray:
     if task == "beat":
-        return L.beat_targets(reference, times).astype(np.float32)
-    return L.chord_targets(times, *reference)
+        return beat_targets(reference, times).astype(np.float32)
+    return chord_targets(times, *reference)
 
 
 def train_reference(task: str, train, validation, test, config: ReferenceConfig | None = None) -> ReferenceOutcome:
@@ -96,7 +103,7 @@ def train_reference(task: str, train, validation, test, config: ReferenceConfig 
 
     train_frames, train_times = frames_of(train), times_of(train)
     train_targets = [torch.from_numpy(_targets(task, t, r)) for t, r in zip(train_times, train.references)]
-    outputs = 1 if task == "beat" else len(L.CHORD_CLASS_LABELS)
+    outputs = 1 if task == "beat" else len(CHORD_CLASS_LABELS)
     model = ContextualReference(train_frames[0].shape[1], outputs)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     if task == "beat":
@@ -112,15 +119,15 @@ def train_reference(task: str, train, validation, test, config: ReferenceConfig 
         model.train()
         return [torch.sigmoid(o[:, 0]).numpy() if task == "beat" else o.argmax(1).numpy() for o in out]
 
-    def scores(data, predictions, threshold=M.DEFAULT_BEAT_THRESHOLD) -> list[dict]:
+    def scores(data, predictions, threshold=DEFAULT_BEAT_THRESHOLD) -> list[dict]:
         if task == "beat":
-            return [M.beat_metrics(M.decode_beats(p, t, threshold), r)
+            return [beat_metrics(decode_beats(p, t, threshold), r)
                     for p, t, r in zip(predictions, times_of(data), data.references)]
-        return [M.chord_metrics(p, t, *r) for p, t, r in zip(predictions, times_of(data), data.references)]
+        return [chord_metrics(p, t, *r) for p, t, r in zip(predictions, times_of(data), data.references)]
 
     def validation_score() -> float:
         weight = "duration" if task == "chord" else None
-        return M.aggregate(scores(validation, predict(validation)), weight)[HEADLINE[task]]
+        return aggregate(scores(validation, predict(validation)), weight)[HEADLINE[task]]
 
     best_score, best_step, best_state = -1.0, 0, None
     for step in range(1, config.steps + 1):
@@ -147,16 +154,16 @@ def train_reference(task: str, train, validation, test, config: ReferenceConfig 
                 best_state = {k: v.clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     extra = {}
-    threshold = M.DEFAULT_BEAT_THRESHOLD
+    threshold = DEFAULT_BEAT_THRESHOLD
     if task == "beat":
-        threshold = M.select_beat_threshold(predict(validation), times_of(validation), validation.references)
+        threshold = select_beat_threshold(predict(validation), times_of(validation), validation.references)
         extra["threshold"] = threshold
     test_scores = scores(test, predict(test), threshold)
     weights = [float(s["duration"]) for s in test_scores] if task == "chord" else None
     names = ("F-measure", "Correct Metric Level Total", "Any Metric Level Total") if task == "beat" else (
         "frame_accuracy", "majmin", "root")
     per_track = {name: [float(s.get(name, np.nan)) for s in test_scores] for name in names}
-    return ReferenceOutcome(M.aggregate(test_scores, "duration" if task == "chord" else None), per_track, weights,
+    return ReferenceOutcome(aggregate(test_scores, "duration" if task == "chord" else None), per_track, weights,
                             best_score, best_step, extra)
 
 

@@ -13,11 +13,11 @@ import torch
 from ..data.sources import open_tracks
 from ..loading import layer_sets, load_encoder
 from ..task_info import TASK_INFO
-from . import labels as L
-from . import metrics as M
 from .extraction import EmbeddingCache, ExtractionSettings, extract_all, log_mel_embeddings
 from .headroom import HEADLINE as HEADROOM_TASKS
 from .headroom import ReferenceConfig, headroom, train_reference
+from .labels import read_beats, read_chords, resolve_label_path
+from .metrics import resampled_tagging_metrics
 from .probe import ProbeConfig
 from .tables import format_interval, markdown_table
 from .tasks import LOCAL_TASKS, TASKS, VALIDATION_METRIC, Representation, TaskData, probe_task
@@ -131,10 +131,10 @@ def reference_of(task: str, row: dict, root: Path | None):
     if task == "key":
         return row["key"]
     if task == "beat":
-        return L.read_beats(L.resolve_label_path(row["beats"], root))
+        return read_beats(resolve_label_path(row["beats"], root))
     if "chords" in row and row.get("chord_intervals") is None:
-        row = {**row, "chords": L.resolve_label_path(row["chords"], root)}
-    return L.read_chords(row)
+        row = {**row, "chords": resolve_label_path(row["chords"], root)}
+    return read_chords(row)
 
 
 def load_split(args: ProbeArguments, data: str, split: str, cache: EmbeddingCache) -> TaskData:
@@ -264,7 +264,7 @@ def confidence_intervals(task: str, outcomes: list, n_resamples: int = 2000) -> 
     targets = outcomes[0].track_scores["targets"]
     for name in ("mAP", "ROC-AUC"):
         def metric(seed, weights, name=name):
-            return M.resampled_tagging_metrics(outcomes[seed].track_scores["scores"], targets, weights)[name]
+            return resampled_tagging_metrics(outcomes[seed].track_scores["scores"], targets, weights)[name]
 
         if len(targets) >= 2:
             intervals[name] = set_metric_interval(metric, len(targets), len(outcomes), n_resamples).entry()

@@ -18,9 +18,27 @@ import torch
 
 from ..embedding import pool_windows
 from ..task_info import GLOBAL_TASKS, HEADLINE, LOCAL_TASKS, TASKS  # noqa: F401 (re-exported)
-from . import labels as L
-from . import metrics as M
 from .extraction import TrackEmbeddings
+from .labels import (
+    CHORD_CLASS_LABELS,
+    beat_targets,
+    chord_targets,
+    key_class,
+    key_vocabulary,
+    multi_hot,
+    tag_vocabulary,
+    to_mir_eval_key,
+)
+from .metrics import (
+    DEFAULT_BEAT_THRESHOLD,
+    aggregate,
+    beat_metrics,
+    chord_metrics,
+    decode_beats,
+    key_metrics,
+    select_beat_threshold,
+    tagging_metrics,
+)
 from .probe import LinearProbe, ProbeConfig, train_probe
 
 GLOBAL_REPRESENTATIONS = ("class", "sequence_mean", "average")
@@ -133,14 +151,14 @@ def _global(task, representation, train, validation, test, config, targets_of, s
 
 
 def _tagging(representation, train, validation, test, config, **_):
-    vocabulary = L.tag_vocabulary(train.references)
+    vocabulary = tag_vocabulary(train.references)
 
     def targets_of(data):
-        return [L.multi_hot(tags, vocabulary) for tags in data.references]
+        return [multi_hot(tags, vocabulary) for tags in data.references]
 
     def score_of(probe, data, full=False):
         scores = _track_logits(probe, data, representation)
-        result = M.tagging_metrics(scores, np.stack(targets_of(data)))
+        result = tagging_metrics(scores, np.stack(targets_of(data)))
         return result if full else _nan_to_low(result["mAP"])
 
     outcome, probe = _global("tagging", representation, train, validation, test, config, targets_of, score_of,
@@ -153,17 +171,17 @@ def _tagging(representation, train, validation, test, config, **_):
 
 def _key(representation, train, validation, test, config, include_none: bool = False, **_):
     def targets_of(data):
-        return [L.key_class(key, include_none) for key in data.references]
+        return [key_class(key, include_none) for key in data.references]
 
     def score_of(probe, data, full=False):
         predicted = _track_logits(probe, data, representation).argmax(1)
-        result = M.key_metrics([int(p) for p in predicted], [L.to_mir_eval_key(k) for k in data.references])
+        result = key_metrics([int(p) for p in predicted], [to_mir_eval_key(k) for k in data.references])
         return result if full else result["weighted_score"]
 
     outcome, probe = _global("key", representation, train, validation, test, config, targets_of, score_of,
-                             "multiclass", len(L.key_vocabulary(include_none)))
+                             "multiclass", len(key_vocabulary(include_none)))
     predicted = _track_logits(probe, test, representation).argmax(1)
-    per_track = [M.key_metrics([int(p)], [L.to_mir_eval_key(k)]) for p, k in zip(predicted, test.references)]
+    per_track = [key_metrics([int(p)], [to_mir_eval_key(k)]) for p, k in zip(predicted, test.references)]
     outcome.per_track = {name: [score[name] for score in per_track] for name in ("weighted_score", "accuracy")}
     return outcome
 
@@ -177,7 +195,7 @@ def _times(track: TrackEmbeddings) -> np.ndarray:
 
 def _beat(representation, train, validation, test, config, neighbour_weights=(0.5,), trim_first_seconds=0.0, **_):
     features = torch.cat([token_features(e, representation) for e in train.embeddings])
-    targets = np.concatenate([L.beat_targets(beats, _times(e), neighbour_weights)
+    targets = np.concatenate([beat_targets(beats, _times(e), neighbour_weights)
                               for e, beats in zip(train.embeddings, train.references)])
     positive_fraction = max(float((targets > 0).mean()), 1e-3)
     # Beat tokens are rare (about 1 in 15 at 120 BPM): weigh positives up unless the caller chose a weight.
@@ -187,16 +205,16 @@ def _beat(representation, train, validation, test, config, neighbour_weights=(0.
     def activations(probe, data):
         return [torch.sigmoid(probe.predict(token_features(e, representation))[:, 0]).numpy() for e in data.embeddings]
 
-    def per_track(probe, data, threshold=M.DEFAULT_BEAT_THRESHOLD):
-        return [M.beat_metrics(M.decode_beats(a, _times(e), threshold), b, trim_first_seconds)
+    def per_track(probe, data, threshold=DEFAULT_BEAT_THRESHOLD):
+        return [beat_metrics(decode_beats(a, _times(e), threshold), b, trim_first_seconds)
                 for a, e, b in zip(activations(probe, data), data.embeddings, data.references)]
 
-    def mean_f(probe, data, threshold=M.DEFAULT_BEAT_THRESHOLD):
-        return M.aggregate(per_track(probe, data, threshold))
+    def mean_f(probe, data, threshold=DEFAULT_BEAT_THRESHOLD):
+        return aggregate(per_track(probe, data, threshold))
 
     probe, history = train_probe(features, torch.from_numpy(targets)[:, None], 1, probe_config,
                                  validation_score=lambda p: mean_f(p, validation)["F-measure"])
-    threshold = M.select_beat_threshold(activations(probe, validation), [_times(e) for e in validation.embeddings],
+    threshold = select_beat_threshold(activations(probe, validation), [_times(e) for e in validation.embeddings],
                                         validation.references,
                                         trim_first_seconds=trim_first_seconds)
     scores = per_track(probe, test, threshold)
@@ -204,10 +222,10 @@ def _beat(representation, train, validation, test, config, neighbour_weights=(0.
     # threshold: it asks what a metrical decoder reads from the probe, as the paper's beat trackers do.
     from .baselines import tempo_regular_beats
 
-    regular = [M.beat_metrics(tempo_regular_beats(a, _times(e)), b, trim_first_seconds)
+    regular = [beat_metrics(tempo_regular_beats(a, _times(e)), b, trim_first_seconds)
                for a, e, b in zip(activations(probe, test), test.embeddings, test.references)]
-    metrics = {**M.aggregate(scores), **{f"{TEMPO_REGULAR}{name}": value
-                                        for name, value in M.aggregate(regular).items() if name != "num_tracks"}}
+    metrics = {**aggregate(scores), **{f"{TEMPO_REGULAR}{name}": value
+                                        for name, value in aggregate(regular).items() if name != "num_tracks"}}
     per_track_scores = {**_per_track(scores, BEAT_TRACK_METRICS),
                         **{f"{TEMPO_REGULAR}{name}": values
                            for name, values in _per_track(regular, BEAT_TRACK_METRICS).items()}}
@@ -220,7 +238,7 @@ def _beat(representation, train, validation, test, config, neighbour_weights=(0.
 def _chord_frames(data: TaskData, representation) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
     """Every token's features and 25-class target over a split, and the tokens per track."""
     features = [token_features(e, representation) for e in data.embeddings]
-    targets = [L.chord_targets(_times(e), *chords) for e, chords in zip(data.embeddings, data.references)]
+    targets = [chord_targets(_times(e), *chords) for e, chords in zip(data.embeddings, data.references)]
     return torch.cat(features), torch.from_numpy(np.concatenate(targets)), [len(f) for f in features]
 
 
@@ -231,7 +249,7 @@ def _chord(representation, train, validation, test, config, **_):
         scores = []
         for track, (intervals, chord_labels) in zip(data.embeddings, data.references):
             predicted = probe.predict(token_features(track, representation)).argmax(1).numpy()
-            scores.append(M.chord_metrics(predicted, _times(track), intervals, chord_labels))
+            scores.append(chord_metrics(predicted, _times(track), intervals, chord_labels))
         return scores
 
     # Early stopping needs only the frame accuracy (duration-weighted over tracks, as `evaluate` aggregates it):
@@ -245,10 +263,10 @@ def _chord(representation, train, validation, test, config, **_):
         return float((per_track * durations).sum() / durations.sum())
 
     probe_config = ProbeConfig(**{**config.__dict__, "objective": "multiclass"})
-    probe, history = train_probe(features, targets, len(L.CHORD_CLASS_LABELS), probe_config,
+    probe, history = train_probe(features, targets, len(CHORD_CLASS_LABELS), probe_config,
                                  validation_score=validation_accuracy)
     scores = evaluate(probe, test)
-    return ProbeOutcome(M.aggregate(scores, weight="duration"), {"frame_accuracy": history.best_score},
+    return ProbeOutcome(aggregate(scores, weight="duration"), {"frame_accuracy": history.best_score},
                         history.best_step, history.steps_run, per_track=_per_track(scores, CHORD_TRACK_METRICS),
                         track_weights=[float(score["duration"]) for score in scores])
 
