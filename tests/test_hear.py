@@ -178,3 +178,10 @@ def test_bad_inputs(model, encoder, extractor):
         hear.HearModel(encoder, extractor, hop_seconds=5.0)
     with pytest.raises(ValueError, match="mel bins"):
         hear.HearModel(vit1d.ViT1DModel(tiny_config()), extractor)
+
+
+def test_hub_options_without_a_model_are_refused():
+    with pytest.raises(ValueError, match="no model_name_or_path"):
+        hear.load_model("", local_files_only=True)
+    with pytest.raises(ValueError, match="no model_name_or_path"):
+        hear.load_model("", revision="main")

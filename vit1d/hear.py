@@ -174,19 +174,15 @@ def load_model(
         [`HearModel`]: in eval mode, with `sample_rate`, `scene_embedding_size` and `timestamp_embedding_size`.
     """
     model_file_path = os.fspath(model_file_path) if model_file_path is not None else ""
+    # load_encoder refuses Hub options without a model to load them for.
+    encoder, feature_extractor, _ = load_encoder(model_file_path, seed=seed, config=config, revision=revision,
+                                                 trust_remote_code=trust_remote_code, **kwargs)
     if model_file_path == "":
-        if kwargs:
-            raise ValueError(
-                f"load_model got {sorted(kwargs)}, which only apply when loading a folder or Hub id, but no "
-                "model_file_path."
-            )
         warnings.warn(
             "vit1d.hear.load_model got no model_file_path: using a randomly initialised ViT-1D, whose embeddings are "
             "only good for smoke tests. Pass a trained ViT-1D folder or Hub id.",
             stacklevel=2,
         )
-    encoder, feature_extractor, _ = load_encoder(model_file_path, seed=seed, config=config, revision=revision,
-                                                 trust_remote_code=trust_remote_code, **kwargs)
     model = HearModel(
         encoder, feature_extractor, layers=layers, window_seconds=window_seconds, hop_seconds=hop_seconds,
         batch_size=batch_size,
