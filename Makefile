@@ -13,7 +13,7 @@ $(VENV)/.installed: setup.py Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[dev,analysis,corpus]"
+	$(BIN)/python -m pip install -q -e ".[dev,analysis,corpus,export]"
 	# The corpus synthesiser, without its pyaudio dependency (live playback only; it does not build everywhere).
 	$(BIN)/python -m pip install -q --no-deps "tinysoundfont>=0.3"
 	touch $@

@@ -48,6 +48,8 @@ setup(
         "corpus": ["music21>=9", "pretty_midi>=0.2.10"],
         # Figures of vit1d.analysis (attention maps, onset curves, SSMs, probe curves) and of the demo report.
         "analysis": ["matplotlib>=3.6"],
+        # ONNX export of the whole path with the mel front end (vit1d.export, run_export.py) and onnxruntime inference.
+        "export": ["onnx>=1.16", "onnxscript>=0.3", "onnxruntime>=1.18"],
         # Optional experiment trackers for run_pretraining.py (`--report_to tensorboard`).
         "tensorboard": ["tensorboard>=2.10"],
     },

@@ -1,0 +1,122 @@
+"""ONNX export of the whole path (vit1d.export): the graph front end equals the extractor, the exported graph equals the
+torch path on several lengths and padded batches, the CLI exports the released checkpoint, and a missing onnxruntime
+names the extra."""
+
+import builtins
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import music_like, tiny_config
+
+from vit1d import ViT1DFeatureExtractor, ViT1DModel
+from vit1d.export import (
+    ExportArguments,
+    LogMelFrontEnd,
+    check_parity,
+    export_onnx,
+    flat_layers,
+    onnx_session,
+    parity,
+    require_onnx,
+    run_export,
+)
+
+RATE = 16000
+
+
+def clips_of(rng, samples):
+    """Music-like clips of these lengths (in samples), each from its own seed."""
+    return [music_like(n / RATE + 0.01, seed=int(rng.integers(1 << 30)))[:n] for n in samples]
+
+
+@pytest.mark.parametrize("options", [{}, {"do_peak_normalize": True, "top_db": None},
+                                     {"mel_mean": list(np.linspace(-60, -20, 16)), "mel_std": [12.0] * 16}])
+def test_graph_front_end_equals_the_extractor_on_padded_batches(rng, options):
+    extractor = ViT1DFeatureExtractor(feature_size=16, **options)
+    front_end = LogMelFrontEnd(extractor)
+    clips = clips_of(rng, [513, RATE + 7, 3 * RATE, 1200])
+    features = extractor(clips, sampling_rate=RATE, return_tensors="pt", padding=True)
+    waveform = torch.zeros(len(clips), max(map(len, clips)))
+    for row, clip in zip(waveform, clips):
+        row[: len(clip)] = torch.from_numpy(clip)
+    waveform[1, len(clips[1]):] = 0.7  # whatever lies past a clip's length must not be read
+    log_mel, frame_mask = front_end(waveform, torch.tensor([len(c) for c in clips]))
+    assert torch.equal(frame_mask, features["attention_mask"].bool())
+    assert (log_mel - features["input_values"]).abs().max() < 1e-4  # padded frames: padding_value in both
+
+
+@pytest.fixture(scope="module")
+def tiny_export(tmp_path_factory):
+    """A tiny encoder with two frames per token and standardised bins, exported with layers 1 and 3."""
+    torch.manual_seed(0)
+    model = ViT1DModel(tiny_config(frames_per_patch=2)).eval()
+    extractor = ViT1DFeatureExtractor(feature_size=16, mel_mean=list(np.linspace(-60, -20, 16)),
+                                      mel_std=[12.0] * 16)
+    path = export_onnx(model, extractor, tmp_path_factory.mktemp("onnx") / "tiny.onnx", layers=[1, 3])
+    return model, extractor, onnx_session(path)
+
+
+@pytest.mark.parametrize("samples", [[513], [2 * RATE + 5, 700, RATE], [9 * RATE], [4 * RATE + 511, 4 * RATE + 512]])
+def test_exported_graph_equals_the_torch_path_on_any_length_and_batch(rng, tiny_export, samples):
+    model, extractor, session = tiny_export
+    result = parity(session, model, extractor, [1, 3], clips_of(rng, samples))
+    check_parity(result)  # features within 1e-3 dB, every cosine >= 0.9999, the same token mask
+    assert result["feature_error_db"] < 1e-4 and set(result) >= {"layer_1_cosine", "layer_3_cosine"}
+
+
+def test_graph_outputs_have_the_documented_shapes(rng, tiny_export):
+    model, extractor, session = tiny_export
+    clips = clips_of(rng, [3 * RATE, RATE])
+    outputs = session.run(None, {"waveform": np.stack([clips[0], np.pad(clips[1], (0, 2 * RATE))]),
+                                 "lengths": np.array([3 * RATE, RATE])})
+    class_token, sequence_tokens, token_mask, hidden_states, log_mel = outputs
+    frames = 1 + 3 * RATE // 512
+    tokens = -(-frames // 2)
+    assert class_token.shape == (2, 32) and sequence_tokens.shape == (2, tokens, 32)
+    assert hidden_states.shape == (2, 2, 1 + tokens, 32) and log_mel.shape == (2, frames, 16)
+    assert token_mask.dtype == bool and token_mask[0].all() and token_mask[1].sum() == -(-(1 + RATE // 512) // 2)
+
+
+def test_check_parity_refuses_what_misses_the_bar():
+    good = {"feature_error_db": 1e-5, "masks_equal": True, "class_token_cosine": 0.99999}
+    check_parity(good)
+    for bad, message in (({"feature_error_db": 0.01}, "feature error"), ({"class_token_cosine": 0.999}, "class_token"),
+                         ({"masks_equal": False}, "masks differ")):
+        with pytest.raises(ValueError, match=message):
+            check_parity({**good, **bad})
+
+
+def test_layers_follow_the_layer_set_syntax():
+    assert flat_layers("3,6,9,12", 12) == [3, 6, 9, 12]
+    assert flat_layers("3;6;9;12;3,6,9,12", 12) == [3, 6, 9, 12]
+    assert flat_layers("last", 4) == [4] and flat_layers("all", 2) == [0, 1, 2]
+    with pytest.raises(ValueError):
+        flat_layers("13", 12)
+
+
+def test_the_released_checkpoint_exports_with_one_command(tmp_path):
+    from run_export import main
+
+    path = main(["--model_name_or_path", "pretrained/vit1d-tiny-gamemusic-1000", "--output_dir", str(tmp_path),
+                 "--check_seconds", "1,4.3"])
+    record = json.loads((tmp_path / "export.json").read_text())
+    assert path == tmp_path / "model.onnx" and record["layers"] == [3, 6, 9, 12]
+    assert record["parity"]["feature_error_db"] < 1e-3 and record["parity"]["sequence_token_cosine"] >= 0.9999
+    assert record["outputs"] == ["class_token", "sequence_tokens", "token_mask", "hidden_states", "log_mel"]
+
+
+def test_missing_onnxruntime_names_the_extra(monkeypatch):
+    real_import = builtins.__import__
+
+    def no_onnxruntime(name, *args, **kwargs):
+        if name == "onnxruntime":
+            raise ImportError("No module named 'onnxruntime'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
+    with pytest.raises(ImportError, match=r"vit1d\[export\]"):
+        require_onnx()
+    with pytest.raises(ImportError, match=r"vit1d\[export\]"):
+        run_export(ExportArguments(model_name_or_path="pretrained/vit1d-tiny-gamemusic-1000"))
