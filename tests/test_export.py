@@ -10,20 +10,25 @@ import pytest
 import torch
 from conftest import music_like, tiny_config
 
-from vit1d import ViT1DFeatureExtractor, ViT1DModel
+from vit1d import ViT1DFeatureExtractor, ViT1DModel, embed_long_audio
+from vit1d.embedding import EmbeddingArguments, run_embedding
 from vit1d.export import (
     ExportArguments,
     LogMelFrontEnd,
+    OnnxEncoder,
     check_parity,
     export_onnx,
     flat_layers,
     onnx_session,
     parity,
+    quantize_onnx,
     require_onnx,
     run_export,
 )
+from vit1d.loading import load_encoder
 
 RATE = 16000
+RELEASED = "pretrained/vit1d-tiny-gamemusic-1000"
 
 
 def clips_of(rng, samples):
@@ -55,26 +60,26 @@ def tiny_export(tmp_path_factory):
     extractor = ViT1DFeatureExtractor(feature_size=16, mel_mean=list(np.linspace(-60, -20, 16)),
                                       mel_std=[12.0] * 16)
     path = export_onnx(model, extractor, tmp_path_factory.mktemp("onnx") / "tiny.onnx", layers=[1, 3])
-    return model, extractor, onnx_session(path)
+    return model, extractor, onnx_session(path), path
 
 
 @pytest.mark.parametrize("samples", [[513], [2 * RATE + 5, 700, RATE], [9 * RATE], [4 * RATE + 511, 4 * RATE + 512]])
 def test_exported_graph_equals_the_torch_path_on_any_length_and_batch(rng, tiny_export, samples):
-    model, extractor, session = tiny_export
+    model, extractor, session, path = tiny_export
     result = parity(session, model, extractor, [1, 3], clips_of(rng, samples))
     check_parity(result)  # features within 1e-3 dB, every cosine >= 0.9999, the same token mask
     assert result["feature_error_db"] < 1e-4 and set(result) >= {"layer_1_cosine", "layer_3_cosine"}
 
 
 def test_graph_outputs_have_the_documented_shapes(rng, tiny_export):
-    model, extractor, session = tiny_export
+    model, extractor, session, path = tiny_export
     clips = clips_of(rng, [3 * RATE, RATE])
     outputs = session.run(None, {"waveform": np.stack([clips[0], np.pad(clips[1], (0, 2 * RATE))]),
                                  "lengths": np.array([3 * RATE, RATE])})
-    class_token, sequence_tokens, token_mask, hidden_states, log_mel = outputs
+    class_token, sequence_tokens, token_mask, hidden_states, log_mel, pooler_output = outputs
     frames = 1 + 3 * RATE // 512
     tokens = -(-frames // 2)
-    assert class_token.shape == (2, 32) and sequence_tokens.shape == (2, tokens, 32)
+    assert class_token.shape == (2, 32) and sequence_tokens.shape == (2, tokens, 32) and pooler_output.shape == (2, 32)
     assert hidden_states.shape == (2, 2, 1 + tokens, 32) and log_mel.shape == (2, frames, 16)
     assert token_mask.dtype == bool and token_mask[0].all() and token_mask[1].sum() == -(-(1 + RATE // 512) // 2)
 
@@ -96,15 +101,65 @@ def test_layers_follow_the_layer_set_syntax():
         flat_layers("13", 12)
 
 
-def test_the_released_checkpoint_exports_with_one_command(tmp_path):
+@pytest.fixture(scope="module")
+def released_export(tmp_path_factory):
+    """The released checkpoint exported with one command, fp32 and int8."""
     from run_export import main
 
-    path = main(["--model_name_or_path", "pretrained/vit1d-tiny-gamemusic-1000", "--output_dir", str(tmp_path),
+    folder = tmp_path_factory.mktemp("released-onnx")
+    path = main(["--model_name_or_path", RELEASED, "--output_dir", str(folder), "--quantize", "int8",
                  "--check_seconds", "1,4.3"])
-    record = json.loads((tmp_path / "export.json").read_text())
-    assert path == tmp_path / "model.onnx" and record["layers"] == [3, 6, 9, 12]
-    assert record["parity"]["feature_error_db"] < 1e-3 and record["parity"]["sequence_token_cosine"] >= 0.9999
-    assert record["outputs"] == ["class_token", "sequence_tokens", "token_mask", "hidden_states", "log_mel"]
+    return folder, path
+
+
+def test_the_released_checkpoint_exports_with_one_command(released_export):
+    folder, path = released_export
+    record = json.loads((folder / "export.json").read_text())
+    assert path == folder / "model.onnx" and record["layers"] == [3, 6, 9, 12]
+    assert record["graphs"] == {"fp32": "model.onnx", "int8": "model.int8.onnx"}
+    assert record["outputs"] == ["class_token", "sequence_tokens", "token_mask", "hidden_states", "log_mel",
+                                 "pooler_output"]
+    fp32, int8 = record["parity"]["fp32"], record["parity"]["int8"]
+    assert fp32["feature_error_db"] < 1e-3 and fp32["sequence_token_cosine"] >= 0.9999
+    # int8 moves the tokens a little and the features not at all (the front end stays in float).
+    assert 0.99 <= int8["sequence_token_cosine"] < 1.0 and int8["feature_error_db"] < 1e-3
+    assert (folder / "model.int8.onnx").stat().st_size < 0.4 * path.stat().st_size
+
+
+@pytest.mark.parametrize("int8", [False, True])
+def test_embed_long_audio_runs_an_exported_graph(tmp_path, released_export, int8):
+    folder, _ = released_export
+    model, extractor, _ = load_encoder(RELEASED)
+    track = music_like(9.3, seed=4)  # two 4 s windows and a short last one, batched together
+    reference = embed_long_audio(model, extractor, track, sampling_rate=RATE, layers=(3, 12))
+    encoder = OnnxEncoder(folder, int8=int8)
+    ours = embed_long_audio(encoder, encoder.feature_extractor, track, sampling_rate=RATE, layers=(3, 12))
+    bar = 0.99 if int8 else 0.9999
+    for name in ("sequence_tokens", "class_tokens", "pooled"):
+        a, b = getattr(ours, name), getattr(reference, name)
+        assert a.shape == b.shape and torch.nn.functional.cosine_similarity(a, b, dim=-1).min() >= bar, name
+    assert np.array_equal(ours.token_times, reference.token_times)
+    with pytest.raises(ValueError, match="layers"):
+        embed_long_audio(encoder, encoder.feature_extractor, track, sampling_rate=RATE, layers=(5,))
+
+
+def test_run_embedding_takes_an_export_folder(tmp_path, released_export):
+    folder, _ = released_export
+    summary = run_embedding(EmbeddingArguments(output_dir=str(tmp_path / "out"), onnx_dir=str(folder), int8=True,
+                                               demo_seconds=6.0))
+    assert summary["num_embedded"] == 1 and "ONNX, int8" in summary["model"]
+    with pytest.raises(ValueError, match="--onnx_dir"):
+        run_embedding(EmbeddingArguments(output_dir=str(tmp_path / "x"), int8=True))
+    with pytest.raises(FileNotFoundError, match="--quantize int8"):
+        OnnxEncoder(tmp_path, int8=True)
+
+
+def test_int8_quantisation_keeps_the_front_end_in_float(tmp_path, rng, tiny_export):
+    model, extractor, session, path = tiny_export
+    int8 = quantize_onnx(path, tmp_path / "tiny.int8.onnx")
+    result = parity(onnx_session(int8), model, extractor, [1, 3], clips_of(rng, [3 * RATE, RATE]))
+    assert result["feature_error_db"] < 1e-4
+    check_parity(result, min_cosine=0.99)
 
 
 def test_missing_onnxruntime_names_the_extra(monkeypatch):
@@ -119,4 +174,4 @@ def test_missing_onnxruntime_names_the_extra(monkeypatch):
     with pytest.raises(ImportError, match=r"vit1d\[export\]"):
         require_onnx()
     with pytest.raises(ImportError, match=r"vit1d\[export\]"):
-        run_export(ExportArguments(model_name_or_path="pretrained/vit1d-tiny-gamemusic-1000"))
+        run_export(ExportArguments(model_name_or_path=RELEASED))

@@ -210,6 +210,8 @@ def encode_windows(
     `(batch, 1 + tokens, len(layers), hidden_size)` of the `hidden_states` in `layers`, and the `pooler_output`
     `(batch, hidden_size)`. Rows of windows shorter than the longest are padded past their own token count.
     """
+    if not isinstance(encoder, torch.nn.Module):  # an OnnxEncoder (vit1d.export): its graph holds the front end
+        return encoder.encode_windows(chunks, layers)
     _, outputs = forward_windows(encoder, feature_extractor, chunks, output_hidden_states=layers is not None)
     tokens = outputs.last_hidden_state
     if layers is not None:
@@ -289,7 +291,8 @@ def embed_long_audio(
     (default: the window length, no overlap; rounded to whole tokens).
 
     Args:
-        model: a ViT-1D model (a head model's encoder is used); it runs on the device it is on.
+        model: a ViT-1D model (a head model's encoder is used); it runs on the device it is on. An
+            `vit1d.export.OnnxEncoder` runs the windows through its ONNX graph instead (fp32 or int8).
         feature_extractor: the model's feature extractor.
         audio: a mono waveform at `sampling_rate` (numpy or torch, 1-D), or a path / bytes / file object, which is
             decoded block by block (`vit1d.stream_audio`) and never held whole in memory.
@@ -497,6 +500,12 @@ class EmbeddingArguments:
     batch_size: int = field(default=16, metadata={"help": "Windows per forward pass."})
     layers: list[int] | None = field(default=None, metadata={"help": "Hidden-state indices instead of the output."})
     device: str = field(default="cuda" if torch.cuda.is_available() else "cpu")
+    onnx_dir: str | None = field(
+        default=None, metadata={"help": "An export folder (`python -m vit1d.export`) to embed with onnxruntime on the "
+                                        "CPU instead of the torch model (replaces --model_name_or_path)."}
+    )
+    int8: bool = field(default=False, metadata={"help": "With --onnx_dir: its dynamic int8 graph, model.int8.onnx "
+                                                        "(export with --quantize int8)."})
     demo_seconds: float = field(
         default=180.0, metadata={"help": "Length of the synthetic track used without --audio."}
     )
@@ -510,11 +519,22 @@ def run_embedding(args: EmbeddingArguments) -> dict:
     from .loading import load_encoder
     from .synthetic import synthetic_music
 
-    if args.model_name_or_path is None:
-        logger.warning("No --model_name_or_path: using a randomly initialised ViT-1D (the paper's configuration).")
-    model, extractor, name = load_encoder(args.model_name_or_path, revision=args.revision,
-                                          trust_remote_code=args.trust_remote_code)
-    model.to(args.device)
+    if args.onnx_dir is not None:
+        if args.model_name_or_path is not None:
+            raise ValueError("Give --onnx_dir (an exported graph) or --model_name_or_path, not both.")
+        from .export import OnnxEncoder
+
+        model = OnnxEncoder(args.onnx_dir, int8=args.int8)
+        extractor, name = model.feature_extractor, model.name
+    elif args.int8:
+        raise ValueError("--int8 runs an exported int8 graph: export the model with `python -m vit1d.export "
+                         "--model_name_or_path MODEL --output_dir DIR --quantize int8`, then pass --onnx_dir DIR.")
+    else:
+        if args.model_name_or_path is None:
+            logger.warning("No --model_name_or_path: using a randomly initialised ViT-1D (the paper's configuration).")
+        model, extractor, name = load_encoder(args.model_name_or_path, revision=args.revision,
+                                              trust_remote_code=args.trust_remote_code)
+        model.to(args.device)
     inputs = args.audio
     if not inputs:
         path = Path(args.output_dir) / "synthetic.flac"

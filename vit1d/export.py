@@ -1,10 +1,10 @@
 """ONNX export of the whole path, waveform to tokens: the log-mel front end (the STFT in the graph) and the encoder
 as one graph with dynamic batch and length, run by onnxruntime on the CPU.
 
-    python run_export.py --model_name_or_path pretrained/vit1d-tiny-gamemusic-1000 --output_dir outputs/onnx
+    python -m vit1d.export --model_name_or_path pretrained/vit1d-tiny-gamemusic-1000 --output_dir outputs/onnx
 
     session = onnxruntime.InferenceSession("outputs/onnx/model.onnx")
-    class_token, sequence_tokens, token_mask, hidden_states, log_mel = session.run(
+    class_token, sequence_tokens, token_mask, hidden_states, log_mel, pooler_output = session.run(
         None, {"waveform": audio[None], "lengths": np.array([len(audio)])})
 
 Inputs: `waveform` `(batch, samples)` float32 mono at the extractor's sampling rate (16 kHz), clips of different
@@ -12,8 +12,14 @@ lengths left-aligned and zero-padded; `lengths` `(batch,)` int64, each clip's ow
 `n_fft // 2 + 1` = 513). Outputs (`OUTPUT_NAMES`): `class_token` `(batch, hidden)` and `sequence_tokens` `(batch,
 tokens, hidden)` of `last_hidden_state` (after the final LayerNorm), `token_mask` `(batch, tokens)` (True for real
 tokens), `hidden_states` `(batch, len(layers), 1 + tokens, hidden)` (the chosen `hidden_states` of the model, class
-token first; 0 is the embeddings) and `log_mel` `(batch, frames, mel)` (the features; padded frames hold
-`padding_value`). A token's time is `i * frames_per_patch * hop / sampling_rate` as `frame_times` gives it.
+token first; 0 is the embeddings), `log_mel` `(batch, frames, mel)` (the features; padded frames hold
+`padding_value`) and `pooler_output` `(batch, hidden)` (`config.pooling`). A token's time is `frame_times` of the
+extractor (`i * frames_per_patch * hop / sampling_rate` for `frames_per_patch = 1`).
+
+`--quantize int8` also writes `model.int8.onnx`: onnxruntime's dynamic int8 quantisation of the encoder's matrix
+products (weights int8 per channel, activations quantised on the fly); the front end stays in float. The export
+folder also holds the model's `config.json` and `preprocessor_config.json`, so `OnnxEncoder(folder)` can stand in for
+the torch encoder in `embed_long_audio` and `run_embedding.py --onnx_dir`.
 
 Export needs the optional extra: `pip install "vit1d[export]"` (onnx, onnxscript, onnxruntime).
 """
@@ -30,6 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .configuration_vit1d import ViT1DConfig
 from .feature_extraction_vit1d import ViT1DFeatureExtractor
 from .loading import layer_sets, load_encoder
 from .modeling_vit1d import ViT1DModel
@@ -38,10 +45,12 @@ logger = logging.getLogger(__name__)
 
 EXPORT_INSTALL = 'pip install "vit1d[export]"'
 INPUT_NAMES = ["waveform", "lengths"]
-OUTPUT_NAMES = ["class_token", "sequence_tokens", "token_mask", "hidden_states", "log_mel"]
+OUTPUT_NAMES = ["class_token", "sequence_tokens", "token_mask", "hidden_states", "log_mel", "pooler_output"]
 # What the export must reproduce (the issue's bar): features in dB, tokens by cosine similarity.
 MAX_FEATURE_ERROR_DB = 1e-3
 MIN_TOKEN_COSINE = 0.9999
+MIN_INT8_COSINE = 0.99
+QUANTIZATIONS = ("none", "int8")
 
 
 def require_onnx():
@@ -134,7 +143,7 @@ class ViT1DWaveformEncoder(nn.Module):
             hidden_states = torch.stack([outputs.hidden_states[i] for i in self.layers], dim=1)  # (B, L, 1 + T, D)
         else:
             hidden_states = last[:, None][:, :0]  # (B, 0, 1 + T, D): no layer asked for
-        return last[:, 0], last[:, 1:], token_mask, hidden_states, log_mel
+        return last[:, 0], last[:, 1:], token_mask, hidden_states, log_mel, outputs.pooler_output
 
 
 def flat_layers(value: str, num_layers: int) -> list[int]:
@@ -174,6 +183,27 @@ def export_onnx(model: ViT1DModel, feature_extractor: ViT1DFeatureExtractor, pat
         for log, level in zip(quiet, levels):
             log.setLevel(level)
     return path
+
+
+def quantize_onnx(path: str | Path, output: str | Path) -> Path:
+    """onnxruntime's dynamic int8 quantisation of an exported graph's matrix products with weights (int8 per output
+    channel; activations quantised per call). The front end's mel filter bank stays in float32: its product is the
+    features in dB, which int8 would move by whole decibels."""
+    require_onnx()
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(path)).graph
+    front_end = [node.name for node in graph.node if any(name.startswith("front_end.") for name in node.input)]
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantiser logs a line per tensor on the root logger
+    try:
+        quantize_dynamic(str(path), str(output), weight_type=QuantType.QInt8, per_channel=True,
+                         op_types_to_quantize=["MatMul"], nodes_to_exclude=front_end)
+    finally:
+        root.setLevel(level)
+    return Path(output)
 
 
 def onnx_session(path: str | Path, threads: int | None = None):
@@ -216,6 +246,7 @@ def parity(session, model: ViT1DModel, feature_extractor: ViT1DFeatureExtractor,
         "feature_error_db": float(np.abs(outputs["log_mel"] - features["input_values"].numpy())[frame_mask].max()),
         "masks_equal": bool(np.array_equal(outputs["token_mask"], token_mask)),
         "class_token_cosine": _cosine(outputs["class_token"], reference.last_hidden_state[:, 0].numpy()),
+        "pooler_output_cosine": _cosine(outputs["pooler_output"], reference.pooler_output.numpy()),
         "sequence_token_cosine": _cosine(outputs["sequence_tokens"][token_mask],
                                          reference.last_hidden_state[:, 1:].numpy()[token_mask]),
     }
@@ -249,37 +280,127 @@ class ExportArguments:
         "help": "Hidden states returned as `hidden_states` (0 = embeddings; 'last', 'all', N or N,M,...; '' for "
                 "none)."})
     opset_version: int = field(default=18, metadata={"help": "ONNX opset (STFT needs 17 or later)."})
+    quantize: str = field(default="none", metadata={
+        "help": "'int8': also write model.int8.onnx (onnxruntime's dynamic int8 quantisation of the encoder's matrix "
+                "products), checked at cosine >= 0.99.", "choices": list(QUANTIZATIONS)})
     check_seconds: str = field(default="1,4.3,30", metadata={
         "help": "Clip lengths (seconds) of the parity check run after export, as one padded batch; '' skips it."})
     revision: str | None = field(default=None, metadata={"help": "Hub revision of the model."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Accepted for symmetry; no folder code runs."})
 
 
+def export_folder(model: ViT1DModel, feature_extractor: ViT1DFeatureExtractor, output_dir: str | Path, name: str,
+                  layers: list[int] = (), quantize: str = "none", opset_version: int = 18
+                  ) -> tuple[dict[str, Path], dict]:
+    """Write what `OnnxEncoder(output_dir)` reads: `model.onnx` (and `model.int8.onnx` for `quantize="int8"`), the
+    model's `config.json` and `preprocessor_config.json`, and `export.json`. Returns the graphs by kind and the
+    record written to `export.json`."""
+    if quantize not in QUANTIZATIONS:
+        raise ValueError(f"quantize is one of {QUANTIZATIONS}, got {quantize!r}.")
+    output_dir = Path(output_dir)
+    start = time.perf_counter()
+    graphs = {"fp32": export_onnx(model, feature_extractor, output_dir / "model.onnx", layers, opset_version)}
+    if quantize == "int8":
+        graphs["int8"] = quantize_onnx(graphs["fp32"], output_dir / "model.int8.onnx")
+    record = {"model": name, "layers": list(layers), "inputs": INPUT_NAMES, "outputs": OUTPUT_NAMES,
+              "graphs": {kind: graph.name for kind, graph in graphs.items()},
+              "sampling_rate": feature_extractor.sampling_rate, "tokens_per_second": model.config.tokens_per_second,
+              "export_seconds": round(time.perf_counter() - start, 1)}
+    model.config.save_pretrained(output_dir)
+    feature_extractor.save_pretrained(output_dir)
+    (output_dir / "export.json").write_text(json.dumps(record, indent=1) + "\n")
+    return graphs, record
+
+
 def run_export(args: ExportArguments) -> Path:
-    """Export `args.model_name_or_path` to `output_dir/model.onnx`, check it against the torch path on a padded batch
-    of test clips and write `output_dir/export.json` (inputs, outputs, layers, parity figures, export time)."""
+    """Export `args.model_name_or_path` to `output_dir/model.onnx` (and `model.int8.onnx` with `--quantize int8`),
+    check each graph against the torch path on a padded batch of test clips, and write `output_dir/export.json`
+    (inputs, outputs, layers, parity figures, export time) beside the model's config and preprocessor config."""
     require_onnx()
     model, feature_extractor, name = load_encoder(args.model_name_or_path, revision=args.revision,
                                                   trust_remote_code=args.trust_remote_code)
     layers = flat_layers(args.layers, model.config.num_hidden_layers) if args.layers.strip() else []
     output_dir = Path(args.output_dir)
-    start = time.perf_counter()
-    path = export_onnx(model, feature_extractor, output_dir / "model.onnx", layers, args.opset_version)
-    record = {"model": name, "layers": layers, "inputs": INPUT_NAMES, "outputs": OUTPUT_NAMES,
-              "sampling_rate": feature_extractor.sampling_rate, "tokens_per_second": model.config.tokens_per_second,
-              "export_seconds": round(time.perf_counter() - start, 1), "arguments": asdict(args)}
+    graphs, record = export_folder(model, feature_extractor, output_dir, name, layers, args.quantize,
+                                   args.opset_version)
+    record["arguments"] = asdict(args)
     seconds = [float(s) for s in args.check_seconds.split(",") if s.strip()]
     if seconds:
         rng = np.random.default_rng(0)
         rate = feature_extractor.sampling_rate
         clips = [(0.1 * rng.standard_normal(int(s * rate))).astype(np.float32) for s in seconds]
-        record["parity"] = parity(onnx_session(path), model, feature_extractor, layers, clips)
         record["parity_clip_seconds"] = seconds
-        check_parity(record["parity"])
+        record["parity"] = {kind: parity(onnx_session(graph), model, feature_extractor, layers, clips)
+                            for kind, graph in graphs.items()}
+        (output_dir / "export.json").write_text(json.dumps(record, indent=1) + "\n")  # kept if a check fails
+        check_parity(record["parity"]["fp32"])
+        if "int8" in graphs:
+            check_parity(record["parity"]["int8"], min_cosine=MIN_INT8_COSINE)
     (output_dir / "export.json").write_text(json.dumps(record, indent=1) + "\n")
-    logger.info(f"Exported {name} to {path} ({path.stat().st_size / 2**20:.1f} MiB); parity: {record.get('parity')}")
-    return path
+    for kind, graph in graphs.items():
+        logger.info(f"Exported {record['model']} to {graph} ({graph.stat().st_size / 2**20:.1f} MiB); parity: "
+                    f"{record.get('parity', {}).get(kind)}")
+    return graphs["fp32"]
 
 
-__all__ = ["ExportArguments", "LogMelFrontEnd", "OUTPUT_NAMES", "ViT1DWaveformEncoder", "batch_waveforms",
-           "check_parity", "export_onnx", "flat_layers", "onnx_session", "parity", "require_onnx", "run_export"]
+class OnnxEncoder:
+    """
+    An export folder (`run_export`) in the torch encoder's place: `embed_long_audio(OnnxEncoder(folder),
+    OnnxEncoder(folder).feature_extractor, "track.flac")` and `run_embedding.py --onnx_dir` run their windows through
+    onnxruntime (`int8=True`: `model.int8.onnx`). The graph computes the features itself from the waveform; it
+    returns only the layers it was exported with (`self.layers`).
+    """
+
+    def __init__(self, folder: str | Path, int8: bool = False, threads: int | None = None):
+        folder = Path(folder)
+        graph = folder / ("model.int8.onnx" if int8 else "model.onnx")
+        if not graph.is_file() or not (folder / "export.json").is_file():
+            quantize = " --quantize int8" if int8 else ""
+            raise FileNotFoundError(f"{graph} (with export.json) does not exist: export the model first, "
+                                    f"`python -m vit1d.export --model_name_or_path MODEL --output_dir {folder}"
+                                    f"{quantize}`.")
+        record = json.loads((folder / "export.json").read_text())
+        self.layers = list(record["layers"])
+        self.config = ViT1DConfig.from_pretrained(folder)
+        self.feature_extractor = ViT1DFeatureExtractor.from_pretrained(folder)
+        self.session = onnx_session(graph, threads)
+        self.name = f"{record['model']} (ONNX{', int8' if int8 else ''})"
+
+    @property
+    def base_model(self) -> "OnnxEncoder":
+        return self  # what embed_long_audio asks a model for
+
+    def encode_windows(self, chunks, layers=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`vit1d.embedding.encode_windows` through the graph: tokens `(B, 1 + T, D)` of `last_hidden_state`, or
+        `(B, 1 + T, len(layers), D)` of the chosen hidden states, and the pooler output `(B, D)`; float32 tensors."""
+        outputs = dict(zip(OUTPUT_NAMES, self.session.run(None, batch_waveforms(list(chunks)))))
+        if layers is None:
+            tokens = np.concatenate([outputs["class_token"][:, None], outputs["sequence_tokens"]], axis=1)
+        else:
+            missing = [layer for layer in layers if layer not in self.layers]
+            if missing:
+                raise ValueError(f"The ONNX graph returns the hidden states of layers {self.layers}, not {missing}: "
+                                 "export it again with `--layers` naming them.")
+            hidden = outputs["hidden_states"][:, [self.layers.index(layer) for layer in layers]]  # (B, L, 1 + T, D)
+            tokens = hidden.transpose(0, 2, 1, 3)  # (B, 1 + T, L, D), as encode_windows stacks them
+        return torch.from_numpy(np.ascontiguousarray(tokens)), torch.from_numpy(outputs["pooler_output"])
+
+
+def main(argv=None) -> Path:
+    """The command line (`python -m vit1d.export`, `run_export.py`): `ExportArguments` -> `run_export`."""
+    from transformers import HfArgumentParser
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    (args,) = HfArgumentParser(ExportArguments).parse_args_into_dataclasses(args=argv)
+    return run_export(args)
+
+
+__all__ = ["ExportArguments", "LogMelFrontEnd", "OUTPUT_NAMES", "OnnxEncoder", "ViT1DWaveformEncoder",
+           "batch_waveforms", "check_parity", "export_folder", "export_onnx", "flat_layers", "main", "onnx_session",
+           "parity", "quantize_onnx", "require_onnx", "run_export"]
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
