@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # The CPU wheel of torch 2.13.0 is available locally; other versions pull GBs of CUDA packages.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install demo evidence real-music reference pretrain embed test test-fast bench clean
+.PHONY: install demo evidence real-music reference pretrain embed explorer test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -13,9 +13,14 @@ $(VENV)/.installed: setup.py Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[dev,analysis,corpus,export]"
+	$(BIN)/python -m pip install -q -e ".[dev,analysis,corpus,export,explorer]"
 	# The corpus synthesiser, without its pyaudio dependency (live playback only; it does not build everywhere).
 	$(BIN)/python -m pip install -q --no-deps "tinysoundfont>=0.3"
+	# The explorer's browser test drives Debian's headless chromium: installed here where apt is available.
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { [ "$$(id -u)" = 0 ] && \
+		command -v apt-get >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; } || \
+		echo "chromium and chromium-driver are not installed (apt-get install chromium chromium-driver, as root):" \
+			"the explorer's browser test will fail until they are."
 	touch $@
 
 # The main job: render the built-in corpus, pretrain ViT-1D briefly, probe the four tasks for the trained and a
@@ -84,6 +89,10 @@ pretrain: install
 
 embed: install
 	$(BIN)/python run_embedding.py --output_dir outputs/embedding
+
+# The explorer page (app.py) on http://127.0.0.1:7860 with the released checkpoint.
+explorer: install
+	$(BIN)/python app.py
 
 test: install
 	$(BIN)/python -m pytest -q tests

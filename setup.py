@@ -40,7 +40,8 @@ setup(
         "evaluate>=0.4",
     ],
     extras_require={
-        "dev": ["pytest>=8", "tensorboard>=2.10", "matplotlib>=3.6"],
+        # selenium drives Debian's chromium in the explorer's browser test.
+        "dev": ["pytest>=8", "tensorboard>=2.10", "matplotlib>=3.6", "selenium>=4.11"],
         # Rendering the built-in benchmark corpus (vit1d.corpus): music21 holds the Bach chorales and fiddle tunes,
         # pretty_midi's wheel ships the default General MIDI SoundFont (TimGM6mb.sf2). The synthesiser,
         # tinysoundfont, must be installed with `pip install --no-deps tinysoundfont` (the Makefile does): it
@@ -50,6 +51,8 @@ setup(
         "analysis": ["matplotlib>=3.6"],
         # ONNX export of the whole path with the mel front end (vit1d.export, run_export.py) and onnxruntime inference.
         "export": ["onnx>=1.16", "onnxscript>=0.3", "onnxruntime>=1.18"],
+        # The explorer (app.py, vit1d.explorer): a Gradio page of the analyses.
+        "explorer": ["gradio>=5", "matplotlib>=3.6"],
         # Optional experiment trackers for run_pretraining.py (`--report_to tensorboard`).
         "tensorboard": ["tensorboard>=2.10"],
     },

@@ -171,6 +171,45 @@ def plot_ssm_grid(ssms: Mapping[int, np.ndarray], times, path, beats=None, chord
     return _save(figure, path)
 
 
+def plot_log_mel(log_mel, frame_times, path, title: str | None = None) -> str:
+    """The log-mel input `(frames, mel)` in dB as an image, time in seconds across, mel bin up. At most about 2000
+    columns are drawn (frames averaged in groups), which is more than a page shows."""
+    log_mel = np.asarray(log_mel, dtype=np.float32)
+    times = np.asarray(frame_times, dtype=np.float64)
+    group = max(1, math.ceil(len(log_mel) / 2000))
+    if group > 1:  # (frames, mel) -> (frames / group, mel): block means of consecutive frames
+        usable = len(log_mel) // group * group
+        log_mel = log_mel[:usable].reshape(-1, group, log_mel.shape[1]).mean(axis=1)
+        times = times[:usable].reshape(-1, group).mean(axis=1)
+    figure = _figure(12.0, 3.2)
+    axis = figure.subplots()
+    low, high = _extent(times)
+    image = axis.imshow(log_mel.T, origin="lower", aspect="auto", extent=(low, high, 0, log_mel.shape[1]),
+                        cmap="magma", interpolation="nearest")
+    axis.set_xlabel("time (s)")
+    axis.set_ylabel("mel bin")
+    figure.colorbar(image, ax=axis, label="dB")
+    figure.suptitle(title or "Log-mel spectrogram (the model's input)")
+    return _save(figure, path)
+
+
+def plot_window_similarity(similarity, window_times, path, title: str | None = None) -> str:
+    """Cosine similarity `(W, W)` between the class tokens of a track's windows, axes at each window's start time
+    (`window_times` `(W, 2)`: start and end in seconds)."""
+    similarity = np.asarray(similarity, dtype=np.float32)
+    window_times = np.asarray(window_times, dtype=np.float64).reshape(-1, 2)
+    low, high = float(window_times[0, 0]), float(window_times[-1, 1])
+    figure = _figure(5.2, 4.4)
+    axis = figure.subplots()
+    image = axis.imshow(similarity, origin="lower", extent=(low, high, low, high), cmap="viridis",
+                        interpolation="nearest")
+    axis.set_xlabel("window (s)")
+    axis.set_ylabel("window (s)")
+    figure.colorbar(image, ax=axis, shrink=0.85, label="cosine similarity")
+    figure.suptitle(title or "Class-token similarity between windows", wrap=True)
+    return _save(figure, path)
+
+
 def plot_probe_curves(probe_results: Sequence[Mapping], path, metrics: Mapping[str, str] | None = None,
                       title: str | None = None) -> str:
     """Per-layer probe scores, one panel per task, one line per model (and representation), from the contents of
@@ -226,4 +265,5 @@ def plot_probe_curves(probe_results: Sequence[Mapping], path, metrics: Mapping[s
     return _save(figure, path)
 
 
-__all__ = ["PROBE_METRICS", "plot_attention_maps", "plot_onset_curves", "plot_probe_curves", "plot_ssm_grid"]
+__all__ = ["PROBE_METRICS", "plot_attention_maps", "plot_log_mel", "plot_onset_curves", "plot_probe_curves",
+           "plot_ssm_grid", "plot_window_similarity"]
