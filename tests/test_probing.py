@@ -286,3 +286,25 @@ def test_several_representations_in_one_run_and_the_test_strata(corpus, tiny_enc
         scores.shape[1:]
     with pytest.raises(ValueError, match="Unknown representation"):
         ProbeArguments(task="key", representation="class,cls")
+
+
+def test_run_probe_probes_an_exported_graph(corpus, tiny_encoder, tmp_path):
+    from vit1d.export import export_folder, flat_layers
+    from vit1d.loading import load_encoder
+
+    model, extractor, name = load_encoder(str(tiny_encoder))
+    export_folder(model, extractor, tmp_path / "onnx", name, flat_layers("all", model.config.num_hidden_layers),
+                  quantize="int8")
+    args = ProbeArguments(task="key", data=str(corpus), model_name_or_path=str(tiny_encoder),
+                          output_dir=str(tmp_path / "torch"), cache_dir=str(tmp_path / "cache"), layers="last",
+                          max_steps=60, eval_every=20, probe_seeds="0", bootstrap_resamples=200, floors=False)
+    torch_run = run_probe(args)
+    onnx_args = replace(args, model_name_or_path=None, onnx_dir=str(tmp_path / "onnx"))
+    for int8 in (False, True):
+        run = run_probe(replace(onnx_args, int8=int8, output_dir=str(tmp_path / f"onnx-{int8}")))
+        assert "ONNX" in run["model"] and run["timings"]["cache_misses"] > 0  # its own cache entries
+        difference = run["results"][0]["metrics"]["weighted_score"] - torch_run["results"][0]["metrics"][
+            "weighted_score"]
+        assert abs(difference) < (0.1 if int8 else 1e-3)
+    with pytest.raises(ValueError, match="--onnx_dir"):
+        run_probe(replace(args, int8=True))

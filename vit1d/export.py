@@ -24,6 +24,7 @@ the torch encoder in `embed_long_audio` and `run_embedding.py --onnx_dir`.
 Export needs the optional extra: `pip install "vit1d[export]"` (onnx, onnxscript, onnxruntime).
 """
 
+import hashlib
 import json
 import logging
 import math
@@ -363,8 +364,17 @@ class OnnxEncoder:
         self.layers = list(record["layers"])
         self.config = ViT1DConfig.from_pretrained(folder)
         self.feature_extractor = ViT1DFeatureExtractor.from_pretrained(folder)
+        self.graph = graph
         self.session = onnx_session(graph, threads)
         self.name = f"{record['model']} (ONNX{', int8' if int8 else ''})"
+
+    def graph_digest(self) -> str:
+        """SHA-256 of the graph file: the model's identity for embedding caches."""
+        digest = hashlib.sha256()
+        with open(self.graph, "rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
 
     @property
     def base_model(self) -> "OnnxEncoder":

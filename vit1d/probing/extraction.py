@@ -54,6 +54,9 @@ def model_fingerprint(model, name_or_path: str | None = None, revision: str | No
     """A short hash of the model's identity: name, revision, config and weights."""
     digest = hashlib.sha256()
     digest.update(json.dumps([name_or_path, revision, model.config.to_dict()], sort_keys=True, default=str).encode())
+    if not isinstance(model, torch.nn.Module):  # an exported graph (vit1d.export.OnnxEncoder): its file is the model
+        digest.update(model.graph_digest().encode())
+        return digest.hexdigest()[:16]
     for name, tensor in sorted(model.state_dict().items()):
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())

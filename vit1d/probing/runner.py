@@ -67,6 +67,11 @@ class ProbeArguments:
     batch_size: int = field(default=16, metadata={"help": "Windows per forward pass during extraction."})
     cache_dir: str = field(default="~/.cache/vit1d/embeddings")
     device: str = field(default="cuda" if torch.cuda.is_available() else "cpu")
+    onnx_dir: str | None = field(
+        default=None, metadata={"help": "Probe an exported graph (`python -m vit1d.export ... --layers all`) run by "
+                                        "onnxruntime instead of a torch model, e.g. to check what int8 costs."}
+    )
+    int8: bool = field(default=False, metadata={"help": "With --onnx_dir: its int8 graph (model.int8.onnx)."})
     learning_rate: float = field(default=1e-3)
     probe_batch_size: int = field(default=128)
     max_steps: int = field(default=2000)
@@ -174,9 +179,20 @@ def floor_settings(args: ProbeArguments) -> dict:
 
 def run_probe(args: ProbeArguments) -> dict:
     started = time.perf_counter()
-    model, extractor, model_name = load_encoder(args.model_name_or_path, random_init=args.random_init, seed=args.seed,
-                                                revision=args.revision, trust_remote_code=args.trust_remote_code)
-    model.to(args.device).eval()
+    if args.onnx_dir is not None:
+        if args.model_name_or_path is not None or args.random_init:
+            raise ValueError("--onnx_dir probes an exported graph: leave --model_name_or_path and --random_init out.")
+        from ..export import OnnxEncoder
+
+        model = OnnxEncoder(args.onnx_dir, int8=args.int8)
+        extractor, model_name = model.feature_extractor, model.name
+    else:
+        if args.int8:
+            raise ValueError("--int8 probes an exported int8 graph: pass its folder as --onnx_dir.")
+        model, extractor, model_name = load_encoder(args.model_name_or_path, random_init=args.random_init,
+                                                    seed=args.seed, revision=args.revision,
+                                                    trust_remote_code=args.trust_remote_code)
+        model.to(args.device).eval()
     if args.data is None:
         from ..corpus.render import ensure_corpus
 
