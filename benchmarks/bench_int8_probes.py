@@ -3,9 +3,10 @@ int8 ONNX graph (vit1d.export, `--layers all --quantize int8`), same corpus, lay
 each int8 metric is checked against the fp32 metric's 95 % interval (target: every one inside).
 
     python benchmarks/bench_int8_probes.py --model pretrained/vit1d-tiny-gamemusic-1000 \\
-        --corpus_dir data/reference_corpus --corpus_pieces 300 --output_dir outputs/int8-probes
+        --data data/reference_corpus --output_dir outputs/int8-probes
 
-The corpus is rendered first if it is missing (`run_probe.py`'s rule). Minutes per task on 2 cores.
+`--data` is a probing dataset (`run_probe.py --data`; `make reference`'s corpus here); without it the built-in
+corpus is rendered into `--corpus_dir` first. Minutes per task on 2 cores.
 """
 
 import argparse
@@ -21,6 +22,7 @@ from vit1d.task_info import TASK_INFO, TASKS
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="pretrained/vit1d-tiny-gamemusic-1000")
+    parser.add_argument("--data", default=None)
     parser.add_argument("--corpus_dir", default="data/corpus")
     parser.add_argument("--corpus_pieces", type=int, default=40)
     parser.add_argument("--tasks", default=",".join(TASKS))
@@ -35,7 +37,7 @@ def main(argv=None):
                                    quantize="int8", check_seconds="1,4.3"))
     rows, inside = [], []
     for task in [task.strip() for task in args.tasks.split(",") if task.strip()]:
-        base = ProbeArguments(task=task, model_name_or_path=args.model, corpus_dir=args.corpus_dir,
+        base = ProbeArguments(task=task, model_name_or_path=args.model, data=args.data, corpus_dir=args.corpus_dir,
                               corpus_pieces=args.corpus_pieces, layers=args.layers, probe_seeds=args.probe_seeds,
                               floors=False, output_dir=str(root / f"fp32-{task}"))
         fp32 = run_probe(base)
