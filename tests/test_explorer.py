@@ -2,11 +2,11 @@
 real browser (Debian's chromium, headless, driven by selenium): upload a rendered file, wait for the figures, check
 they are drawn, keep a screenshot."""
 
-import builtins
 import io
 import os
 import shutil
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -84,14 +84,7 @@ def test_bad_files_get_a_readable_message(tmp_path):
 
 
 def test_missing_gradio_names_the_extra(monkeypatch):
-    real_import = builtins.__import__
-
-    def no_gradio(name, *args, **kwargs):
-        if name == "gradio":
-            raise ImportError("No module named 'gradio'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_gradio)
+    monkeypatch.setitem(sys.modules, "gradio", None)  # `import gradio` now raises ImportError
     with pytest.raises(ImportError, match=r"vit1d\[explorer\]"):
         build_app(RELEASED, examples={})
 
