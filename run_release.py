@@ -38,7 +38,8 @@ class ReleaseArguments:
                                                                 "is copied too)."})
     summary: str | None = field(default=None, metadata={"help": "What the checkpoint is and is not, for the card "
                                                                  "(default: from its training recipe)."})
-    hub_model_id: str | None = field(default=None, metadata={"help": "The Hub id the card's snippets name."})
+    hub_model_id: str | None = field(default=None, metadata={
+        "help": "The Hub id the card's snippets name (default: the output folder's path, which loads from a clone)."})
     dtype: str = field(default="auto", metadata={"help": "auto (float32 under 25 MB, else bfloat16), float32 or "
                                                           "bfloat16."})
 
@@ -58,7 +59,7 @@ def main(argv=None):
             print(f"{row['point']}: mean validation gap {row['mean_gap']:+.4f} ({gaps})")
         print(f"Chosen on validation: {scored_run}")
     folder = release_checkpoint(scored_run, args.output_dir, curves=curves, summary=args.summary,
-                                repo_id=args.hub_model_id, dtype=args.dtype, selection=selection)
+                                repo_id=args.hub_model_id or args.output_dir, dtype=args.dtype, selection=selection)
     print(f"Released checkpoint: {folder}")
     return folder
 

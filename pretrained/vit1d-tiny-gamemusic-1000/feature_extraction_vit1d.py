@@ -468,26 +468,14 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
         device = torch.device(device)
         on_cpu = _uses_cpu_plan(device)
         fft_dtype = torch.float32 if device.type == "mps" else torch.float64
-        n_fft, hop, pad = self.n_fft, self.hop_length, self.n_fft // 2
-        num_bins = n_fft // 2 + 1
+        n_fft, hop, num_bins = self.n_fft, self.hop_length, self.n_fft // 2 + 1
         num_frames = [self.num_frames(len(clip)) for clip in clips]
-        max_frames = max(num_frames)
-        batch_size = len(clips)
-        padded_length = max(len(clip) for clip in clips) + 2 * pad
+        batch_size, max_frames = len(clips), max(num_frames)
         clips_per_chunk, frames_per_chunk, chunk_rows, block_rows = _chunk_plan(batch_size, max_frames, on_cpu)
 
         window = torch.from_numpy(self.window).to(device=device, dtype=fft_dtype)
         bands = self._mel_bands(device)
-        if on_cpu:
-            # Each chunk's clips are reflect-padded straight into a float64 buffer (the window product needs float64
-            # anyway): no padded copy of the whole batch.
-            waveform_buffer = np.empty((clips_per_chunk, min(padded_length, (frames_per_chunk - 1) * hop + n_fft)))
-            waveforms = torch.from_numpy(waveform_buffer)
-        else:
-            padded = np.empty((batch_size, padded_length), dtype=np.float32)
-            for index, clip in enumerate(clips):
-                self._reflect_pad_into(padded[index], clip, 0)
-            waveforms = torch.from_numpy(padded).to(device)
+        # Buffers reused by every chunk (no allocation in the loop).
         frames_buffer = torch.empty((chunk_rows, n_fft), dtype=fft_dtype, device=device)
         squares_buffer = torch.empty((chunk_rows, num_bins, 2), dtype=torch.float32, device=device)
         power_buffer = torch.empty((block_rows, num_bins), dtype=torch.float32, device=device)
@@ -496,44 +484,72 @@ class ViT1DFeatureExtractor(SequenceFeatureExtractor):
         ]
         log_mel = torch.empty((batch_size * max_frames, self.feature_size), dtype=torch.float32, device=device)
 
-        def flush(first_row, num_rows):  # mel matmul and log of the first `num_rows` rows of `power_buffer`
-            for (_, _, lo, hi, filters), output in zip(bands, band_buffers):
-                torch.mm(power_buffer[:num_rows, lo:hi], filters, out=output[:num_rows])
-            block = log_mel[first_row : first_row + num_rows]
-            torch.cat([output[:num_rows] for output in band_buffers], dim=1, out=block)
-            block.clamp_min_(1e-10).log10_().mul_(10.0)
-
-        # Rows of `log_mel` are (clip, frame) pairs in order; the chunks below visit them in order, without gaps.
+        # Rows of `log_mel` are (clip, frame) pairs in order; the chunks visit them in order, without gaps. The power
+        # spectra of several chunks gather in `power_buffer`, then one block goes through the mel matmul and the log.
         block_start = pending = 0
-        for start in range(0, batch_size, clips_per_chunk):
-            stop = min(batch_size, start + clips_per_chunk)
-            for first in range(0, max_frames, frames_per_chunk):
-                last = min(max_frames, first + frames_per_chunk)
-                num_clips, num_chunk_frames = stop - start, last - first
-                rows = num_clips * num_chunk_frames
-                span = (num_chunk_frames - 1) * hop + n_fft
-                if on_cpu:
-                    for offset in range(num_clips):
-                        self._reflect_pad_into(waveform_buffer[offset, :span], clips[start + offset], first * hop)
-                    segment = waveforms[:num_clips, :span]
-                else:
-                    segment = waveforms[start:stop, first * hop : first * hop + span]
-                frames = frames_buffer[:rows]
-                torch.mul(segment.unfold(-1, n_fft, hop), window, out=frames.view(num_clips, num_chunk_frames, n_fft))
-                spectrum = torch.fft.rfft(frames, dim=-1)
-                if pending + rows > block_rows:
-                    flush(block_start, pending)
-                    block_start, pending = block_start + pending, 0
-                squares = squares_buffer[:rows]
-                squares.copy_(torch.view_as_real(spectrum)).square_()
-                torch.add(squares[..., 0], squares[..., 1], out=power_buffer[pending : pending + rows])
-                pending += rows
-        flush(block_start, pending)
+        chunks = self._waveform_chunks(clips, device, on_cpu, clips_per_chunk, frames_per_chunk, max_frames)
+        for segment in chunks:  # (clips, samples): the padded input of exactly this chunk's frames
+            num_clips, num_chunk_frames = segment.shape[0], (segment.shape[1] - n_fft) // hop + 1
+            rows = num_clips * num_chunk_frames
+            frames = frames_buffer[:rows]
+            # (clips, frames, n_fft) windowed frames, as torch.stft(center=False) frames them
+            torch.mul(segment.unfold(-1, n_fft, hop), window, out=frames.view(num_clips, num_chunk_frames, n_fft))
+            spectrum = torch.fft.rfft(frames, dim=-1)  # (rows, bins) complex
+            if pending + rows > block_rows:
+                self._power_to_log_mel(power_buffer[:pending], bands, band_buffers,
+                                       out=log_mel[block_start : block_start + pending])
+                block_start, pending = block_start + pending, 0
+            squares = squares_buffer[:rows]
+            squares.copy_(torch.view_as_real(spectrum)).square_()
+            torch.add(squares[..., 0], squares[..., 1], out=power_buffer[pending : pending + rows])
+            pending += rows
+        self._power_to_log_mel(power_buffer[:pending], bands, band_buffers,
+                               out=log_mel[block_start : block_start + pending])
 
         log_mel = log_mel.view(batch_size, max_frames, self.feature_size)  # rows (clip, frame) -> (B, T, mel)
         if self.top_db is not None:
             self._clamp_to_top_db(log_mel, num_frames)
         return log_mel, num_frames
+
+    def _waveform_chunks(self, clips, device, on_cpu: bool, clips_per_chunk: int, frames_per_chunk: int,
+                         max_frames: int):
+        """
+        Yields the centred STFT's input for every chunk of (clips x frames) in row order, as a `(clips, samples)`
+        tensor holding exactly the samples of the chunk's frames. On the CPU each chunk's clips are reflect-padded
+        straight into one reused float64 buffer (the window product needs float64 anyway: no padded copy of the whole
+        batch; each yielded view is overwritten by the next). Elsewhere the batch is padded once and moved to the
+        device.
+        """
+        n_fft, hop, pad = self.n_fft, self.hop_length, self.n_fft // 2
+        padded_length = max(len(clip) for clip in clips) + 2 * pad
+        if on_cpu:
+            buffer = np.empty((clips_per_chunk, min(padded_length, (frames_per_chunk - 1) * hop + n_fft)))
+            waveforms = torch.from_numpy(buffer)
+        else:
+            padded = np.empty((len(clips), padded_length), dtype=np.float32)
+            for index, clip in enumerate(clips):
+                self._reflect_pad_into(padded[index], clip, 0)
+            waveforms = torch.from_numpy(padded).to(device)
+        for start in range(0, len(clips), clips_per_chunk):
+            stop = min(len(clips), start + clips_per_chunk)
+            for first in range(0, max_frames, frames_per_chunk):
+                span = (min(max_frames - first, frames_per_chunk) - 1) * hop + n_fft
+                if on_cpu:
+                    for offset in range(stop - start):
+                        self._reflect_pad_into(buffer[offset, :span], clips[start + offset], first * hop)
+                    yield waveforms[: stop - start, :span]
+                else:
+                    yield waveforms[start:stop, first * hop : first * hop + span]
+
+    @staticmethod
+    def _power_to_log_mel(power: "torch.Tensor", bands, band_buffers, out: "torch.Tensor") -> None:
+        """`out` `(rows, mel)` = 10 log10(max(power @ mel_filters, 1e-10)) for `power` `(rows, bins)`: one small
+        matmul per group of bands over the bins it touches (`_mel_bands`), written in place."""
+        rows = power.shape[0]
+        for (_, _, lo, hi, filters), output in zip(bands, band_buffers):
+            torch.mm(power[:, lo:hi], filters, out=output[:rows])
+        torch.cat([output[:rows] for output in band_buffers], dim=1, out=out)
+        out.clamp_min_(1e-10).log10_().mul_(10.0)
 
     def _clamp_to_top_db(self, log_mel: "torch.Tensor", num_frames: list[int]) -> None:
         """In place, clamp every clip of `log_mel` `(B, T, mel)` to `top_db` below its own maximum over its real
