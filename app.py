@@ -4,6 +4,7 @@ from attention, self-similarity per layer and the class-token similarity between
 
     python app.py                              # http://127.0.0.1:7860 with the released checkpoint
     python app.py --model path/or/hub-id --port 7861
+    python app.py --write_space outputs/space   # a Hugging Face Space of it, ready to push
 
 Also the app file of a Hugging Face Space (sdk: gradio). Needs `pip install "vit1d[explorer]"`; the library code is
 `vit1d.explorer`.

@@ -165,3 +165,23 @@ def test_the_page_in_a_real_browser(tmp_path, examples):
     finally:
         driver.quit()
         app.close()
+
+
+def test_a_space_of_the_explorer_runs_from_its_own_folder(tmp_path):
+    import subprocess
+
+    from vit1d.explorer import write_space
+
+    space = write_space(tmp_path / "space")
+    header = (space / "README.md").read_text().split("---")[1]
+    assert "sdk: gradio" in header and "app_file: app.py" in header
+    assert (space / "requirements.txt").read_text().strip() == ".[explorer]"
+    assert (space / "pretrained" / RELEASED.name / "model.safetensors").is_file()
+    # The Space's own copy of the package builds the page with the Space's own checkpoint.
+    code = ("import vit1d.explorer as e; app = e.build_app(examples={}); "
+            "print(e.__file__); print(e.RELEASED); print(type(app).__name__)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=space, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(space)})
+    assert result.returncode == 0, result.stderr[-2000:]
+    module, checkpoint, kind = result.stdout.strip().splitlines()[-3:]
+    assert module.startswith(str(space)) and checkpoint.startswith(str(space)) and kind == "Blocks"

@@ -287,15 +287,67 @@ def _failure(message: str):
     return (f"**Cannot analyse:** {message}", *[None] * len(FIGURES), None, None)
 
 
+SPACE_README = """---
+title: ViT-1D explorer
+emoji: 🎼
+colorFrom: indigo
+colorTo: purple
+sdk: gradio
+app_file: app.py
+pinned: false
+license: apache-2.0
+---
+
+# ViT-1D explorer
+
+What a ViT-1D music encoder (Kong et al., ISMIR 2025) does with a track: the log-mel input, attention per layer and
+head, onsets read from attention, self-similarity per layer and the class-token similarity between windows. Built by
+`python app.py --write_space DIR` from the [vit1d](https://pypi.org/project/vit1d/) repository, with its released
+checkpoint `{checkpoint}`.
+"""
+
+
+def write_space(folder: str | Path) -> Path:
+    """A Hugging Face Space of the explorer in `folder`: `app.py`, the package's source and `setup.py` (the Space's
+    `requirements.txt` installs `.[explorer]` from them), the released checkpoint under `pretrained/`, and a README
+    whose header tells the Hub to run `app.py` with Gradio. Push the folder as a Space (`huggingface_hub.upload_folder
+    (repo_type="space")`); `python app.py` runs it the same way locally."""
+    import shutil
+
+    root, folder = Path(__file__).resolve().parents[1], Path(folder)
+    sources = {"app.py": root / "app.py", "setup.py": root / "setup.py", "vit1d": root / "vit1d",
+               f"pretrained/{RELEASED.name}": RELEASED}
+    missing = [str(path) for path in sources.values() if not path.exists()]
+    if missing:
+        raise FileNotFoundError(f"A Space is built from a clone of the vit1d repository; missing here: {missing}.")
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name, source in sources.items():
+        if source.is_dir():
+            shutil.copytree(source, folder / name, ignore=ignore, dirs_exist_ok=True)
+        else:
+            shutil.copyfile(source, folder / name)
+    (folder / "requirements.txt").write_text(".[explorer]\n")
+    (folder / "README.md").write_text(SPACE_README.format(checkpoint=f"pretrained/{RELEASED.name}"))
+    return folder
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="The ViT-1D explorer (a Gradio page).")
     parser.add_argument("--model", default=None, help="Checkpoint folder or Hub id (default: the released one).")
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="0.0.0.0 to serve other machines (a Space sets GRADIO_SERVER_NAME).")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--write_space", metavar="DIR", default=None,
+                        help="Write a Hugging Face Space of the explorer to DIR instead of serving it.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.write_space:
+        print(f"Space written to {write_space(args.write_space)}: push it with huggingface_hub.upload_folder("
+              "repo_type='space').")
+        return
     build_app(args.model).launch(server_name=args.host, server_port=args.port)
 
 
-__all__ = ["Exploration", "build_app", "draw", "explore_track", "main", "read_track", "rendered_examples"]
+__all__ = ["Exploration", "build_app", "draw", "explore_track", "main", "read_track", "rendered_examples",
+           "write_space"]
