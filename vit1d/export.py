@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 EXPORT_INSTALL = 'pip install "vit1d[export]"'
 INPUT_NAMES = ["waveform", "lengths"]
 OUTPUT_NAMES = ["class_token", "sequence_tokens", "token_mask", "hidden_states", "log_mel", "pooler_output"]
-# What the export must reproduce (the bar): features in dB, tokens by cosine similarity.
+# What every export is checked against: features in dB, tokens by cosine similarity.
 MAX_FEATURE_ERROR_DB = 1e-3
 MIN_TOKEN_COSINE = 0.9999
 MIN_INT8_COSINE = 0.99
