@@ -168,3 +168,14 @@ def test_missing_onnxruntime_names_the_extra(monkeypatch):
         require_onnx()
     with pytest.raises(ImportError, match=r"vit1d\[export\]"):
         run_export(ExportArguments(model_name_or_path=RELEASED))
+
+
+def test_other_configurations_export_too(tmp_path, rng):
+    """The group's frame normalisation, learned positions, a plain class token and mean pooling."""
+    torch.manual_seed(1)
+    model = ViT1DModel(tiny_config(frame_normalization="layer_norm", patch_activation="gelu",
+                                   position_embedding_type="learned", max_frames=400, class_token_type="learnable",
+                                   pooling="mean")).eval()
+    extractor = ViT1DFeatureExtractor(feature_size=16)
+    path = export_onnx(model, extractor, tmp_path / "other.onnx", layers=[0, 2])
+    check_parity(parity(onnx_session(path), model, extractor, [0, 2], clips_of(rng, [5 * RATE, 2 * RATE + 3])))
