@@ -158,7 +158,7 @@ def flat_layers(value: str, num_layers: int) -> list[int]:
 def export_onnx(model: ViT1DModel, feature_extractor: ViT1DFeatureExtractor, path: str | Path,
                 layers: list[int] = (), opset_version: int = 18) -> Path:
     """Trace `ViT1DWaveformEncoder(model, feature_extractor, layers)` in float32 with dynamic batch and length and
-    write one self-contained ONNX file (weights inside) to `path`."""
+    write one self-contained ONNX file (weights inside) to `path`. The model is cast to float32 in place."""
     require_onnx()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
