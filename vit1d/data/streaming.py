@@ -109,12 +109,13 @@ class StreamOptions:
         sampling_rate: rate of the crops (soxr resamples other rates).
         min_sampling_rate: tracks stored below this rate are skipped (upsampling cannot restore their highs).
         peak_normalize: scale every crop to a peak of 1 (per crop: a per-track peak would need the whole track).
-        gain_db: augmentation, off by default: a random gain in [-gain_db, +gain_db] dB per crop.
-        tilt_db_per_octave: augmentation, off by default: a random spectral tilt in [-t, +t] dB per octave around
-            1 kHz per crop (`vit1d.corpus.effects.equalise`, zero-phase). With the gain and the band it changes each
-            view's mean spectrum, which otherwise identifies the track by itself (the shortcut of evidence.md, 2).
-        eq_gain_db: augmentation, off by default: one random peaking band per crop (centre 100 Hz-5 kHz and Q
-            0.7-2, both log-uniform; gain in [-g, +g] dB), applied after the tilt.
+        gain_db: augmentation, off here (0); `run_pretraining.py` turns it on (6): a random gain in [-gain_db,
+            +gain_db] dB per crop.
+        tilt_db_per_octave: augmentation, off here; `run_pretraining.py`: 3. A random spectral tilt in [-t, +t] dB
+            per octave around 1 kHz per crop (`vit1d.corpus.effects.equalise`, zero-phase). With the gain and the
+            band it changes each view's mean spectrum, which otherwise identifies the track by itself.
+        eq_gain_db: augmentation, off here; `run_pretraining.py`: 6. One random peaking band per crop (centre 100
+            Hz-5 kHz and Q 0.7-2, both log-uniform; gain in [-g, +g] dB), applied after the tilt.
         min_track_db: tracks whose reference level is below this (dBFS) are skipped as silent.
         warnings_per_reason: how many skipped tracks of each reason a reader names in a warning.
         decode_whole_below_seconds: tracks up to this long are decoded once and sliced; longer ones are read crop by
