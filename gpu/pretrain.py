@@ -18,7 +18,9 @@ by path without importing the vit1d package (whose audio I/O needs soundfile); t
 `vit1d.training.pretraining`: AdamW (betas 0.9/0.98, weight decay 0.04 -> 0.01 off biases, norms, class token,
 positions), warm-up then cosine, clipping at 3, NT-Xent at temperature 0.1 with same-track crops masked. Each step
 draws `batch_size` distinct tracks (all of them, with repeats masked by track id, when there are fewer), two segments
-per track whose starts lie 5-90 s apart, and a random 4 s crop (126 frames) of each, clamped to 80 dB below its
+per track whose starts lie 5-90 s apart, and a random 4 s crop (126 frames) of each, moved by its view's random
+gain, spectral tilt and peaking band in dB (`run_pretraining.py`'s default augmentation, `--gain_db 6
+--tilt_db_per_octave 3 --eq_gain_db 6`, in the log-mel domain; 0 turns each off), then clamped to 80 dB below its
 maximum as the feature extractor clamps a clip.
 """
 
@@ -36,6 +38,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 CROP_FRAMES = 126  # 4 s at 31.25 frames per second, the paper's crop
 TOP_DB = 80.0
+# The per-view augmentation's ranges, as vit1d.corpus.effects and vit1d.data.streaming draw them (those modules are
+# not importable here; tests/test_gpu_script.py checks the values agree).
+TILT_PIVOT_HZ, TILT_BAND_HZ = 1000.0, (50.0, 16000.0)
+EQ_BAND_HZ, EQ_Q = (100.0, 5000.0), (0.7, 2.0)
 
 
 def standalone_modules():
@@ -91,11 +97,54 @@ class SegmentSampler:
         return first, second, offsets, tracks
 
 
-def crops(mel: torch.Tensor, segments: np.ndarray, offsets: np.ndarray, db_range, mean=None, std=None):
-    """`(B, 126, mels)` float32 log-mel crops in dB, clamped per crop, standardised when statistics are given."""
+def mel_centres_hz(extractor: dict) -> np.ndarray:
+    """The centre frequency (Hz) of every mel band of the feature extractor (Slaney scale, as its filter bank)."""
+    from transformers.audio_utils import hertz_to_mel, mel_to_hertz
+
+    low, high = (hertz_to_mel(extractor[name], mel_scale="slaney") for name in ("f_min", "f_max"))
+    return mel_to_hertz(np.linspace(low, high, extractor["feature_size"] + 2)[1:-1], mel_scale="slaney")
+
+
+def view_offsets_db(centres_hz: np.ndarray, batch_size: int, rng: np.random.Generator, sampling_rate: int,
+                    gain_db: float = 6.0, tilt_db_per_octave: float = 3.0, eq_gain_db: float = 6.0) -> np.ndarray:
+    """`(B, mels)` dB offsets, one per view: `run_pretraining.py`'s per-view gain, tilt and peaking band
+    (`vit1d.data.streaming`, drawn from the same ranges) in the log-mel domain, where a linear filter adds its gain
+    in dB; each band takes the filter's gain at its centre frequency (an approximation for the wide bands above
+    a few kHz). 0 turns an effect off."""
+    offsets = np.zeros((batch_size, len(centres_hz)))
+    if gain_db:
+        offsets += rng.uniform(-gain_db, gain_db, (batch_size, 1))
+    if tilt_db_per_octave:
+        octaves = np.log2(np.clip(centres_hz, *TILT_BAND_HZ) / TILT_PIVOT_HZ)
+        offsets += rng.uniform(-tilt_db_per_octave, tilt_db_per_octave, (batch_size, 1)) * octaves
+    if eq_gain_db:
+        # The RBJ cookbook's peaking biquad (vit1d.corpus.effects.peaking_biquad), its gain at each band centre.
+        high = min(EQ_BAND_HZ[1], 0.45 * sampling_rate)
+        centre = np.exp(rng.uniform(np.log(EQ_BAND_HZ[0]), np.log(high), (batch_size, 1)))
+        gain = rng.uniform(-eq_gain_db, eq_gain_db, (batch_size, 1))
+        q = np.exp(rng.uniform(np.log(EQ_Q[0]), np.log(EQ_Q[1]), (batch_size, 1)))
+        amplitude, w0 = 10.0 ** (gain / 40.0), 2.0 * np.pi * centre / sampling_rate
+        alpha = np.sin(w0) / (2.0 * q)
+        b = (1.0 + alpha * amplitude, -2.0 * np.cos(w0), 1.0 - alpha * amplitude)
+        a = (1.0 + alpha / amplitude, -2.0 * np.cos(w0), 1.0 - alpha / amplitude)
+        w = 2.0 * np.pi * centres_hz[None, :] / sampling_rate
+
+        def power(c):  # |c0 + c1 e^-jw + c2 e^-2jw|^2
+            return (c[0] + c[1] * np.cos(w) + c[2] * np.cos(2 * w)) ** 2 + (c[1] * np.sin(w) + c[2] * np.sin(2 * w)) ** 2
+
+        offsets += 10.0 * np.log10(power(b) / power(a))
+    return offsets
+
+
+def crops(mel: torch.Tensor, segments: np.ndarray, offsets: np.ndarray, db_range, mean=None, std=None,
+          view_offsets: np.ndarray | None = None):
+    """`(B, 126, mels)` float32 log-mel crops in dB, each moved by its view's `view_offsets` (`(B, mels)` dB),
+    clamped per crop, standardised when statistics are given."""
     device = mel.device
     frames = torch.as_tensor(offsets, device=device)[:, None] + torch.arange(CROP_FRAMES, device=device)
     x = dequantise(mel[torch.as_tensor(segments, device=device)[:, None], frames], db_range)
+    if view_offsets is not None:
+        x = x + torch.as_tensor(view_offsets, dtype=x.dtype, device=device)[:, None, :]
     x = torch.maximum(x, x.amax(dim=(1, 2), keepdim=True) - TOP_DB)
     if mean is not None:
         x = (x - mean) / std
@@ -112,6 +161,7 @@ def train(args) -> None:
     device = torch.device("cpu" if args.dry_run or not torch.cuda.is_available() else "cuda")
     mel = torch.from_numpy(data["mel"]).to(device)
     extractor = meta["feature_extractor"]
+    centres = mel_centres_hz(extractor)
     mean = std = None
     if extractor.get("mel_mean"):
         mean = torch.tensor(extractor["mel_mean"], device=device)
@@ -142,6 +192,9 @@ def train(args) -> None:
                                       betas=(0.9, 0.98), eps=1e-8, fused=device.type == "cuda")
         scheduler = optimization.warmup_cosine_schedule(optimizer, min(args.warmup_steps, steps), steps)
         sampler = SegmentSampler(data["track"], data["start"], meta["segment_frames"], np.random.default_rng(seed))
+        augment_rng = np.random.default_rng([seed, 1])  # the views' gain, tilt and band, apart from the sampling
+        augment = {"gain_db": args.gain_db, "tilt_db_per_octave": args.tilt_db_per_octave,
+                   "eq_gain_db": args.eq_gain_db}
         record = {"loss": [], "retrieval_top1": [], "logged_steps": []}
         started = time.perf_counter()
         done = 0
@@ -150,8 +203,10 @@ def train(args) -> None:
                 break  # this seed's share of the time budget is spent: keep what it learnt
             optimization.set_weight_decay(optimizer, step, steps, 0.04, 0.01)
             first, second, offsets, tracks = sampler.draw(args.batch_size)
-            views = crops(mel, first, offsets[0], meta["db_range"], mean, std)
-            positives = crops(mel, second, offsets[1], meta["db_range"], mean, std)
+            views, positives = (
+                crops(mel, segments, frame_offsets, meta["db_range"], mean, std,
+                      view_offsets_db(centres, len(segments), augment_rng, extractor["sampling_rate"], **augment))
+                for segments, frame_offsets in ((first, offsets[0]), (second, offsets[1])))
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=not args.dry_run or device.type == "cuda"):
                 outputs = model(input_values=views, positive_input_values=positives,
                                 track_ids=torch.as_tensor(tracks, device=device))
@@ -240,6 +295,10 @@ def main(argv=None):
     t.add_argument("--learning_rate", type=float, default=1e-3)
     t.add_argument("--warmup_steps", type=int, default=300)
     t.add_argument("--config_overrides", default="")
+    # run_pretraining.py's per-view augmentation and its defaults (docs/decisions.md); 0 turns an effect off.
+    t.add_argument("--gain_db", type=float, default=6.0)
+    t.add_argument("--tilt_db_per_octave", type=float, default=3.0)
+    t.add_argument("--eq_gain_db", type=float, default=6.0)
     t.add_argument("--time_budget_s", type=float, default=540.0,
                    help="all seeds together, shared equally; a seed that runs out stops early (log.json says)")
     t.add_argument("--log_every", type=int, default=50)

@@ -18,6 +18,16 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "gpu" / "pretrain.py"
 
 
+def load_script():
+    """gpu/pretrain.py as a module (it is a script, not part of the package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_pretrain", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_quantisation_round_trips_within_half_a_step():
     values = np.linspace(DB_RANGE[0] - 5, DB_RANGE[1] + 5, 1000)
     codes, clipped = quantise(values)
@@ -69,3 +79,34 @@ def test_dry_run_trains_without_vit1d_and_assembles_loadable_encoders(tmp_path):
     loaded = ViT1DFeatureExtractor.from_pretrained(out / "seed1").to_dict()
     assert {k: v for k, v in loaded.items() if k != "auto_map"} == extractor.to_dict()
     assert (out / "seed1" / "README.md").is_file()
+
+
+def test_view_augmentation_in_decibels_matches_the_waveform_augmentation():
+    from scipy.signal import freqz
+
+    from vit1d.corpus import effects
+    from vit1d.data import streaming
+
+    script = load_script()
+    assert (script.TILT_PIVOT_HZ, script.TILT_BAND_HZ) == (effects.TILT_PIVOT_HZ, effects.TILT_BAND_HZ)
+    assert (script.EQ_BAND_HZ, script.EQ_Q) == (streaming.EQ_BAND_HZ, streaming.EQ_Q)
+    extractor = ViT1DFeatureExtractor()
+    centres = script.mel_centres_hz(extractor.to_dict())
+    # The centres are the peaks of the extractor's own triangular filters.
+    peaks = np.argmax(extractor.mel_filters, axis=0) * extractor.sampling_rate / extractor.n_fft
+    assert np.all(np.abs(centres - peaks) <= extractor.sampling_rate / extractor.n_fft)
+
+    gain = script.view_offsets_db(centres, 64, np.random.default_rng(0), 16000, 6.0, 0.0, 0.0)
+    assert np.all(gain == gain[:, :1]) and np.abs(gain).max() <= 6.0 and gain.std() > 2.0
+    tilt = script.view_offsets_db(centres, 64, np.random.default_rng(1), 16000, 0.0, 3.0, 0.0)
+    slopes = tilt / effects.tilt_gain_db(centres, 1.0)[None, :]
+    assert np.allclose(slopes, slopes[:, :1]) and np.abs(slopes).max() <= 3.0
+    # The band: the peaking biquad's own gain at each centre, for the parameters the same draws give.
+    band = script.view_offsets_db(centres, 4, np.random.default_rng(2), 16000, 0.0, 0.0, 6.0)
+    rng = np.random.default_rng(2)
+    hz = np.exp(rng.uniform(np.log(100.0), np.log(5000.0), (4, 1)))[:, 0]
+    gains = rng.uniform(-6.0, 6.0, (4, 1))[:, 0]
+    qs = np.exp(rng.uniform(np.log(0.7), np.log(2.0), (4, 1)))[:, 0]
+    for row, (f, g, q) in enumerate(zip(hz, gains, qs)):
+        _, response = freqz(*effects.peaking_biquad(f, g, q, 16000), worN=centres, fs=16000)
+        assert np.allclose(band[row], 20 * np.log10(np.abs(response)), atol=1e-6)
