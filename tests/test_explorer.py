@@ -122,12 +122,13 @@ def test_the_page_in_a_real_browser(tmp_path, examples):
     driver = webdriver.Chrome(service=Service(chromedriver), options=options)
     try:
         driver.get(f"http://127.0.0.1:{port}/")
-        wait = WebDriverWait(driver, 240, poll_frequency=0.5)
+        wait = WebDriverWait(driver, 180, poll_frequency=0.5)
 
         def upload_and_analyse(path: Path):
             field = wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#upload input[type=file]"))
             field.send_keys(str(path))
-            wait.until(lambda d: path.name in d.find_element(By.ID, "upload").text)
+            # The page lists the file once uploaded (its name and extension in separate elements).
+            wait.until(lambda d: path.stem in d.find_element(By.ID, "upload").text)
             driver.find_element(By.ID, "analyse").click()
 
         # A damaged file: a message in the page, no traceback, no figure.
