@@ -333,11 +333,12 @@ def run_export(args: ExportArguments) -> Path:
         record["parity_clip_seconds"] = seconds
         record["parity"] = {kind: parity(onnx_session(graph), model, feature_extractor, layers, clips)
                             for kind, graph in graphs.items()}
-        (output_dir / "export.json").write_text(json.dumps(record, indent=1) + "\n")  # kept if a check fails
+    # Written before the checks, so that a graph that fails them leaves its figures.
+    (output_dir / "export.json").write_text(json.dumps(record, indent=1) + "\n")
+    if seconds:
         check_parity(record["parity"]["fp32"])
         if "int8" in graphs:
             check_parity(record["parity"]["int8"], min_cosine=MIN_INT8_COSINE)
-    (output_dir / "export.json").write_text(json.dumps(record, indent=1) + "\n")
     for kind, graph in graphs.items():
         logger.info(f"Exported {record['model']} to {graph} ({graph.stat().st_size / 2**20:.1f} MiB); parity: "
                     f"{record.get('parity', {}).get(kind)}")
