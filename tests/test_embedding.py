@@ -134,6 +134,20 @@ def test_half_precision_model(model, extractor):
     assert similarity.min() > 0.98
 
 
+@pytest.mark.parametrize("hop_seconds", [None, 1.5])
+def test_the_progress_bar_counts_every_window(model, extractor, capsys, hop_seconds):
+    plan = plan_windows(extractor, 1, 4.0, hop_seconds)
+    for samples in (1, 64000, 64001, 100000, 9 * 16000 + 3):
+        assert plan.num_windows(samples) == len(list(windows_from_array(np.zeros(samples), plan))), samples
+    waveform = music_like(9.3, seed=5)
+    windows = plan.num_windows(len(waveform))
+    vit1d.embed_long_audio(model, extractor, waveform, sampling_rate=16000, hop_seconds=hop_seconds, batch_size=2,
+                           progress_bar=True)
+    assert f"{windows}/{windows} [" in capsys.readouterr().err
+    vit1d.embed_long_audio(model, extractor, waveform, sampling_rate=16000, hop_seconds=hop_seconds)
+    assert "window" not in capsys.readouterr().err  # off by default
+
+
 def test_bad_inputs(model, extractor):
     with pytest.raises(ValueError, match="sampling_rate=16000"):
         vit1d.embed_long_audio(model, extractor, np.zeros(32000, dtype=np.float32), sampling_rate=44100)

@@ -43,7 +43,7 @@ def test_rendered_examples_carry_their_labels(examples):
     assert max(len(example["labels"]["onsets"]) for example in examples.values()) > 5
 
 
-def test_a_track_gives_every_figure(tmp_path, examples):
+def test_a_track_gives_every_figure(tmp_path, examples, capsys):
     model, extractor, _ = load_encoder(RELEASED)
     name, example = next(iter(examples.items()))
     waveform = read_track(example["path"], RATE)
@@ -51,6 +51,8 @@ def test_a_track_gives_every_figure(tmp_path, examples):
     exploration = explore_track(model, extractor, waveform, name, example["labels"], window_start=5.0,
                                 progress=lambda fraction, desc: stages.append(desc))
     assert len(stages) >= 4 and exploration.window_start == 5.0
+    bars = capsys.readouterr().err  # the windowed stages' bars, which gr.Progress(track_tqdm=True) shows
+    assert "attention: 100%" in bars and "embedding: 100%" in bars
     assert exploration.attentions.shape[:2] == (12, model.config.num_attention_heads)
     assert exploration.attention_times[0] == pytest.approx(5.0)
     assert set(exploration.ssms) == {3, 6, 9, 12} and exploration.window_similarity.shape == (3, 3)

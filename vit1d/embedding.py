@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from .audio import audio_info, display_path, stream_audio
 from .feature_extraction_vit1d import ViT1DFeatureExtractor
@@ -103,6 +104,10 @@ class WindowPlan:
     min_samples: int
     samples_per_token: int
     sampling_rate: int
+
+    def num_windows(self, num_samples: int) -> int:
+        """How many windows `windows_from_array` yields for a track of `num_samples` samples."""
+        return 1 + max(0, -(-(num_samples - self.window_samples) // self.hop_samples))
 
 
 def plan_windows(feature_extractor: ViT1DFeatureExtractor, frames_per_patch: int, window_seconds,
@@ -286,6 +291,7 @@ def embed_long_audio(
     batch_size: int = 16,
     layers: Sequence[int] | None = None,
     block_seconds: float = 60.0,
+    progress_bar: bool = False,
 ) -> LongAudioEmbedding:
     """Embed a track of any length in windows of `window_seconds` (4 s, the training length) every `hop_seconds`
     (default: the window length, no overlap; rounded to whole tokens).
@@ -301,6 +307,7 @@ def embed_long_audio(
         batch_size: windows per forward pass; bounds the memory used besides the output.
         layers: hidden-state indices (0-12) to return instead of `last_hidden_state`, e.g. `(3, 6, 9, 12)`.
         block_seconds: decoding block of file inputs.
+        progress_bar: show a tqdm bar over the windows (Gradio's `gr.Progress(track_tqdm=True)` shows it in a page).
 
     Returns:
         A [`LongAudioEmbedding`] on the CPU, float32.
@@ -316,6 +323,7 @@ def embed_long_audio(
 
     class_tokens, pooled, window_times, sequence_means, window_token_counts = [], [], [], [], []
     stitcher = TokenStitcher(expected_tokens=1 + num_samples // plan.samples_per_token)
+    bar = tqdm(total=plan.num_windows(num_samples), desc="embedding", unit="window", disable=not progress_bar)
     for batch in _batched(windows, batch_size):
         chunks, counts = zip(*(pad_short_window(chunk, plan) for _, chunk in batch))
         tokens, pooler_output = encode_windows(encoder, feature_extractor, chunks, layers)
@@ -327,6 +335,8 @@ def embed_long_audio(
             sequence_means.append(tokens[row, 1 : 1 + count].mean(dim=0))
             window_token_counts.append(count)
             window_times.append((start, start + len(chunk)))
+        bar.update(len(batch))
+    bar.close()
 
     token_grid = stitcher.result()
     token_times = feature_extractor.frame_times(
@@ -431,8 +441,6 @@ def embed_files(
     Returns:
         The summary: `{"tracks": [...], "failed": [...], "num_embedded": int, "num_failed": int, ...}`.
     """
-    from tqdm.auto import tqdm
-
     from .files import save_safetensors
 
     files = expand_audio_inputs(inputs)

@@ -76,7 +76,8 @@ def cached_model(name_or_path: str):
 def explore_track(model, feature_extractor, waveform: np.ndarray, name: str = "track", labels: dict | None = None,
                   window_start: float = 0.0, progress=None) -> Exploration:
     """Everything the page shows for a 16 kHz mono `waveform` (see `Exploration`). `progress(fraction, desc)` is
-    called between the stages (a `gr.Progress`)."""
+    called between the stages (a `gr.Progress`); with it, the two windowed stages also show tqdm bars over their
+    windows, which `gr.Progress(track_tqdm=True)` displays."""
     report = progress or (lambda *args, **kwargs: None)
     rate = feature_extractor.sampling_rate
     notes = []
@@ -90,14 +91,15 @@ def explore_track(model, feature_extractor, waveform: np.ndarray, name: str = "t
     frame_times = feature_extractor.frame_times(len(log_mel))
     report(0.15, desc="attention over the whole track, in 4 s windows")
     layers = tuple(layer for layer in SSM_LAYERS if layer <= config.num_hidden_layers) or (config.num_hidden_layers,)
-    strengths = track_onset_strength(model, feature_extractor, waveform, rate, token_layers=layers)
+    strengths = track_onset_strength(model, feature_extractor, waveform, rate, token_layers=layers,
+                                     progress_bar=progress is not None)
     report(0.6, desc="self-similarity")
     ssms, ssm_times = {}, strengths.times
     for layer, tokens in strengths.tokens.items():
         ssms[layer], ssm_times = pooled_self_similarity(tokens, strengths.times, max_size=400)
     report(0.75, desc="class tokens of every window")
     embedding = embed_long_audio(model, feature_extractor, waveform, sampling_rate=rate,
-                                 window_seconds=WINDOW_SECONDS)
+                                 window_seconds=WINDOW_SECONDS, progress_bar=progress is not None)
     unit = embedding.class_tokens / embedding.class_tokens.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     similarity = (unit @ unit.T).numpy()
     report(0.9, desc="attention maps of one window")
@@ -207,7 +209,8 @@ def build_app(model_name_or_path: str | os.PathLike | None = None, examples: dic
     examples = rendered_examples() if examples is None else examples
     output_root = Path(tempfile.mkdtemp(prefix="vit1d-explorer-"))
 
-    def analyse(upload, example, model_path, layer, head, mode, window_start, progress=gr.Progress()):
+    # track_tqdm: the windowed stages' tqdm bars (window by window) show in the page.
+    def analyse(upload, example, model_path, layer, head, mode, window_start, progress=gr.Progress(track_tqdm=True)):
         try:
             model, extractor = cached_model(model_path.strip() or default_model)
         except Exception as error:

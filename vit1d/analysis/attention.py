@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..embedding import TokenStitcher, forward_windows, pad_short_window, plan_windows, windows_from_array
 
@@ -243,7 +244,8 @@ class OnsetStrengths:
 @torch.inference_mode()
 def track_onset_strength(model, feature_extractor, waveform, sampling_rate: int, modes: Sequence[str] = MODES,
                          window_seconds: float = 4.0, hop_seconds: float | None = 2.0,
-                         batch_size: int = 8, token_layers: Sequence[int] | None = None) -> OnsetStrengths:
+                         batch_size: int = 8, token_layers: Sequence[int] | None = None,
+                         progress_bar: bool = False) -> OnsetStrengths:
     """Onset-strength curves of a whole track: the model sees `window_seconds` windows (4 s, its training length)
     every `hop_seconds`, and each token of the track's grid (window start + `feature_extractor.frame_times`) takes
     its value from the window in which it lies farthest from the edges, as `vit1d.embed_long_audio` stitches
@@ -253,7 +255,8 @@ def track_onset_strength(model, feature_extractor, waveform, sampling_rate: int,
 
     `token_layers` (hidden-state indices, e.g. `(3, 6, 9, 12)`) also returns those layers' sequence tokens, stitched
     the same way from the same forward passes: what [`vit1d.analysis.ssm.ssm_for_layers`] computes with
-    `embed_long_audio(hop_seconds=hop_seconds)`, at half the cost when attention is wanted too.
+    `embed_long_audio(hop_seconds=hop_seconds)`, at half the cost when attention is wanted too. `progress_bar` shows
+    a tqdm bar over the windows.
     """
     for mode in modes:
         if mode not in MODES:
@@ -277,6 +280,7 @@ def track_onset_strength(model, feature_extractor, waveform, sampling_rate: int,
     # that one TokenStitcher places them all with embed_long_audio's rule.
     stitcher = TokenStitcher(num_tokens)
     windows = list(windows_from_array(waveform, plan))
+    bar = tqdm(total=len(windows), desc="attention", unit="window", disable=not progress_bar)
     for first in range(0, len(windows), batch_size):
         batch = windows[first : first + batch_size]
         chunks, counts = zip(*(pad_short_window(chunk, plan) for _, chunk in batch))
@@ -298,6 +302,8 @@ def track_onset_strength(model, feature_extractor, waveform, sampling_rate: int,
             columns.append(frames.reshape(count, -1))
             columns += [hidden[layer][row, 1 : 1 + count] for layer in token_layers]
             stitcher.add(first_token, torch.from_numpy(np.concatenate(columns, axis=1, dtype=np.float32)))
+        bar.update(len(batch))
+    bar.close()
 
     grid = stitcher.result().numpy()
     num_bins = input_values.shape[-1]
