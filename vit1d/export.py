@@ -77,15 +77,15 @@ class LogMelFrontEnd(nn.Module):
     power, the mel filter bank, `10 log10`, the clip's `top_db` clamp over its real frames, the optional per-bin
     standardisation; padded frames hold `padding_value`.
 
-    The DFT is two matrix products instead of ONNX's `STFT` operator, which onnxruntime runs about three times slower
-    on the CPU: the periodic Hann window is symmetric about each frame's centre `c = n_fft // 2`, so with `m = n - c`
-    the real part of bin `k` is a cosine sum over the frame's mirrored sums `f[c + m] + f[c - m]` and the imaginary
-    part a sine sum over the differences `f[c + m] - f[c - m]` (up to the sign `(-1)^k`, which the power drops): half
-    the products of the plain DFT, and only the bins the mel filters read. `dtype` is the DFT's precision: float64
-    stays within ~2e-5 dB of the extractor (tested); float32, about twice as fast, errs by up to ~1.5e-3 dB on bands
-    some 70 dB below their frame's loudest, which only the int8 graph accepts (its encoder errs far more). The
-    extractor keeps its own chunked implementation: it is tuned for CPU memory and speed on long batches, which a
-    traced graph cannot express.
+    The DFT is two matrix products instead of ONNX's `STFT` operator: the periodic Hann window is symmetric about
+    each frame's centre `c = n_fft // 2`, so with `m = n - c` the real part of bin `k` is a cosine sum over the
+    frame's mirrored sums `f[c + m] + f[c - m]` and the imaginary part a sine sum over the differences `f[c + m] -
+    f[c - m]` (up to the sign `(-1)^k`, which the power drops): half the products of the plain DFT, and only the bins
+    the mel filters read. `dtype` is the DFT's precision: float64 stays within ~2e-5 dB of the extractor (tested);
+    float32 errs by up to ~1.5e-3 dB on bands some 70 dB below their frame's loudest, which only the int8 graph
+    accepts (its encoder errs far more). In onnxruntime on 2 CPU cores the whole front end takes 51 ms per 16 clips
+    of 4 s in float64 (62 ms with the `STFT` operator) and 26 ms in float32. The extractor keeps its own chunked
+    implementation: it is tuned for CPU memory and speed on long batches, which a traced graph cannot express.
     """
 
     def __init__(self, feature_extractor: ViT1DFeatureExtractor, dtype: torch.dtype = torch.float64):
