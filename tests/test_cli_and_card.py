@@ -31,6 +31,16 @@ def test_run_embedding_writes_tokens_for_a_saved_model(tmp_path):
     assert tensors["class_tokens"].shape == (4, 2, 32)
     assert torch.all(tensors["token_times"][1:] > tensors["token_times"][:-1])
     assert json.loads((tmp_path / "out" / "summary.json").read_text()) == summary
+    # bfloat16 weights (fast on CPUs with AMX): the same tokens, stored in float32, the dtype named in the summary.
+    half = run_embedding.main([
+        "--model_name_or_path", str(model_dir), "--audio", str(audio), "--output_dir", str(tmp_path / "bf16"),
+        "--hop_seconds", "2.0", "--layers", "1", "3", "--dtype", "bfloat16",
+    ])
+    assert half["model"].endswith("(bfloat16)")
+    tokens = load_file(tmp_path / "bf16" / "song.wav.safetensors")["sequence_tokens"]
+    assert tokens.dtype == torch.float32
+    cosine = torch.nn.functional.cosine_similarity(tokens, tensors["sequence_tokens"], dim=-1)
+    assert cosine.min() > 0.98
 
 
 def test_model_card_template_renders_with_defaults_and_values():

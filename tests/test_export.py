@@ -182,6 +182,8 @@ def test_run_embedding_takes_an_export_folder(tmp_path, released_export):
     assert summary["num_embedded"] == 1 and "ONNX, int8" in summary["model"]
     with pytest.raises(ValueError, match="--onnx_dir"):
         run_embedding(EmbeddingArguments(output_dir=str(tmp_path / "x"), int8=True))
+    with pytest.raises(ValueError, match="--dtype bfloat16"):
+        run_embedding(EmbeddingArguments(output_dir=str(tmp_path / "y"), onnx_dir=str(folder), dtype="bfloat16"))
     with pytest.raises(FileNotFoundError, match="--quantize int8"):
         OnnxEncoder(tmp_path, int8=True)
 
