@@ -89,7 +89,8 @@ class ViT1DConfig(PretrainedConfig):
         class_token_type (`str`, *optional*, defaults to `"learnable_plus_mean"`):
             - `"learnable_plus_mean"`: the paper's class token, a learnable vector plus the mean of the projected
               sequence tokens (before position embeddings, over unpadded tokens only), recomputed every forward pass.
-            - `"learnable"`: a plain learnable class token as in ViT.
+            - `"learnable"`: a plain learnable class token as in ViT, an ablation: in a one-seed A/B against the
+              paper's token (1000 steps) its key probe fell by 0.126 [0.060, 0.193] and nothing improved.
         pooling (`str`, *optional*, defaults to `"cls"`):
             What `pooler_output` holds, read from the last hidden state (after the final LayerNorm):
             - `"cls"`: the class token (what NT-Xent is trained on);
