@@ -91,22 +91,22 @@ class LogMelFrontEnd(nn.Module):
     def __init__(self, feature_extractor: ViT1DFeatureExtractor, dtype: torch.dtype = torch.float64):
         super().__init__()
         fe = feature_extractor
-        self.n_fft, self.hop_length, self.top_db, self.dtype = fe.n_fft, fe.hop_length, fe.top_db, dtype
+        self.n_fft, self.hop_length, self.top_db = fe.n_fft, fe.hop_length, fe.top_db
         self.padding_value, self.do_peak_normalize = float(fe.padding_value), bool(fe.do_peak_normalize)
         # The extractor's n_fft is even and its window the periodic Hann: w[0] = 0 and w[c + m] = w[c - m].
         centre = fe.n_fft // 2
         window = torch.from_numpy(fe.window).to(torch.float64)
         # The bins any mel filter reads (the others never reach the features).
         bins = np.flatnonzero(fe.mel_filters.any(axis=1))
-        self.first_bin, self.last_bin = int(bins[0]), int(bins[-1]) + 1
+        first_bin, last_bin = int(bins[0]), int(bins[-1]) + 1
         angle = 2 * math.pi * torch.outer(torch.arange(centre, dtype=torch.float64),
-                                          torch.arange(self.first_bin, self.last_bin, dtype=torch.float64)) / fe.n_fft
+                                          torch.arange(first_bin, last_bin, dtype=torch.float64)) / fe.n_fft
         # Buffers, not parameters: constants of the graph, moved by `.to(device)`. Rows m = 0 .. c - 1 (sine: 1 ..
         # c - 1, its m = 0 row is zero), windowed by w[c + m]; the frame's first sample has weight w[0] = 0.
         weights = window[centre:, None]
         self.register_buffer("cosine", (torch.cos(angle) * weights).to(dtype), persistent=False)
         self.register_buffer("sine", (torch.sin(angle) * weights)[1:].to(dtype), persistent=False)
-        mel_filters = torch.from_numpy(fe.mel_filters[self.first_bin : self.last_bin])
+        mel_filters = torch.from_numpy(fe.mel_filters[first_bin:last_bin])
         self.register_buffer("mel_filters", mel_filters.to(torch.float32), persistent=False)
         self.standardize = fe.mel_mean is not None
         if self.standardize:
@@ -119,7 +119,7 @@ class LogMelFrontEnd(nn.Module):
         pad, num_samples = self.n_fft // 2, waveform.shape[1]
         lengths = lengths.to(torch.int64)
         sample_mask = torch.arange(num_samples, device=waveform.device)[None, :] < lengths[:, None]  # (B, N)
-        waveform = waveform.to(self.dtype) * sample_mask  # what lies past a clip's length is not read
+        waveform = waveform.to(self.cosine.dtype) * sample_mask  # what lies past a clip's length is not read
         if self.do_peak_normalize:
             peak = waveform.abs().amax(dim=1, keepdim=True)  # (B, 1)
             waveform = waveform / torch.where(peak > 0, peak, torch.ones_like(peak))
