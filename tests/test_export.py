@@ -3,6 +3,7 @@ torch path on several lengths and padded batches, the CLI exports the released c
 names the extra."""
 
 import json
+import logging
 import sys
 
 import numpy as np
@@ -69,9 +70,9 @@ def test_graph_front_end_in_float32_stays_within_the_int8_bound(rng):
     assert errors[torch.float64] < 1e-4 and errors[torch.float32] < MAX_INT8_FEATURE_ERROR_DB
 
 
-def test_masked_attention_equals_sdpa_and_export_restores_the_model(rng, tmp_path):
+def test_masked_attention_equals_sdpa_and_export_restores_the_model(rng, tmp_path, caplog):
     """The attention the export traces (an additive padding bias, no NaN guards) gives SDPA's values, and exporting
-    leaves the model's own attention implementation in place."""
+    leaves the model's own attention implementation in place; the exporter's own notes stay out of the log."""
     torch.manual_seed(2)
     query, key, value = torch.randn(3, 2, 2, 7, 8).unbind(0)  # (B, heads, L, head_dim)
     mask = torch.ones(2, 1, 1, 7, dtype=torch.bool)
@@ -80,8 +81,11 @@ def test_masked_attention_equals_sdpa_and_export_restores_the_model(rng, tmp_pat
     sdpa = torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask)
     assert weights is None and torch.allclose(ours, sdpa.transpose(1, 2), atol=1e-6)
     model = ViT1DModel(tiny_config()).eval()
-    export_onnx(model, ViT1DFeatureExtractor(feature_size=16), tmp_path / "m.onnx")
+    with caplog.at_level(logging.INFO):
+        export_onnx(model, ViT1DFeatureExtractor(feature_size=16), tmp_path / "m.onnx")
     assert model.config._attn_implementation == "sdpa"
+    assert not [record.name for record in caplog.records if record.name.startswith(("onnxscript", "onnx_ir"))]
+    assert logging.getLogger("onnxscript").level == logging.NOTSET  # restored
 
 
 @pytest.fixture(scope="module")
