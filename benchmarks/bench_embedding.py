@@ -17,7 +17,13 @@ import warnings
 import numpy as np
 import soxr
 import torch
-from common import interleaved_median_seconds, matmul_floor_seconds, report
+from common import (
+    attention_floor_seconds,
+    int8_matmul_floor_seconds,
+    interleaved_median_seconds,
+    matmul_floor_seconds,
+    report,
+)
 from transformers import HubertConfig, HubertModel
 
 import vit1d
@@ -84,6 +90,7 @@ def main(argv=None):
                 f"{floor:.3f} s: real-time factor {args.seconds / floor:.0f}x if everything else took no time",
             )
         )
+        rows += int8_ceiling_rows(functions["vit1d"], floor, args.seconds)
     if variants:
         reference = functions["vit1d"]().sequence_tokens
         for name in variants:
@@ -97,6 +104,24 @@ def main(argv=None):
         rows.append(("vit1d vs MERT-shaped", f"{ratio:.1f}x faster (target >= 20x)"))
     report(f"embedding a {args.seconds:.0f} s track ({args.device}, {torch.get_num_threads()} threads)", rows)
     return seconds
+
+
+def int8_ceiling_rows(run, floor: float, seconds: float) -> list[tuple[str, str]]:
+    """What int8 linear layers could reach at best, measured in this run: the model's linear products in the fastest
+    int8 kernel here (`int8_matmul_floor_seconds`) plus its attention in float32 (`attention_floor_seconds`; int8
+    linear layers leave it in float), everything else free. The int8 target (1.5x the fp32 floor's real-time factor)
+    is out of reach wherever this ceiling stays below 1.5x."""
+    int8 = int8_matmul_floor_seconds(run)
+    attention = attention_floor_seconds(run)
+    ceiling = int8 + attention
+    return [
+        ("vit1d int8 products alone", f"{int8:.3f} s ({floor / int8:.1f}x faster than fp32), fastest int8 kernel "
+                                      "per shape"),
+        ("vit1d fp32 attention alone", f"{attention:.3f} s (SDPA), not counted by the floors"),
+        ("vit1d int8 ceiling", f"{ceiling:.3f} s: real-time factor {seconds / ceiling:.0f}x, {floor / ceiling:.2f}x "
+                               f"the floor's, if front end, norms and GELU took no time (1.5x needs "
+                               f"<= {floor / 1.5:.3f} s in all)"),
+    ]
 
 
 def torch_variants(model) -> dict:

@@ -67,6 +67,106 @@ def record_matmuls(run) -> dict[tuple, int]:
     return counts
 
 
+def record_attention(run) -> dict[tuple, int]:
+    """How many times `run()` calls scaled-dot-product attention (`aten.scaled_dot_product_attention`), keyed by the
+    query and key shapes `(B, heads, L, head_dim)`, the mask's shape (None without one) and the dtype. Forward passes
+    only: `run()` runs under `torch.inference_mode`, where the call reaches the recorder whole (with autograd on, it
+    is split into its kernels first)."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    counts: dict[tuple, int] = {}
+
+    class RecordAttention(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if func is torch.ops.aten.scaled_dot_product_attention.default:
+                kwargs = kwargs or {}
+                query, key = args[:2]
+                mask = args[3] if len(args) > 3 else kwargs.get("attn_mask")
+                shape = None if mask is None else tuple(mask.shape)
+                signature = (tuple(query.shape), tuple(key.shape), shape, query.dtype)
+                counts[signature] = counts.get(signature, 0) + 1
+            return func(*args, **(kwargs or {}))
+
+    with torch.inference_mode(), RecordAttention():
+        run()
+    return counts
+
+
+def attention_floor_seconds(run, repeats: int = 5) -> float:
+    """Seconds torch's scaled-dot-product attention needs for the attention `run()` performs, each shape timed on its
+    own on random inputs (an all-True boolean mask where `run()` passed a mask). The matrix-product floors count the
+    linear layers only; this is the part of a transformer they leave out, and which int8 linear layers do not touch."""
+    import torch
+
+    total = 0.0
+    for (query_shape, key_shape, mask_shape, dtype), count in record_attention(run).items():
+        query, key = torch.randn(query_shape, dtype=dtype), torch.randn(key_shape, dtype=dtype)
+        mask = None if mask_shape is None else torch.ones(mask_shape, dtype=torch.bool)
+
+        def attend():
+            torch.nn.functional.scaled_dot_product_attention(query, key, key, attn_mask=mask)
+
+        attend()
+        total += count * statistics.median(_seconds(attend) for _ in range(repeats))
+    return total
+
+
+def int8_matmul_floor_seconds(run, repeats: int = 5) -> float:
+    """Seconds the fastest int8 matrix product this machine offers needs for the float32 products `run()` performs
+    (`record_matmuls`), each shape timed on its own: per shape the faster of `torch._int_mm` (int8 inputs, int32
+    output: the product alone, no quantisation of activations, no rescaling) and, with onnxruntime installed, its
+    `DynamicQuantizeMatMul` (the fused kernel of a dynamically quantised graph: activations quantised per call, int8
+    weights per output channel, float output). A floor for any int8 form of the same linear layers."""
+    import torch
+
+    total = 0.0
+    for (left_shape, right_shape, dtype), count in record_matmuls(run).items():
+        left = torch.randint(-127, 128, left_shape, dtype=torch.int8)
+        right = torch.randint(-127, 128, right_shape, dtype=torch.int8)
+        candidates = [lambda: torch._int_mm(left, right)]
+        session = _dynamic_quantize_matmul(right_shape)
+        if session is not None:
+            activations = {"x": torch.randn(left_shape).numpy()}
+            candidates.append(lambda: session.run(None, activations))
+        best = float("inf")
+        for candidate in candidates:
+            candidate()
+            best = min(best, statistics.median(_seconds(candidate) for _ in range(repeats)))
+        total += count * best
+    return total
+
+
+def _dynamic_quantize_matmul(weight_shape: tuple[int, int]):
+    """An onnxruntime session holding one `DynamicQuantizeMatMul` (com.microsoft) of float32 activations `x` `(M, K)`
+    with random int8 weights `weight_shape` `(K, N)`, per output channel; None without onnxruntime."""
+    import numpy as np
+    import torch
+
+    try:
+        import onnxruntime
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError:
+        return None
+    rng = np.random.default_rng(0)
+    rows, columns = weight_shape
+    weights = [
+        numpy_helper.from_array(rng.integers(-127, 128, weight_shape).astype(np.int8), "w"),
+        numpy_helper.from_array(np.full(columns, 0.01, np.float32), "w_scale"),
+        numpy_helper.from_array(np.zeros(columns, np.int8), "w_zero_point"),
+    ]
+    node = helper.make_node("DynamicQuantizeMatMul", ["x", "w", "w_scale", "w_zero_point"], ["y"],
+                            domain="com.microsoft")
+    graph = helper.make_graph([node], "int8_matmul", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                                  [None, rows])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft",
+                                                                                                     1)])
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    return onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
 def matmul_floor_seconds(run, repeats: int = 5) -> float:
     """Seconds this machine needs for the matrix products alone that `run()` performs, each shape timed on its own
     with `torch.mm`. Nothing that reorders or fuses the other work can beat this floor, so a target below it needs
