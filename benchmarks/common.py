@@ -94,9 +94,11 @@ def record_attention(run) -> dict[tuple, int]:
 
 
 def attention_floor_seconds(run, repeats: int = 5) -> float:
-    """Seconds torch's scaled-dot-product attention needs for the attention `run()` performs, each shape timed on its
-    own on random inputs (an all-True boolean mask where `run()` passed a mask). The matrix-product floors count the
-    linear layers only; this is the part of a transformer they leave out, and which int8 linear layers do not touch."""
+    """Seconds this machine needs for the attention `run()` performs (`record_attention`), each shape timed on its own
+    on random inputs (an all-True boolean mask where `run()` passed a mask): per shape the faster of torch's fused
+    `scaled_dot_product_attention` and its plain form (scores product, softmax, weighted sum), which is faster for
+    short sequences on some CPUs. The matrix-product floors count the linear layers only; attention is the part of a
+    transformer they leave out, and which int8 linear layers do not touch."""
     import torch
 
     total = 0.0
@@ -104,11 +106,20 @@ def attention_floor_seconds(run, repeats: int = 5) -> float:
         query, key = torch.randn(query_shape, dtype=dtype), torch.randn(key_shape, dtype=dtype)
         mask = None if mask_shape is None else torch.ones(mask_shape, dtype=torch.bool)
 
-        def attend():
+        def fused():
             torch.nn.functional.scaled_dot_product_attention(query, key, key, attn_mask=mask)
 
-        attend()
-        total += count * statistics.median(_seconds(attend) for _ in range(repeats))
+        def plain():
+            scores = torch.matmul(query, key.transpose(-1, -2)) * query.shape[-1] ** -0.5
+            if mask is not None:
+                scores = scores.masked_fill(~mask, -torch.inf)
+            torch.matmul(scores.softmax(dim=-1), key)
+
+        best = float("inf")
+        for candidate in (fused, plain):
+            candidate()
+            best = min(best, statistics.median(_seconds(candidate) for _ in range(repeats)))
+        total += count * best
     return total
 
 
@@ -131,7 +142,8 @@ def int8_matmul_floor_seconds(run, repeats: int = 5) -> float:
             candidates.append(lambda: session.run(None, activations))
         best = float("inf")
         for candidate in candidates:
-            candidate()
+            for _ in range(3):  # oneDNN (behind torch._int_mm) settles on its kernel over the first few calls
+                candidate()
             best = min(best, statistics.median(_seconds(candidate) for _ in range(repeats)))
         total += count * best
     return total
