@@ -93,6 +93,57 @@ def record_attention(run) -> dict[tuple, int]:
     return counts
 
 
+def record_calls(run, operators) -> list[tuple[int, object, list, dict]]:
+    """The calls `run()` makes of `operators` (aten overloads, e.g. `torch.ops.aten.gelu.default`), grouped by
+    operator and by the shapes, strides and dtypes of their tensor arguments (and their other arguments): per group
+    `(count, operator, args, kwargs)` with one call's arguments, tensors cloned with their strides. Forward passes only:
+    `run()` runs under `torch.inference_mode`, where composite operators such as `layer_norm` reach the recorder
+    whole."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten, tree_map
+
+    operators = set(operators)
+    groups: dict[tuple, list] = {}
+
+    def signature(value):
+        if isinstance(value, torch.Tensor):
+            return ("tensor", tuple(value.shape), value.stride(), value.dtype)
+        return value if isinstance(value, (int, float, bool, str, type(None))) else repr(value)
+
+    def clone(value):
+        return value.clone() if isinstance(value, torch.Tensor) else value
+
+    class RecordCalls(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func in operators:
+                leaves, spec = tree_flatten((args, kwargs))
+                key = (func, str(spec), tuple(signature(leaf) for leaf in leaves))
+                if key in groups:
+                    groups[key][0] += 1
+                else:
+                    groups[key] = [1, func, tree_map(clone, list(args)), tree_map(clone, kwargs)]
+            return func(*args, **kwargs)
+
+    with torch.inference_mode(), RecordCalls():
+        run()
+    return [tuple(group) for group in groups.values()]
+
+
+def replayed_seconds(run, operators, repeats: int = 5) -> float:
+    """Seconds the calls `run()` makes of `operators` take, each replayed on its own (`record_calls`): one call of each
+    group is timed, and counted as many times as the group has calls."""
+    import torch
+
+    total = 0.0
+    with torch.inference_mode():
+        for count, func, args, kwargs in record_calls(run, operators):
+            func(*args, **kwargs)
+            total += count * statistics.median(_seconds(lambda: func(*args, **kwargs)) for _ in range(repeats))
+    return total
+
+
 def attention_floor_seconds(run, repeats: int = 5) -> float:
     """Seconds this machine needs for the attention `run()` performs (`record_attention`), each shape timed on its own
     on random inputs (an all-True boolean mask where `run()` passed a mask): per shape the faster of torch's fused
@@ -142,7 +193,7 @@ def int8_matmul_floor_seconds(run, repeats: int = 5) -> float:
             candidates.append(lambda: session.run(None, activations))
         best = float("inf")
         for candidate in candidates:
-            for _ in range(3):  # oneDNN (behind torch._int_mm) settles on its kernel over the first few calls
+            for _ in range(25):  # torch._int_mm (oneDNN on AMX) takes some 20 calls to settle at its speed
                 candidate()
             best = min(best, statistics.median(_seconds(candidate) for _ in range(repeats)))
         total += count * best

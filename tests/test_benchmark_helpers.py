@@ -14,7 +14,9 @@ from common import (  # noqa: E402
     int8_matmul_floor_seconds,
     matmul_floor_seconds,
     record_attention,
+    record_calls,
     record_matmuls,
+    replayed_seconds,
 )
 
 
@@ -72,3 +74,24 @@ def test_the_int8_floor_kernel_is_a_dynamically_quantised_product():
     inputs = np.random.default_rng(0).standard_normal((40, 64)).astype(np.float32)
     (output,) = session.run(None, {"x": inputs})
     assert output.shape == (40, 32) and output.dtype == np.float32 and np.abs(output).max() > 0
+
+
+def test_record_calls_groups_calls_by_operator_and_argument_layout():
+    aten = torch.ops.aten
+    square, wide = torch.randn(4, 4), torch.randn(4, 8)
+
+    def run():
+        torch.nn.functional.gelu(square)
+        torch.nn.functional.gelu(square + 1)  # same layout: same group
+        torch.nn.functional.gelu(wide)
+        torch.nn.functional.gelu(square.t())  # same shape, other strides: its own group
+        torch.nn.functional.layer_norm(wide, [8])
+
+    groups = record_calls(run, [aten.gelu.default])
+    assert sorted((count, tuple(args[0].shape), args[0].stride()) for count, _, args, _ in groups) == [
+        (1, (4, 4), (1, 4)), (1, (4, 8), (8, 1)), (2, (4, 4), (4, 1))]
+    assert all(func is aten.gelu.default for _, func, _, _ in groups)
+    count, func, args, kwargs = next(group for group in groups if group[0] == 2)
+    assert torch.equal(func(*args, **kwargs), torch.nn.functional.gelu(square))  # the first call's arguments, cloned
+    assert replayed_seconds(run, [aten.gelu.default, aten.layer_norm.default], repeats=1) > 0
+    assert replayed_seconds(run, [aten.softmax.int], repeats=1) == 0
