@@ -1,4 +1,5 @@
-"""The benchmarks' matrix-product floor counts the products a forward and backward pass really performs."""
+"""The benchmarks' floors count what a forward and backward pass really performs, and the embedding benchmark prints its
+floor and its int8 ceiling."""
 
 import sys
 from pathlib import Path
@@ -95,3 +96,14 @@ def test_record_calls_groups_calls_by_operator_and_argument_layout():
     assert torch.equal(func(*args, **kwargs), torch.nn.functional.gelu(square))  # the first call's arguments, cloned
     assert replayed_seconds(run, [aten.gelu.default, aten.layer_norm.default], repeats=1) > 0
     assert replayed_seconds(run, [aten.softmax.int], repeats=1) == 0
+
+
+def test_the_embedding_benchmark_prints_its_floor_and_the_int8_ceiling(capsys):
+    import bench_embedding
+
+    seconds = bench_embedding.main(["--seconds", "8", "--repeats", "1", "--skip_mert", "--skip_onnx"])
+    printed = capsys.readouterr().out
+    assert {"vit1d", "vit1d torch int8 dynamic", "vit1d torch bfloat16"} <= set(seconds)
+    for row in ("matrix products alone", "int8 products alone", "fp32 attention alone", "front end alone",
+                "norms, GELU, sums alone", "int8 ceiling", "the floor's; min token cosine"):
+        assert row in printed
