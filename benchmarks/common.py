@@ -67,32 +67,6 @@ def record_matmuls(run) -> dict[tuple, int]:
     return counts
 
 
-def record_attention(run) -> dict[tuple, int]:
-    """How many times `run()` calls scaled-dot-product attention (`aten.scaled_dot_product_attention`), keyed by the
-    query and key shapes `(B, heads, L, head_dim)`, the mask's shape (None without one) and the dtype. Forward passes
-    only: `run()` runs under `torch.inference_mode`, where the call reaches the recorder whole (with autograd on, it
-    is split into its kernels first)."""
-    import torch
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    counts: dict[tuple, int] = {}
-
-    class RecordAttention(TorchDispatchMode):
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if func is torch.ops.aten.scaled_dot_product_attention.default:
-                kwargs = kwargs or {}
-                query, key = args[:2]
-                mask = args[3] if len(args) > 3 else kwargs.get("attn_mask")
-                shape = None if mask is None else tuple(mask.shape)
-                signature = (tuple(query.shape), tuple(key.shape), shape, query.dtype)
-                counts[signature] = counts.get(signature, 0) + 1
-            return func(*args, **(kwargs or {}))
-
-    with torch.inference_mode(), RecordAttention():
-        run()
-    return counts
-
-
 def record_calls(run, operators) -> list[tuple[int, object, list, dict]]:
     """The calls `run()` makes of `operators` (aten overloads, e.g. `torch.ops.aten.gelu.default`), grouped by
     operator and by the shapes, strides and dtypes of their tensor arguments (and their other arguments): per group
@@ -145,32 +119,34 @@ def replayed_seconds(run, operators, repeats: int = 5) -> float:
 
 
 def attention_floor_seconds(run, repeats: int = 5) -> float:
-    """Seconds this machine needs for the attention `run()` performs (`record_attention`), each shape timed on its own
-    on random inputs (an all-True boolean mask where `run()` passed a mask): per shape the faster of torch's fused
-    `scaled_dot_product_attention` and its plain form (scores product, softmax, weighted sum), which is faster for
-    short sequences on some CPUs. The matrix-product floors count the linear layers only; attention is the part of a
-    transformer they leave out, and which int8 linear layers do not touch."""
+    """Seconds this machine needs for the scaled-dot-product attention `run()` performs, each call replayed on its own
+    (`record_calls`) in the faster of torch's fused `scaled_dot_product_attention` and its plain form (scores
+    product, softmax, weighted sum), which is faster for short sequences on some CPUs. The matrix-product floors count
+    the linear layers only; attention is the part of a transformer they leave out, and which int8 linear layers do
+    not touch. Forward passes only, as `record_calls`."""
     import torch
 
     total = 0.0
-    for (query_shape, key_shape, mask_shape, dtype), count in record_attention(run).items():
-        query, key = torch.randn(query_shape, dtype=dtype), torch.randn(key_shape, dtype=dtype)
-        mask = None if mask_shape is None else torch.ones(mask_shape, dtype=torch.bool)
+    with torch.inference_mode():
+        for count, _, args, kwargs in record_calls(run, [torch.ops.aten.scaled_dot_product_attention.default]):
+            query, key, value = args[:3]
+            mask = args[3] if len(args) > 3 else kwargs.get("attn_mask")
+            scale = kwargs.get("scale") or query.shape[-1] ** -0.5
 
-        def fused():
-            torch.nn.functional.scaled_dot_product_attention(query, key, key, attn_mask=mask)
+            def fused():
+                torch.nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=scale)
 
-        def plain():
-            scores = torch.matmul(query, key.transpose(-1, -2)) * query.shape[-1] ** -0.5
-            if mask is not None:
-                scores = scores.masked_fill(~mask, -torch.inf)
-            torch.matmul(scores.softmax(dim=-1), key)
+            def plain():
+                scores = torch.matmul(query, key.transpose(-1, -2)) * scale
+                if mask is not None:  # boolean, True = attend
+                    scores = scores.masked_fill(~mask, -torch.inf)
+                torch.matmul(scores.softmax(dim=-1), value)
 
-        best = float("inf")
-        for candidate in (fused, plain):
-            candidate()
-            best = min(best, statistics.median(_seconds(candidate) for _ in range(repeats)))
-        total += count * best
+            best = float("inf")
+            for candidate in (fused, plain):
+                candidate()
+                best = min(best, statistics.median(_seconds(candidate) for _ in range(repeats)))
+            total += count * best
     return total
 
 
@@ -187,7 +163,7 @@ def int8_matmul_floor_seconds(run, repeats: int = 5) -> float:
         left = torch.randint(-127, 128, left_shape, dtype=torch.int8)
         right = torch.randint(-127, 128, right_shape, dtype=torch.int8)
         candidates = [lambda: torch._int_mm(left, right)]
-        session = _dynamic_quantize_matmul(right_shape)
+        session = dynamic_quantize_matmul_session(right_shape)
         if session is not None:
             activations = {"x": torch.randn(left_shape).numpy()}
             candidates.append(lambda: session.run(None, activations))
@@ -200,7 +176,7 @@ def int8_matmul_floor_seconds(run, repeats: int = 5) -> float:
     return total
 
 
-def _dynamic_quantize_matmul(weight_shape: tuple[int, int]):
+def dynamic_quantize_matmul_session(weight_shape: tuple[int, int]):
     """An onnxruntime session holding one `DynamicQuantizeMatMul` (com.microsoft) of float32 activations `x` `(M, K)`
     with random int8 weights `weight_shape` `(K, N)`, per output channel; None without onnxruntime."""
     import numpy as np
