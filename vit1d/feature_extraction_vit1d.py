@@ -41,8 +41,10 @@ _ACCEPTED_DTYPES = (
     "float16, float32 or float64 (samples in [-1, 1]), int16 or int32 (signed PCM, divided by 2**15 or 2**31) and "
     "uint8 (unsigned 8-bit PCM, (x - 128) / 128)"
 )
-# Float audio louder than this is almost surely integer PCM stored as floats (a mix may exceed 1 a little).
-_MAX_FLOAT_PEAK = 2.0
+# Float audio louder than this, 30 dB above full scale, is almost surely integer PCM stored as floats (16-bit PCM
+# peaks above it unless it is quieter than -60 dBFS). A mix may exceed 1 a little, and the pretraining views'
+# augmentation (gain, spectral tilt and peaking band of `run_pretraining.py`) boosts a band by at most 25 dB.
+_MAX_FLOAT_PEAK = 32.0
 # Frames per STFT chunk on CPU: small chunks keep the float64 frames, the FFT and the power spectrum in cache (2 to 3x
 # faster than one batch-wide FFT on a 2-core machine). The power spectra of several chunks then go through the banded
 # mel matmul and the log together, in blocks of up to `_CPU_MEL_BLOCK_FRAMES` frames: 8 matmuls per block instead of
