@@ -136,8 +136,9 @@ class LogMelFrontEnd(nn.Module):
         if self.n_fft == 2 * self.hop_length:
             # Frames overlap by half (the default): frame t is blocks t and t + 1 of `hop` samples, its centre the
             # first sample of block t + 1. Slicing blocks avoids unfold's gather, which copies every sample twice.
-            num_frames = 1 + num_samples // self.hop_length
-            blocks = padded[:, : (num_frames + 1) * self.hop_length].reshape(padded.shape[0], -1, self.hop_length)
+            # The N + 2 hop padded samples hold 2 + N // hop whole blocks: one more than the frames.
+            whole = padded.shape[1] // self.hop_length * self.hop_length
+            blocks = padded[:, :whole].reshape(padded.shape[0], -1, self.hop_length)  # (B, T + 1, hop)
             centre = blocks[:, 1:, :1]  # (B, T, 1): f[c]
             after, mirrored = blocks[:, 1:, 1:], blocks[:, :-1, 1:].flip(-1)  # (B, T, c - 1): f[c + m], f[c - m]
         else:
